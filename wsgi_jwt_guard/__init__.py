@@ -1,0 +1,66 @@
+"""JWT authentication for any WSGI application.
+
+``wsgi_jwt_guard`` wraps a WSGI app, decides per path prefix whether a token
+is needed, verifies ``Authorization: Bearer`` (or token-cookie) JWTs against
+configured issuers and service secrets, and calls the app with ``REMOTE_USER``
+and the verified :class:`Identity` -- or answers 400/401/403/503 itself.
+
+See :class:`JWTGuard` for the Python API and :func:`from_config` for the
+dict/TOML configuration.
+"""
+
+from __future__ import annotations
+
+from .config import from_config, load_config
+from .cookies import CookieSettings
+from .errors import (
+    AuthenticationError,
+    ConfigError,
+    ExpiredToken,
+    GuardError,
+    InsufficientScope,
+    InvalidRequest,
+    InvalidToken,
+    KeysUnavailable,
+    MissingToken,
+    RequestRefused,
+    UnknownKey,
+    UnsafePath,
+)
+from .identity import ENVIRON_KEY, Identity, get_identity
+from .issuers import Issuer
+from .middleware import JWTGuard
+from .routing import Policy, RouteTable, Rule
+from .service import ServiceTokens, mint_service_token
+from .verification import Verifier
+
+__all__ = [
+    "ENVIRON_KEY",
+    "AuthenticationError",
+    "ConfigError",
+    "CookieSettings",
+    "ExpiredToken",
+    "GuardError",
+    "Identity",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "Issuer",
+    "JWTGuard",
+    "KeysUnavailable",
+    "MissingToken",
+    "Policy",
+    "RequestRefused",
+    "RouteTable",
+    "Rule",
+    "ServiceTokens",
+    "UnknownKey",
+    "UnsafePath",
+    "Verifier",
+    "from_config",
+    "get_identity",
+    "load_config",
+    "mint_service_token",
+]
+
+__version__ = "0.1.0"

@@ -1,0 +1,84 @@
+"""The token cookie: how ``<img>`` and CSS loads authenticate (DESIGN §2 steps 5-6).
+
+Browsers cannot add an ``Authorization`` header to an image or a stylesheet.
+Like Backstage's backend, the guard therefore copies a user token that arrived
+in the header into a cookie, and accepts that cookie on routes that allow it::
+
+    Set-Cookie: token=<jwt>; Expires=<the token's exp>; HttpOnly; Path=/; SameSite=Lax
+
+``Secure`` is added when the request came over https (put Werkzeug's
+``ProxyFix`` in front of the guard behind a TLS-terminating proxy), or always
+with ``secure=True``. A ``__Host-`` or ``__Secure-`` name forces ``Secure``, as
+browsers require; ``__Host-`` also forbids a ``domain``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+from werkzeug.http import dump_cookie
+
+from .errors import ConfigError
+
+__all__ = ["CookieSettings"]
+
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 token
+# Browsers drop cookies over 4096 bytes; a longer token is only sent as a header.
+_MAX_COOKIE_TOKEN = 4000
+# Browsers cap cookie lifetimes at 400 days; it also keeps a huge `exp` printable.
+_MAX_LIFETIME = 400 * 86400
+
+
+@dataclass(frozen=True)
+class CookieSettings:
+    """Name and attributes of the token cookie."""
+
+    name: str = "token"
+    #: ``False`` turns the cookie off everywhere: never read, never set.
+    enabled: bool = True
+    #: ``Domain`` attribute; ``None`` (the default) scopes the cookie to this host.
+    domain: str | None = None
+    #: ``None``: ``Secure`` on https requests; ``True``: always.
+    secure: bool | None = None
+    samesite: Literal["Lax", "Strict", "None"] = "Lax"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _COOKIE_NAME.fullmatch(self.name):
+            raise ConfigError("name", "expected a cookie name (letters, digits, -_.)")
+        if not isinstance(self.enabled, bool):
+            raise ConfigError("enabled", "expected true or false")
+        if self.samesite not in ("Lax", "Strict", "None"):
+            raise ConfigError("samesite", "expected 'Lax', 'Strict' or 'None'")
+        if self.domain is not None and (not isinstance(self.domain, str) or not self.domain):
+            raise ConfigError("domain", "expected a domain name")
+        if self.name.startswith("__Host-") and self.domain is not None:
+            raise ConfigError("domain", "a __Host- cookie cannot have a domain")
+        if self.secure not in (None, True, False):
+            raise ConfigError("secure", "expected true or false")
+        if self.name.startswith(("__Host-", "__Secure-")) or self.samesite == "None":
+            object.__setattr__(self, "secure", True)  # browsers reject them otherwise
+
+    def issue(self, token: str, expires: float, *, https: bool) -> str | None:
+        """The ``Set-Cookie`` value carrying ``token`` until ``expires``, if it fits."""
+        if len(token) > _MAX_COOKIE_TOKEN:
+            return None
+        return self._dump(token, min(expires, time.time() + _MAX_LIFETIME), https)
+
+    def clear(self, *, https: bool) -> str:
+        """The ``Set-Cookie`` value that deletes the cookie."""
+        return self._dump("", 0, https)
+
+    def _dump(self, value: str, expires: float, https: bool) -> str:
+        return dump_cookie(
+            self.name,
+            value,
+            expires=int(expires),
+            path="/",
+            domain=self.domain,
+            secure=self.secure or (self.secure is None and https),
+            httponly=True,
+            samesite=self.samesite,
+        )

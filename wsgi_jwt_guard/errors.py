@@ -1,0 +1,118 @@
+"""Everything the guard raises, under one root: :class:`GuardError`.
+
+Two families hang off it:
+
+* :class:`ConfigError` -- raised while the guard is being built, never during a
+  request. It names the configuration key at fault (``issuers[0].algorithms``).
+* :class:`RequestRefused` -- the guard answers the request itself. Each
+  subclass carries the HTTP status, the RFC 6750 ``error`` code and a
+  description of *why*, written for the client and never echoing the token.
+
+Catching :class:`RequestRefused` around the request path is what guarantees a
+bad request is answered with a 4xx/503 and never turns into a 500.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AuthenticationError",
+    "ConfigError",
+    "ExpiredToken",
+    "GuardError",
+    "InsufficientScope",
+    "InvalidRequest",
+    "InvalidToken",
+    "KeysUnavailable",
+    "MissingToken",
+    "RequestRefused",
+    "UnknownKey",
+    "UnsafePath",
+]
+
+
+class GuardError(Exception):
+    """Root of every exception raised by ``wsgi_jwt_guard``."""
+
+
+class ConfigError(GuardError, ValueError):
+    """The configuration is invalid; ``key`` names the setting at fault."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}" if key else message)
+
+    def within(self, prefix: str) -> ConfigError:
+        """The same error with its key placed under ``prefix`` (``issuers[0]``)."""
+        key = f"{prefix}.{self.key}" if self.key else prefix
+        return ConfigError(key, self.message)
+
+
+class RequestRefused(GuardError):
+    """A request the guard answers itself instead of calling the app."""
+
+    status: ClassVar[int] = 401
+    #: The RFC 6750 ``error`` code for ``WWW-Authenticate``, if any.
+    error: ClassVar[str | None] = None
+    #: The Backstage-style error name in the JSON body.
+    name: ClassVar[str] = "AuthenticationError"
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class UnsafePath(RequestRefused):
+    """The path cannot be normalized safely (dot segments, ``%2f``, NUL, ...)."""
+
+    status = 400
+    name = "InputError"
+
+
+class AuthenticationError(RequestRefused):
+    """401: the request is not authenticated."""
+
+
+class MissingToken(AuthenticationError):
+    """No token was sent; RFC 6750 says the challenge then carries no ``error``."""
+
+
+class InvalidRequest(AuthenticationError):
+    """The ``Authorization`` header or token cookie is malformed or ambiguous."""
+
+    error = "invalid_request"
+
+
+class InvalidToken(AuthenticationError):
+    """A token was sent and refused: malformed, bad signature, bad claims, ..."""
+
+    error = "invalid_token"
+
+
+class ExpiredToken(InvalidToken):
+    """The token's ``exp`` has passed (a cookie holding it is cleared)."""
+
+
+class UnknownKey(InvalidToken):
+    """No key of the issuer matches the token's ``kid`` (a JWKS may be refetched)."""
+
+
+class InsufficientScope(RequestRefused):
+    """403: a valid token that this route does not accept."""
+
+    status = 403
+    error = "insufficient_scope"
+    name = "NotAllowedError"
+
+
+class KeysUnavailable(RequestRefused):
+    """503: no keys could be loaded for the token's issuer."""
+
+    status = 503
+    name = "ServiceUnavailableError"
+
+    def __init__(self, description: str, *, retry_after: int = 30) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after

@@ -1,0 +1,83 @@
+"""Where the token comes from: DESIGN §2 step 3.
+
+Sources, in order:
+
+1. ``Authorization: Bearer <token>``. The scheme is case-insensitive; the value
+   must be exactly one RFC 6750 token68 and nothing else. A header that is
+   present but malformed, of another scheme, or duplicated (servers join
+   repeated headers with a comma) is refused -- never a fall-back to the
+   cookie, or a forged header could be papered over by a victim's cookie.
+2. The token cookie, on routes that accept it. The same name sent twice with
+   different values (cookie tossing from a sibling domain) is refused.
+
+Tokens longer than ``max_size`` characters are refused before any parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from werkzeug.http import parse_cookie
+
+from .errors import InvalidRequest, InvalidToken
+from .identity import TokenSource
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["bearer_token", "cookie_token", "extract_token"]
+
+# RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+
+
+def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:
+    """The token of the ``Authorization`` header; ``None`` if there is no header."""
+    value: str | None = environ.get("HTTP_AUTHORIZATION")
+    if value is None:
+        return None
+    # Length first, so a huge header costs nothing more than this comparison.
+    if len(value) > max_size + 32:
+        raise InvalidToken(f"the token is longer than {max_size} characters")
+    match = _BEARER.fullmatch(value.strip(" \t"))
+    if match is None:
+        raise InvalidRequest("the Authorization header must be 'Bearer <token>'")
+    token = match.group(1)
+    if len(token) > max_size:
+        raise InvalidToken(f"the token is longer than {max_size} characters")
+    return token
+
+
+def cookie_token(environ: WSGIEnvironment, name: str, max_size: int) -> str | None:
+    """The value of the token cookie, ``None`` if absent or empty."""
+    header: str = environ.get("HTTP_COOKIE", "")
+    if name not in header:  # cheap test before parsing every cookie
+        return None
+    values = set(parse_cookie(header).getlist(name))
+    values.discard("")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise InvalidRequest(f"the {name!r} cookie was sent more than once")
+    token = values.pop()
+    if len(token) > max_size:
+        raise InvalidToken(f"the token is longer than {max_size} characters")
+    return token
+
+
+def extract_token(
+    environ: WSGIEnvironment, *, cookie_name: str | None, max_size: int
+) -> tuple[str, TokenSource] | None:
+    """The request's token and where it came from, or ``None`` if it carries none.
+
+    ``cookie_name`` is ``None`` on routes (or guards) that do not accept the cookie.
+    """
+    token = bearer_token(environ, max_size)
+    if token is not None:
+        return token, "header"
+    if cookie_name is not None:
+        token = cookie_token(environ, cookie_name, max_size)
+        if token is not None:
+            return token, "cookie"
+    return None

@@ -1,0 +1,63 @@
+"""The verified identity the guard hands to the wrapped application.
+
+After a token verifies, the guard stores an :class:`Identity` in
+``environ["wsgi_jwt_guard.identity"]`` and sets ``REMOTE_USER``. Read it with
+:func:`get_identity`, which works in any framework that exposes the WSGI
+environ::
+
+    from wsgi_jwt_guard import get_identity
+
+    def view(request):                      # Flask: request.environ
+        identity = get_identity(request.environ)
+        if identity is None:                # an `optional` route, no token
+            return "hello, guest"
+        return f"hello, {identity.subject} ({identity.kind} token)"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["ENVIRON_KEY", "Identity", "TokenKind", "TokenSource", "get_identity"]
+
+#: Where the guard stores the :class:`Identity` in the WSGI environ.
+ENVIRON_KEY = "wsgi_jwt_guard.identity"
+
+#: ``user``: signed by a configured issuer; ``service``: an HS256 service token.
+TokenKind = Literal["user", "service"]
+#: ``header``: ``Authorization: Bearer``; ``cookie``: the token cookie.
+TokenSource = Literal["header", "cookie"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who made the request, as proven by a verified token."""
+
+    #: The user name the app sees as ``REMOTE_USER`` (``sub`` by default).
+    subject: str
+    #: Every claim of the verified token (read-only).
+    claims: Mapping[str, Any]
+    #: The ``iss`` of a user token; ``None`` for service tokens.
+    issuer: str | None
+    kind: TokenKind
+    source: TokenSource
+    #: The token's ``exp``, in seconds since the epoch.
+    expires_at: float
+    #: The raw token, for forwarding to other services. Kept out of ``repr``.
+    token: str = field(repr=False)
+
+    @property
+    def ownership_refs(self) -> list[str]:
+        """Backstage's ``ent`` claim: the entity refs the user owns or belongs to."""
+        ent = self.claims.get("ent")
+        if isinstance(ent, list):
+            return [ref for ref in ent if isinstance(ref, str)]
+        return []
+
+
+def get_identity(environ: Mapping[str, Any]) -> Identity | None:
+    """Return the request's verified :class:`Identity`, or ``None`` if anonymous."""
+    identity = environ.get(ENVIRON_KEY)
+    return identity if isinstance(identity, Identity) else None

@@ -1,0 +1,132 @@
+"""Strict parsing of compact JWS tokens (DESIGN §2 step 4, before any key is touched).
+
+python-jose is lenient where a guard must not be: it accepts padding and
+whitespace in base64, ignores ``crit``, lets duplicate JSON keys overwrite one
+another and raises exceptions outside ``JWTError`` on odd input. This module
+refuses all of that up front, so the signature check only ever sees
+well-formed input:
+
+* exactly three non-empty base64url segments, no padding, no other characters;
+* header and payload are UTF-8 JSON objects with no duplicate keys and no
+  ``NaN``/``Infinity`` (nor numbers that overflow to them);
+* ``alg`` is a string; ``kid`` and ``typ``, when present, are strings;
+* header parameters that would make the guard fetch or trust something the
+  token chose (``jku``, ``x5u``, ``jwk``, ``x5c``), change how it is processed
+  (``crit``, ``b64``, ``zip``, ``enc``) or nest a token (``cty: JWT``) are refused.
+
+Any failure raises :class:`~wsgi_jwt_guard.errors.InvalidToken`.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import InvalidToken
+
+__all__ = ["CompactJWS", "b64url_decode", "b64url_encode", "parse"]
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
+_FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
+
+
+@dataclass(frozen=True, slots=True)
+class CompactJWS:
+    """A token split and decoded, not yet verified."""
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    #: ``BASE64URL(header) "." BASE64URL(payload)``: what the signature covers.
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str:
+        return self.header["alg"]  # type: ignore[no-any-return]  # checked by parse()
+
+    @property
+    def kid(self) -> str | None:
+        return self.header.get("kid")
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url, as JOSE uses it."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii").translate(_TO_URL).rstrip("=")
+
+
+_TO_URL = str.maketrans("+/", "-_")
+_FROM_URL = bytes.maketrans(b"-_", b"+/")
+
+
+def b64url_decode(segment: str) -> bytes:
+    """Decode one unpadded base64url segment; raises ``ValueError`` on anything else."""
+    if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError("not unpadded base64url")
+    data = segment.encode("ascii").translate(_FROM_URL) + b"=" * (-len(segment) % 4)
+    return binascii.a2b_base64(data)  # the alphabet was checked above
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(
+            b64url_decode(segment).decode("utf-8"),
+            object_pairs_hook=_unique_object,
+            parse_float=_finite_float,
+            parse_constant=_refuse_constant,
+        )
+    except (ValueError, RecursionError):
+        # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
+        raise InvalidToken(f"the token {what} is not a valid base64url JSON object") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"the token {what} is not a JSON object")
+    return value
+
+
+def parse(token: str) -> CompactJWS:
+    """Split, decode and sanity-check ``token`` without verifying it."""
+    if not token.isascii() or token.count(".") != 2:
+        raise InvalidToken("the token is not a compact JWS (three base64url segments)")
+    first = token.index(".")
+    second = token.index(".", first + 1)
+    header = _json_object(token[:first], "header")
+    claims = _json_object(token[first + 1 : second], "payload")
+    try:
+        signature = b64url_decode(token[second + 1 :])
+    except ValueError:
+        raise InvalidToken("the token signature is not valid base64url") from None
+
+    alg = header.get("alg")
+    if not isinstance(alg, str):
+        raise InvalidToken("the token header has no 'alg'")
+    forbidden = _FORBIDDEN_HEADERS.intersection(header)
+    if forbidden:
+        raise InvalidToken(f"the token header parameter {min(forbidden)!r} is not accepted")
+    cty = header.get("cty")
+    if cty is not None and (not isinstance(cty, str) or cty.upper() == "JWT"):
+        raise InvalidToken("nested tokens are not accepted")
+    for name in ("kid", "typ"):
+        if name in header and not isinstance(header[name], str):
+            raise InvalidToken(f"the token header {name!r} is not a string")
+    return CompactJWS(header, claims, token[:second].encode("ascii"), signature)

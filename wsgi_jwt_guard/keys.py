@@ -1,0 +1,224 @@
+"""Verification keys, each pinned to exactly one algorithm (DESIGN §2 step 4, §4).
+
+A :class:`PinnedKey` is a public key plus the one algorithm it may be used
+with. Pinning is what makes algorithm-confusion attacks impossible: a token
+whose ``alg`` differs from its key's is refused before any crypto runs, so an
+RSA public key can never be used as an HMAC secret, nor a P-384 key for ES256.
+
+A key's algorithm is its JWK ``alg`` when present (it must be allowed by the
+issuer); otherwise an EC key's curve decides, and an RSA key takes the one RSA
+algorithm the issuer allows (if it allows several, the key must say which).
+
+Keys are validated before use: only ``RSA`` and ``EC`` public keys, ``use``
+absent or ``sig``, no private parts, RSA of at least 2048 bits, no duplicated
+``kid``. :meth:`KeySet.from_jwks` with ``strict=False`` (JWKS fetched from the
+network) skips a bad key with a warning, so one bad key does not poison the
+rest; with ``strict=True`` (keys in the configuration) it raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jose import jwk as jose_jwk
+
+from .errors import InvalidToken, UnknownKey
+
+__all__ = ["ALGORITHMS", "KeySet", "PinnedKey", "pin_jwk", "pin_pem"]
+
+log = logging.getLogger("wsgi_jwt_guard")
+
+#: The asymmetric algorithms an issuer may allow (python-jose's signature set).
+ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "ES256", "ES384", "ES512"})
+_RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
+_EC_ALGORITHMS = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
+_EC_CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+# JWS ECDSA signatures are the raw r||s concatenation (RFC 7518 §3.4).
+_EC_SIGNATURE_SIZE = {"ES256": 64, "ES384": 96, "ES512": 132}
+_PRIVATE_PARTS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_MIN_RSA_BITS = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class PinnedKey:
+    """A public key usable with one algorithm only."""
+
+    kid: str | None
+    algorithm: str
+    #: python-jose key object.
+    key: Any
+    #: The only signature length this key can produce.
+    signature_size: int
+
+    def verify(self, signing_input: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is this key's signature of ``signing_input``."""
+        if len(signature) != self.signature_size:
+            return False  # truncated, DER-encoded or padded signatures
+        try:
+            return bool(self.key.verify(signing_input, signature))
+        except Exception:  # python-jose raises more than it documents
+            return False
+
+
+def _algorithm_for(kty: str, curve: str | None, declared: object, allowed: Collection[str]) -> str:
+    if kty == "EC":
+        if curve not in _EC_ALGORITHMS:
+            raise ValueError(f"unsupported curve {curve!r}")
+        algorithm = _EC_ALGORITHMS[curve]
+        if declared is not None and declared != algorithm:
+            raise ValueError(f"'alg' {declared!r} does not fit curve {curve}")
+    elif declared is not None:
+        if declared not in _RSA_ALGORITHMS:
+            raise ValueError(f"'alg' {declared!r} is not an RSA signature algorithm")
+        algorithm = str(declared)
+    else:
+        candidates = _RSA_ALGORITHMS.intersection(allowed)
+        if len(candidates) != 1:
+            raise ValueError("an RSA key without 'alg' needs exactly one RSA algorithm allowed")
+        (algorithm,) = candidates
+    if algorithm not in allowed:
+        raise ValueError(f"algorithm {algorithm} is not in the issuer's algorithms")
+    return algorithm
+
+
+def _rsa_bits(key: rsa.RSAPublicKey) -> int:
+    if key.key_size < _MIN_RSA_BITS:
+        raise ValueError(f"RSA keys must have at least {_MIN_RSA_BITS} bits")
+    return key.key_size
+
+
+def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
+    """Validate one JWK and pin it to its algorithm; ``ValueError`` says why not."""
+    if not isinstance(jwk, Mapping):
+        raise ValueError("a JWK must be a JSON object")
+    kty = jwk.get("kty")
+    if kty not in ("RSA", "EC"):
+        raise ValueError(f"unsupported key type {kty!r}")
+    if _PRIVATE_PARTS.intersection(jwk):
+        raise ValueError("the key holds private parts; publish public keys only")
+    if jwk.get("use", "sig") != "sig":
+        raise ValueError("the key's 'use' is not 'sig'")
+    ops = jwk.get("key_ops")
+    if ops is not None and (not isinstance(ops, list) or "verify" not in ops):
+        raise ValueError("the key's 'key_ops' do not include 'verify'")
+    kid = jwk.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise ValueError("the key's 'kid' is not a string")
+    algorithm = _algorithm_for(kty, jwk.get("crv"), jwk.get("alg"), allowed)
+    try:
+        key = jose_jwk.construct(dict(jwk), algorithm)
+    except Exception as exc:
+        raise ValueError(f"the key cannot be loaded: {exc}") from None
+    public = key.prepared_key
+    size = (_rsa_bits(public) + 7) // 8 if kty == "RSA" else _EC_SIGNATURE_SIZE[algorithm]
+    return PinnedKey(kid, algorithm, key, size)
+
+
+def pin_pem(pem: str | bytes, allowed: Collection[str], kid: str | None = None) -> PinnedKey:
+    """Load a PEM public key or certificate and pin it; ``ValueError`` says why not."""
+    data = pem.encode("ascii") if isinstance(pem, str) else pem
+    if b"PRIVATE KEY" in data:
+        raise ValueError("the PEM holds a private key; configure the public key")
+    public: object
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            public = x509.load_pem_x509_certificate(data).public_key()
+        else:
+            public = load_pem_public_key(data)
+    except Exception as exc:
+        raise ValueError(f"the PEM cannot be loaded: {exc}") from None
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        curve = _EC_CURVE_NAMES.get(public.curve.name)
+        algorithm = _algorithm_for("EC", curve, None, allowed)
+        size = _EC_SIGNATURE_SIZE[algorithm]
+    elif isinstance(public, rsa.RSAPublicKey):
+        algorithm = _algorithm_for("RSA", None, None, allowed)
+        size = (_rsa_bits(public) + 7) // 8
+    else:
+        raise ValueError("only RSA and EC public keys are supported")
+    return PinnedKey(kid, algorithm, jose_jwk.construct(public, algorithm), size)
+
+
+class KeySet:
+    """An issuer's keys by ``kid``; keys without a ``kid`` serve tokens without a match."""
+
+    def __init__(self, keys: Iterable[PinnedKey] = ()) -> None:
+        self._by_kid: dict[str, PinnedKey] = {}
+        # Keys without a kid, by algorithm: they serve tokens whose kid matches no key.
+        self._unnamed: dict[str, list[PinnedKey]] = {}
+        for key in keys:
+            if key.kid is None:
+                self._unnamed.setdefault(key.algorithm, []).append(key)
+            elif key.kid in self._by_kid:
+                raise ValueError(f"two keys share the kid {key.kid!r}")
+            else:
+                self._by_kid[key.kid] = key
+
+    @classmethod
+    def from_jwks(
+        cls,
+        document: object,
+        allowed: Collection[str],
+        *,
+        strict: bool,
+        on_skip: Callable[[str], None] | None = None,
+    ) -> KeySet:
+        """Build from a JWKS document (``{"keys": [...]}``) or a single JWK.
+
+        With ``strict`` any bad key raises ``ValueError``; without it bad keys
+        and every key of a duplicated ``kid`` are skipped and reported to
+        ``on_skip`` (by default a logged warning).
+        """
+        if isinstance(document, Mapping) and "keys" in document:
+            entries = document["keys"]
+        elif isinstance(document, Mapping) and "kty" in document:
+            entries = [document]
+        else:
+            raise ValueError("expected a JWKS ({'keys': [...]}) or a JWK")
+        if not isinstance(entries, list):
+            raise ValueError("the JWKS 'keys' member is not a list")
+        report = on_skip or (lambda reason: log.warning("skipping a JWKS key: %s", reason))
+        pinned: list[PinnedKey] = []
+        for index, entry in enumerate(entries):
+            try:
+                pinned.append(pin_jwk(entry, allowed))
+            except ValueError as exc:
+                if strict:
+                    raise ValueError(f"key {index}: {exc}") from None
+                report(f"key {index}: {exc}")
+        kids = [key.kid for key in pinned if key.kid is not None]
+        duplicated = {kid for kid in kids if kids.count(kid) > 1}
+        if duplicated and strict:
+            raise ValueError(f"two keys share the kid {min(duplicated)!r}")
+        for kid in sorted(duplicated):
+            report(f"kid {kid!r} appears more than once; none of its keys is used")
+        return cls(key for key in pinned if key.kid not in duplicated)
+
+    def find(self, kid: str | None, algorithm: str) -> PinnedKey:
+        """The key for a token's ``kid`` and ``alg``; raises :class:`InvalidToken`."""
+        key = self._by_kid.get(kid) if kid is not None else None
+        if key is None:
+            matching = self._unnamed.get(algorithm, ())
+            if len(matching) != 1:
+                raise UnknownKey("no key of the issuer matches the token's 'kid'")
+            key = matching[0]
+        if key.algorithm != algorithm:
+            raise InvalidToken("the token's 'alg' is not the one its key is pinned to")
+        return key
+
+    def __iter__(self) -> Iterator[PinnedKey]:
+        yield from self._by_kid.values()
+        for keys in self._unnamed.values():
+            yield from keys
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_kid or self._unnamed)

@@ -1,0 +1,174 @@
+"""JWT authentication in front of any WSGI application.
+
+Wrap the application; the guard decides per path whether a token is needed,
+verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
+:class:`~wsgi_jwt_guard.identity.Identity` in the environ::
+
+    from wsgi_jwt_guard import Issuer, JWTGuard
+
+    app.wsgi_app = JWTGuard(                 # Flask; any WSGI app works the same
+        app.wsgi_app,
+        issuers=[Issuer("https://auth.example.com", jwks_uri="https://auth.example.com/jwks")],
+        routes={"/api/auth": "public", "/api/catalog": "protected"},
+    )
+
+A request goes through DESIGN §2 in one pass, in the order of ``__call__``:
+scrub, route, extract, verify, inject, respond. Refusals are answered by the
+guard (400/401/403/503, see :mod:`wsgi_jwt_guard.responses`) and the app never
+runs.
+
+.. warning::
+    The guard trusts ``wsgi.url_scheme`` to decide the cookie's ``Secure``
+    flag. Behind a TLS-terminating proxy, wrap the guard in Werkzeug's
+    ``ProxyFix`` (configured for exactly your proxies), never the other way round.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from cachelib import BaseCache
+
+from .cookies import CookieSettings
+from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
+from .extraction import cookie_token, extract_token
+from .identity import ENVIRON_KEY, Identity, TokenSource
+from .issuers import Issuer
+from .responses import refuse
+from .routing import Policy, RouteTable, Rule, normalize_path
+from .service import ServiceTokens
+from .verification import Verifier
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["JWTGuard"]
+
+log = logging.getLogger("wsgi_jwt_guard")
+
+# Removed from every request: only the guard may say who the user is. A server,
+# a proxy's forwarded headers or a client could otherwise set them.
+_SCRUBBED = ("REMOTE_USER", "AUTH_TYPE", ENVIRON_KEY, "HTTP_REMOTE_USER")
+
+
+class JWTGuard:
+    """WSGI middleware that authenticates requests with JWTs.
+
+    :param app: the WSGI application to protect.
+    :param issuers: trusted issuers of user tokens.
+    :param service_tokens: shared secrets for HS256 service-to-service tokens.
+    :param routes: path prefix -> policy name or :class:`~wsgi_jwt_guard.routing.Rule`.
+    :param default: the policy of paths no route matches; ``protected`` fails closed.
+    :param cookie: the token cookie's name and attributes.
+    :param max_token_size: longer tokens are refused unparsed; 8 KiB fits any
+        real JWT and bounds the work an attacker can cause.
+    :param remote_user_claim: the claim copied to ``REMOTE_USER``.
+    :param realm: the ``realm`` of ``WWW-Authenticate`` challenges.
+    :param cache: a ``cachelib`` cache shared by JWKS clients (default: per process).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApplication,
+        *,
+        issuers: Sequence[Issuer] = (),
+        service_tokens: ServiceTokens | None = None,
+        routes: Mapping[str, Rule | Policy] | RouteTable | None = None,
+        default: Rule | Policy = "protected",
+        cookie: CookieSettings | None = None,
+        max_token_size: int = 8192,
+        remote_user_claim: str = "sub",
+        realm: str = "wsgi-jwt-guard",
+        cache: BaseCache | None = None,
+    ) -> None:
+        if type(max_token_size) is not int or max_token_size < 256:
+            raise ConfigError("max_token_size", "expected a whole number of at least 256")
+        if not isinstance(remote_user_claim, str) or not remote_user_claim:
+            raise ConfigError("remote_user_claim", "expected a claim name")
+        self.app = app
+        self.verifier = Verifier(
+            issuers, service_tokens, remote_user_claim=remote_user_claim, cache=cache
+        )
+        if not isinstance(routes, RouteTable):
+            routes = RouteTable(routes, default=default)
+        self.routes = routes
+        self.cookie = cookie if cookie is not None else CookieSettings()
+        self.max_token_size = max_token_size
+        self.realm = realm
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        # 1. Scrub.
+        for key in _SCRUBBED:
+            environ.pop(key, None)
+        source: TokenSource | None = None
+        try:
+            # 2. Route.
+            path = normalize_path(environ)
+            rule = self.routes.match(path)
+            policy = rule.policy_for(path, environ.get("REQUEST_METHOD", "GET"))
+            if policy == "public":
+                return self.app(environ, start_response)
+            # 3. Extract.
+            cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
+            found = extract_token(environ, cookie_name=cookie_name, max_size=self.max_token_size)
+            if found is None:
+                if policy == "optional":
+                    return self.app(environ, start_response)
+                raise MissingToken("this route requires a token")
+            token, source = found
+            # 4. Verify.
+            identity = self.verifier.verify(token, source)
+            rule.authorize(identity)
+        except RequestRefused as refusal:
+            log.debug("refused %s: %s", environ.get("PATH_INFO"), refusal.description)
+            extra = []
+            if source == "cookie" and isinstance(refusal, InvalidToken):
+                extra.append(("Set-Cookie", self.cookie.clear(https=_is_https(environ))))
+            return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
+        # 5. Inject.
+        environ["REMOTE_USER"] = identity.subject
+        environ["AUTH_TYPE"] = "Bearer"
+        environ[ENVIRON_KEY] = identity
+        if source == "cookie":
+            # Let proxied calls forward the credential, as the seed middleware does.
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+        # 6. Respond.
+        set_cookie = self._cookie_to_set(environ, identity)
+        if set_cookie is not None:
+            start_response = _adding_header(start_response, ("Set-Cookie", set_cookie))
+        return self.app(environ, start_response)
+
+    def _cookie_to_set(self, environ: WSGIEnvironment, identity: Identity) -> str | None:
+        """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
+        if identity.source != "header" or identity.kind != "user" or not self.cookie.enabled:
+            return None
+        try:
+            current = cookie_token(environ, self.cookie.name, self.max_token_size)
+        except RequestRefused:
+            current = None  # a tossed or oversized cookie is replaced
+        if current == identity.token:
+            return None
+        return self.cookie.issue(identity.token, identity.expires_at, https=_is_https(environ))
+
+
+def _is_https(environ: WSGIEnvironment) -> bool:
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+def _adding_header(start_response: StartResponse, header: tuple[str, str]) -> StartResponse:
+    """Wrap ``start_response`` to add one header; the body iterable is untouched."""
+
+    def wrapped(
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: tuple[type[BaseException], BaseException, TracebackType]
+        | tuple[None, None, None]
+        | None = None,
+    ) -> Any:
+        return start_response(status, [*headers, header], exc_info)
+
+    return wrapped

@@ -1,0 +1,84 @@
+"""The answers the guard gives itself (DESIGN §6).
+
+Every refusal is a small JSON document in Backstage's error shape::
+
+    HTTP/1.1 401 Unauthorized
+    WWW-Authenticate: Bearer realm="wsgi-jwt-guard", error="invalid_token",
+                      error_description="the token has expired"
+    Content-Type: application/json
+
+    {"error": {"name": "AuthenticationError", "message": "the token has expired"},
+     "response": {"statusCode": 401}}
+
+A client that sends ``Accept: application/problem+json`` gets RFC 9457
+problem details instead. 401 and 403 carry an RFC 6750 ``WWW-Authenticate``
+challenge (with no ``error`` when no token was sent); 503 carries
+``Retry-After``. Descriptions come from the guard's own fixed texts and never
+echo the token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import TYPE_CHECKING
+
+from .errors import KeysUnavailable, RequestRefused
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+__all__ = ["refuse"]
+
+# RFC 6750 §3: error_description may only hold %x20-21 / %x23-5B / %x5D-7E.
+_NOT_QUOTABLE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
+def challenge(refusal: RequestRefused, realm: str) -> str:
+    """The ``WWW-Authenticate`` value for a 401 or 403."""
+    parts = [f'Bearer realm="{_NOT_QUOTABLE.sub("", realm)}"']
+    if refusal.error is not None:
+        parts.append(f'error="{refusal.error}"')
+        parts.append(f'error_description="{_NOT_QUOTABLE.sub("", refusal.description)}"')
+    return ", ".join(parts)
+
+
+def refuse(
+    refusal: RequestRefused,
+    environ: WSGIEnvironment,
+    start_response: StartResponse,
+    *,
+    realm: str,
+    extra_headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    """Answer the request with ``refusal``; the wrapped app is never called."""
+    status = HTTPStatus(refusal.status)
+    if "application/problem+json" in environ.get("HTTP_ACCEPT", ""):
+        content_type = "application/problem+json"
+        document: object = {
+            "type": "about:blank",
+            "title": status.phrase,
+            "status": status.value,
+            "detail": refusal.description,
+        }
+    else:
+        content_type = "application/json"
+        document = {
+            "error": {"name": refusal.name, "message": refusal.description},
+            "response": {"statusCode": status.value},
+        }
+    body = json.dumps(document).encode("utf-8")
+    headers = [
+        ("Content-Type", content_type),
+        ("Content-Length", str(len(body))),
+        ("Cache-Control", "no-store"),
+    ]
+    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+        headers.append(("WWW-Authenticate", challenge(refusal, realm)))
+    if isinstance(refusal, KeysUnavailable):
+        headers.append(("Retry-After", str(refusal.retry_after)))
+    headers.extend(extra_headers)
+    start_response(f"{status.value} {status.phrase}", headers)
+    return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -1,0 +1,240 @@
+"""Which policy applies to a request: the path-prefix table (DESIGN §2 step 2).
+
+A :class:`RouteTable` maps path prefixes to :class:`Rule` objects::
+
+    table = RouteTable(
+        {
+            "/api/auth": "public",
+            "/api/techdocs": Rule("protected", unless=[r"/api/techdocs/static/docs/.+\\.css"]),
+            "/api/catalog": Rule("protected", scopes=["catalog.read"]),
+            "/api/search": Rule("optional", unless_methods=["OPTIONS"]),
+        },
+        default="protected",
+    )
+
+Matching rules, all chosen to fail closed:
+
+* The path matched is ``SCRIPT_NAME + PATH_INFO`` as the server decoded it, so a
+  guard inside a ``DispatcherMiddleware`` mount sees the same full path as one
+  outside it. The query string, ``RAW_URI`` and ``REQUEST_URI`` are never read.
+* The longest prefix wins, and a prefix only matches on a segment boundary:
+  ``/api/auth`` matches ``/api/auth``, ``/api/auth/`` and ``/api/auth/x``, never
+  ``/api/authx`` or ``/api/auth.json``. Matching is case-sensitive.
+* A path the guard and the app could read differently is refused with ``400``
+  rather than "resolved": dot segments (``/a/../b``), repeated slashes
+  (``/a//b``), still-encoded ``%2e``/``%2f``/``%5c``/``%00`` after decoding
+  (double encoding), backslashes, control characters and invalid UTF-8. The
+  guard never rewrites the path the app sees, so refusing is the only way to
+  be sure both agree on which route was asked for.
+* A path no prefix matches gets the table's default, ``protected`` unless set.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+from .errors import ConfigError, InsufficientScope, UnsafePath
+from .identity import Identity, TokenKind
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["Policy", "RouteTable", "Rule", "normalize_path"]
+
+#: ``public``: no token needed (a token sent is ignored). ``protected``: a valid
+#: token is required. ``optional``: no token means anonymous, a valid token is
+#: used, an invalid one is refused (never silently anonymous).
+Policy = Literal["public", "protected", "optional"]
+POLICIES: tuple[str, ...] = get_args(Policy)
+TOKEN_KINDS: tuple[str, ...] = get_args(TokenKind)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What one path prefix demands. Validated when built; raises :class:`ConfigError`."""
+
+    policy: Policy = "protected"
+    #: Regular expressions; a path that fully matches one is public.
+    unless: Sequence[str] = ()
+    #: Methods that are public on this route (``["OPTIONS"]`` for CORS preflight).
+    unless_methods: Collection[str] = ()
+    #: Whether the token cookie is accepted here (the ``Authorization`` header always is).
+    cookie: bool = True
+    #: Which token kinds this route accepts; another kind is refused with 403.
+    tokens: Collection[TokenKind] = TOKEN_KINDS  # type: ignore[assignment]
+    #: Claims the token must carry: a value must be equal, or contained in a list
+    #: claim; a list value must be contained entirely. Failing is 403.
+    claims: Mapping[str, Any] = field(default_factory=dict)
+    #: Scopes that must all be granted by the ``scope`` (space separated) or
+    #: ``scp`` claim. Failing is 403.
+    scopes: Collection[str] = ()
+    _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigError("policy", f"unknown policy {self.policy!r}; expected {POLICIES}")
+        if isinstance(self.unless, str):
+            raise ConfigError("unless", "expected a list of regular expressions, not a string")
+        patterns = []
+        for index, pattern in enumerate(self.unless):
+            try:
+                patterns.append(re.compile(pattern))
+            except (re.error, TypeError) as exc:
+                raise ConfigError(f"unless[{index}]", f"bad regular expression: {exc}") from None
+        object.__setattr__(self, "_patterns", tuple(patterns))
+        if isinstance(self.unless_methods, str) or not all(
+            isinstance(method, str) and method.isalpha() for method in self.unless_methods
+        ):
+            raise ConfigError("unless_methods", "expected a list of HTTP method names")
+        object.__setattr__(
+            self, "unless_methods", frozenset(method.upper() for method in self.unless_methods)
+        )
+        if not isinstance(self.cookie, bool):
+            raise ConfigError("cookie", "expected true or false")
+        tokens = frozenset(self.tokens) if not isinstance(self.tokens, str) else {self.tokens}
+        if not tokens or not tokens <= set(TOKEN_KINDS):
+            raise ConfigError("tokens", f"expected a non-empty list drawn from {TOKEN_KINDS}")
+        object.__setattr__(self, "tokens", tokens)
+        if not isinstance(self.claims, Mapping) or not all(isinstance(k, str) for k in self.claims):
+            raise ConfigError("claims", "expected a table of claim names to required values")
+        object.__setattr__(self, "claims", dict(self.claims))
+        if isinstance(self.scopes, str) or not all(isinstance(s, str) for s in self.scopes):
+            raise ConfigError("scopes", "expected a list of scope names")
+        object.__setattr__(self, "scopes", frozenset(self.scopes))
+
+    def policy_for(self, path: str, method: str) -> Policy:
+        """The policy for this request, after the method and path exemptions."""
+        if method in self.unless_methods:
+            return "public"
+        for pattern in self._patterns:
+            if pattern.fullmatch(path):
+                return "public"
+        return self.policy
+
+    def authorize(self, identity: Identity) -> None:
+        """Raise :class:`InsufficientScope` unless this route accepts ``identity``."""
+        if identity.kind not in self.tokens:
+            raise InsufficientScope(f"{identity.kind} tokens are not accepted on this route")
+        for name, wanted in self.claims.items():
+            if not _claim_satisfies(identity.claims.get(name), wanted):
+                raise InsufficientScope(f"token lacks the required {name!r} claim")
+        if self.scopes and not _granted_scopes(identity.claims).issuperset(self.scopes):
+            raise InsufficientScope("token lacks a required scope")
+
+
+def _same(a: object, b: object) -> bool:
+    # `True == 1` in Python; a required `true` must not be met by a `1`.
+    return type(a) is type(b) and a == b
+
+
+def _claim_satisfies(have: object, wanted: object) -> bool:
+    if have is None:
+        return False
+    needed = wanted if isinstance(wanted, list) else [wanted]
+    held = have if isinstance(have, list) else [have]
+    return all(any(_same(n, h) for h in held) for n in needed)
+
+
+def _granted_scopes(claims: Mapping[str, Any]) -> set[str]:
+    granted: set[str] = set()
+    for name in ("scope", "scp"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            granted.update(value.split())
+        elif isinstance(value, list):
+            granted.update(v for v in value if isinstance(v, str))
+    return granted
+
+
+def _as_rule(value: Rule | str, key: str) -> Rule:
+    if isinstance(value, Rule):
+        return value
+    if isinstance(value, str):
+        try:
+            return Rule(value)  # type: ignore[arg-type]  # validated by Rule
+        except ConfigError as exc:
+            raise exc.within(key) from None
+    raise ConfigError(key, "expected a policy name or a Rule")
+
+
+class RouteTable:
+    """Path prefixes compiled into a dict; a lookup costs one probe per path segment."""
+
+    def __init__(
+        self,
+        routes: Mapping[str, Rule | Policy] | None = None,
+        *,
+        default: Rule | Policy = "protected",
+    ) -> None:
+        self.default = _as_rule(default, "default")
+        self._rules: dict[str, Rule] = {}
+        for prefix, value in (routes or {}).items():
+            key = f"routes.{prefix!r}"
+            normalized = _normalize_prefix(prefix, key)
+            if normalized in self._rules:
+                raise ConfigError(key, f"duplicates the route {normalized!r}")
+            self._rules[normalized] = _as_rule(value, key)
+
+    def match(self, path: str) -> Rule:
+        """The rule of the longest prefix of ``path`` on a segment boundary."""
+        rules = self._rules
+        candidate = path
+        while True:
+            rule = rules.get(candidate)
+            if rule is not None:
+                return rule
+            cut = candidate.rfind("/")
+            if cut <= 0:
+                return rules.get("/", self.default)
+            candidate = candidate[:cut]
+
+    def __repr__(self) -> str:
+        return f"RouteTable({self._rules!r}, default={self.default!r})"
+
+
+def _normalize_prefix(prefix: object, key: str) -> str:
+    if not isinstance(prefix, str) or not prefix.startswith("/"):
+        raise ConfigError(key, "a route prefix must be a string starting with '/'")
+    if prefix != "/" and prefix.endswith("/"):
+        prefix = prefix[:-1]
+    if _UNSAFE.search(prefix) or "?" in prefix or "#" in prefix:
+        raise ConfigError(key, "a route prefix must be a plain, normalized path")
+    return prefix
+
+
+# One scan finds every form of path the guard refuses (see the module docstring).
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]|%(?:2[eEfF]|5[cC]|00)|//|/\.\.?(?:/|$)")
+
+
+def normalize_path(environ: WSGIEnvironment) -> str:
+    """The decoded request path to match, or :class:`UnsafePath` if it is ambiguous."""
+    script_name: str = environ.get("SCRIPT_NAME", "")
+    if script_name.endswith("/"):
+        script_name = script_name[:-1]
+    raw: str = script_name + environ.get("PATH_INFO", "")
+    try:
+        # PEP 3333 hands over the path's bytes as latin-1 characters.
+        path = raw.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        raise UnsafePath("the request path is not valid UTF-8") from None
+    if not path:
+        return "/"
+    if path[0] != "/":
+        raise UnsafePath("the request path must start with '/'")
+    found = _UNSAFE.search(path)
+    if found is not None:
+        raise UnsafePath(_describe(found.group()))
+    return path
+
+
+def _describe(match: str) -> str:
+    if match == "//":
+        return "the request path has an empty segment ('//')"
+    if match.startswith("/."):
+        return "the request path has a '.' or '..' segment"
+    if match.startswith("%"):
+        return "the request path holds an encoded '.', '/', '\\' or NUL after decoding"
+    return "the request path holds a backslash or a control character"

@@ -1,0 +1,124 @@
+"""From a token string to a verified :class:`~wsgi_jwt_guard.identity.Identity`.
+
+The order is fixed and every step fails closed:
+
+1. :func:`~wsgi_jwt_guard.jws.parse` -- strict shape, JSON and header rules.
+2. Choose who must have signed it: ``HS256`` tokens are service tokens and go
+   to :class:`~wsgi_jwt_guard.service.ServiceTokens`; any other ``alg`` is a
+   user token and its (not yet trusted) ``iss`` picks a configured
+   :class:`~wsgi_jwt_guard.issuers.Issuer` by exact match -- an unknown ``iss``
+   is refused with no network I/O.
+3. Find the key by ``kid``; the key's pinned algorithm must equal ``alg``.
+4. Check the signature, and only then the claims (``typ``, ``exp``, ``nbf``,
+   ``iat``, ``aud``, ``sub``, required claims).
+
+Anything unexpected raised on the way becomes a 401 ``invalid_token``: a bad
+token can never produce a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from types import MappingProxyType
+
+from cachelib import BaseCache
+
+from .claims import check_audience, check_subject, check_times
+from .errors import ConfigError, InvalidToken, RequestRefused
+from .identity import Identity, TokenSource
+from .issuers import Issuer, KeySource
+from .jws import CompactJWS, parse
+from .service import ServiceTokens
+
+__all__ = ["Verifier"]
+
+log = logging.getLogger("wsgi_jwt_guard")
+
+
+class Verifier:
+    """Verifies tokens against the configured issuers and service secrets."""
+
+    def __init__(
+        self,
+        issuers: Sequence[Issuer] = (),
+        service_tokens: ServiceTokens | None = None,
+        *,
+        remote_user_claim: str = "sub",
+        cache: BaseCache | None = None,
+    ) -> None:
+        if not issuers and service_tokens is None:
+            raise ConfigError("issuers", "configure at least one issuer or [service_tokens]")
+        self._issuers: dict[str, tuple[Issuer, KeySource]] = {}
+        for index, issuer in enumerate(issuers):
+            if issuer.issuer in self._issuers:
+                raise ConfigError(f"issuers[{index}].issuer", "this issuer is configured twice")
+            self._issuers[issuer.issuer] = (issuer, issuer.key_source(cache))
+        self.service_tokens = service_tokens
+        self.remote_user_claim = remote_user_claim
+
+    def now(self) -> float:
+        """The current time; tests replace this method."""
+        return time.time()
+
+    def verify(self, token: str, source: TokenSource) -> Identity:
+        """Verify ``token``; raise a :class:`RequestRefused` subclass saying why not."""
+        try:
+            jws = parse(token)
+            if jws.alg == "HS256":
+                return self._service_identity(jws, token, source)
+            return self._user_identity(jws, token, source)
+        except RequestRefused:
+            raise
+        except Exception:
+            # A bug or a library surprise must not become a 500 (or a pass).
+            log.debug("unexpected error while verifying a token", exc_info=True)
+            raise InvalidToken("the token could not be verified") from None
+
+    def _service_identity(self, jws: CompactJWS, token: str, source: TokenSource) -> Identity:
+        if self.service_tokens is None:
+            raise InvalidToken("service tokens are not accepted")
+        exp = self.service_tokens.verify(jws, now=self.now())
+        return Identity(
+            subject=self.service_tokens.subject,
+            claims=MappingProxyType(jws.claims),
+            issuer=None,
+            kind="service",
+            source=source,
+            expires_at=exp,
+            token=token,
+        )
+
+    def _user_identity(self, jws: CompactJWS, token: str, source: TokenSource) -> Identity:
+        claims = jws.claims
+        iss = claims.get("iss")
+        entry = self._issuers.get(iss) if isinstance(iss, str) else None
+        if entry is None:
+            raise InvalidToken("the token's issuer is not trusted")
+        issuer, keys = entry
+        if jws.alg not in issuer.algorithms:
+            raise InvalidToken("the token's algorithm is not allowed for its issuer")
+        key = keys.find(jws.kid, jws.alg)
+        if not key.verify(jws.signing_input, jws.signature):
+            raise InvalidToken("the token signature does not verify")
+        if not issuer.accepts_type(jws.header.get("typ")):
+            raise InvalidToken("the token's type ('typ') is not accepted")
+        exp = check_times(claims, now=self.now(), leeway=issuer.leeway)
+        if issuer.audience:
+            check_audience(claims, issuer.audience)
+        subject = check_subject(claims)
+        if self.remote_user_claim != "sub":
+            subject = check_subject(claims, self.remote_user_claim)
+        for name in issuer.required_claims:
+            if name not in claims:
+                raise InvalidToken(f"the token lacks the required {name!r} claim")
+        return Identity(
+            subject=subject,
+            claims=MappingProxyType(claims),
+            issuer=issuer.issuer,
+            kind="user",
+            source=source,
+            expires_at=exp,
+            token=token,
+        )
