@@ -1,0 +1,208 @@
+"""from_config: the issue's schema from a dict and from a TOML file, and its errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.test import Client
+
+from tests.helpers import (
+    AUDIENCE,
+    ISSUER,
+    SERVICE_SECRET,
+    SERVICE_SECRET_OLD,
+    SigningKey,
+    echo_app,
+    service_token,
+)
+from wsgi_jwt_guard import ConfigError, from_config, load_config
+
+
+def schema_toml(jwks_uri: str) -> str:
+    """The issue's example schema, verbatim in shape, pointing at a real JWKS."""
+    return f"""
+default = "protected"
+
+[[issuers]]
+issuer = "{ISSUER}"
+jwks_uri = "{jwks_uri}"
+audience = ["{AUDIENCE}"]
+algorithms = ["ES256"]
+leeway = 0
+
+[service_tokens]
+secrets = ["{SERVICE_SECRET}", "{SERVICE_SECRET_OLD}"]
+subject = "backstage-server"
+
+[cookie]
+name = "token"
+
+[routes."/api/auth"]
+policy = "public"
+
+[routes."/api/techdocs"]
+policy = "protected"
+unless = ['/api/techdocs/static/docs/.+\\.css']
+cookie = true
+
+[routes."/api/catalog"]
+policy = "protected"
+"""
+
+
+def assert_schema_behaviour(client: Client, key: SigningKey) -> None:
+    token = key.token()
+    assert client.get("/api/auth/login").status_code == 200
+    assert client.get("/api/catalog").status_code == 401
+    assert client.get("/api/catalog", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get("/api/techdocs/static/docs/a/main.css").status_code == 200
+    assert client.get("/api/techdocs/static/docs/a/index.html").status_code == 401
+    cookie = {"Cookie": f"token={token}"}
+    assert client.get("/api/techdocs/static/docs/a/index.html", headers=cookie).status_code == 200
+    assert client.get("/elsewhere").status_code == 401  # default = "protected"
+    old = service_token(SERVICE_SECRET_OLD)
+    assert client.get("/api/catalog", headers={"Authorization": f"Bearer {old}"}).status_code == 200
+
+
+def test_schema_from_a_toml_file(tmp_path: Path, jwks_server: Any, ec_key: SigningKey) -> None:
+    jwks_server.publish(ec_key)
+    path = tmp_path / "guard.toml"
+    path.write_text(schema_toml(jwks_server.url))
+    assert_schema_behaviour(Client(from_config(echo_app, path), use_cookies=False), ec_key)
+    assert jwks_server.fetches == 1
+
+
+def test_schema_from_a_dict(jwks_server: Any, ec_key: SigningKey, tmp_path: Path) -> None:
+    jwks_server.publish(ec_key)
+    path = tmp_path / "guard.toml"
+    path.write_text(schema_toml(jwks_server.url))
+    config = load_config(str(path))
+    # The same mapping as plain Python data, with a route given as a bare policy string.
+    config = json.loads(json.dumps(config))
+    config["routes"]["/api/auth"] = "public"
+    assert_schema_behaviour(Client(from_config(echo_app, config), use_cookies=False), ec_key)
+
+
+def test_static_keys_from_config(ec_key: SigningKey, tmp_path: Path) -> None:
+    keys_file = tmp_path / "jwks.json"
+    keys_file.write_text(json.dumps({"keys": [ec_key.public_jwk()]}))
+    for issuer in (
+        {"issuer": ISSUER, "keys": [ec_key.public_jwk()]},
+        {"issuer": ISSUER, "keys_file": str(keys_file)},
+        {"issuer": ISSUER, "pem": ec_key.public_pem()},
+    ):
+        client = Client(from_config(echo_app, {"issuers": [issuer]}), use_cookies=False)
+        response = client.get("/x", headers={"Authorization": f"Bearer {ec_key.token()}"})
+        assert response.status_code == 200, issuer
+
+
+def test_optional_settings(ec_key: SigningKey) -> None:
+    config = {
+        "issuers": [{"issuer": ISSUER, "keys": [ec_key.public_jwk()]}],
+        "default": "public",
+        "realm": "backstage",
+        "remote_user_claim": "sub",
+        "max_token_size": 4096,
+        "routes": {"/api": {"policy": "protected", "tokens": ["user"], "scopes": []}},
+    }
+    client = Client(from_config(echo_app, config), use_cookies=False)
+    assert client.get("/anything").status_code == 200
+    assert client.get("/api/x").headers["WWW-Authenticate"] == 'Bearer realm="backstage"'
+    long_token = "a" * 5000
+    response = client.get("/api/x", headers={"Authorization": f"Bearer {long_token}"})
+    assert "4096" in response.json["error"]["message"]
+
+
+VALID_ISSUER = {"issuer": ISSUER, "jwks_uri": "https://auth.example.test/jwks.json"}
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        pytest.param({"issuers": [VALID_ISSUER], "polcy": "public"}, "polcy", id="unknown-top-level"),
+        pytest.param({}, "issuers", id="no-issuer-and-no-service-secret"),
+        pytest.param({"issuers": VALID_ISSUER}, "issuers", id="issuers-not-a-list"),
+        pytest.param(
+            {"issuers": [{**VALID_ISSUER, "audiences": ["x"]}]},
+            "issuers[0].audiences",
+            id="unknown-issuer-key",
+        ),
+        pytest.param(
+            {"issuers": [{**VALID_ISSUER, "algorithms": ["none"]}]},
+            "issuers[0].algorithms",
+            id="alg-none",
+        ),
+        pytest.param(
+            {"issuers": [{**VALID_ISSUER, "algorithms": ["HS256"]}]},
+            "issuers[0].algorithms",
+            id="hs256-for-an-issuer",
+        ),
+        pytest.param(
+            {"issuers": [{**VALID_ISSUER, "algorithms": ["ES999"]}]},
+            "issuers[0].algorithms",
+            id="unknown-algorithm",
+        ),
+        pytest.param(
+            {"issuers": [{"issuer": ISSUER}]}, "issuers[0].issuer", id="issuer-without-keys"
+        ),
+        pytest.param(
+            {"issuers": [{**VALID_ISSUER, "leeway": "5"}]}, "issuers[0].leeway", id="leeway-string"
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER, VALID_ISSUER]}, "issuers[1].issuer", id="issuer-twice"
+        ),
+        pytest.param({"service_tokens": {"secrets": ["short"]}}, "service_tokens.secrets[0]", id="short-secret"),
+        pytest.param({"service_tokens": {"secret": "x"}}, "service_tokens.secret", id="secret-singular"),
+        pytest.param({"service_tokens": "x" * 40}, "service_tokens", id="service-tokens-not-a-table"),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "routes": {"/api": "open"}},
+            "routes.'/api'.policy",
+            id="unknown-policy",
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "routes": {"/api": {"policy": "protected", "unless": ["("]}}},
+            "routes.'/api'.unless[0]",
+            id="invalid-regex",
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "routes": {"/api": {"polciy": "public"}}},
+            "routes.'/api'.polciy",
+            id="unknown-route-key",
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "routes": {"api": "public"}}, "routes.'api'", id="relative-prefix"
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "routes": ["/api"]}, "routes", id="routes-not-a-table"
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "cookie": {"name": "to ken"}}, "cookie.name", id="bad-cookie-name"
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "cookie": {"name": "__Host-token", "domain": "example.test"}},
+            "cookie.domain",
+            id="host-cookie-with-domain",
+        ),
+        pytest.param(
+            {"issuers": [VALID_ISSUER], "cookie": {"samesite": "lax"}}, "cookie.samesite", id="samesite-case"
+        ),
+        pytest.param({"issuers": [VALID_ISSUER], "default": "open"}, "default.policy", id="bad-default"),
+    ],
+)
+def test_bad_config_names_the_key(config: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_config(echo_app, config)
+    assert caught.value.key == key
+    assert str(caught.value).startswith(f"{key}: ")
+
+
+def test_unreadable_or_invalid_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        from_config(echo_app, tmp_path / "missing.toml")
+    broken = tmp_path / "broken.toml"
+    broken.write_text("default = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        from_config(echo_app, broken)

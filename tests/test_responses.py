@@ -1,0 +1,89 @@
+"""The guard's own answers: RFC 6750 challenges, Backstage JSON, problem+json, 503."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from werkzeug.test import create_environ
+
+from wsgi_jwt_guard import (
+    ExpiredToken,
+    InsufficientScope,
+    InvalidRequest,
+    KeysUnavailable,
+    MissingToken,
+    RequestRefused,
+    UnsafePath,
+)
+from wsgi_jwt_guard.responses import challenge, refuse
+
+
+def answer(refusal: RequestRefused, **environ: Any) -> tuple[str, dict[str, str], bytes]:
+    captured: list[Any] = []
+    body = refuse(
+        refusal,
+        create_environ("/api/x", **environ),
+        lambda status, headers, exc_info=None: captured.append((status, dict(headers))),
+        realm="api",
+    )
+    status, headers = captured[0]
+    return status, headers, b"".join(body)
+
+
+@pytest.mark.parametrize(
+    ("refusal", "status", "name", "www_authenticate"),
+    [
+        pytest.param(MissingToken("no token"), "401 Unauthorized", "AuthenticationError",
+                     'Bearer realm="api"', id="missing-token-has-no-error"),
+        pytest.param(ExpiredToken("the token has expired"), "401 Unauthorized", "AuthenticationError",
+                     'Bearer realm="api", error="invalid_token", error_description="the token has expired"',
+                     id="invalid-token"),
+        pytest.param(InvalidRequest("bad header"), "401 Unauthorized", "AuthenticationError",
+                     'Bearer realm="api", error="invalid_request", error_description="bad header"',
+                     id="invalid-request"),
+        pytest.param(InsufficientScope("needs admin"), "403 Forbidden", "NotAllowedError",
+                     'Bearer realm="api", error="insufficient_scope", error_description="needs admin"',
+                     id="insufficient-scope"),
+        pytest.param(UnsafePath("dot segment"), "400 Bad Request", "InputError", None, id="unsafe-path"),
+        pytest.param(KeysUnavailable("no keys", retry_after=7), "503 Service Unavailable",
+                     "ServiceUnavailableError", None, id="keys-unavailable"),
+    ],
+)
+def test_status_body_and_challenge(
+    refusal: RequestRefused, status: str, name: str, www_authenticate: str | None
+) -> None:
+    got_status, headers, body = answer(refusal)
+    assert got_status == status
+    assert headers.get("WWW-Authenticate") == www_authenticate
+    assert headers["Content-Type"] == "application/json"
+    assert headers["Cache-Control"] == "no-store"
+    assert int(headers["Content-Length"]) == len(body)
+    assert json.loads(body) == {
+        "error": {"name": name, "message": refusal.description},
+        "response": {"statusCode": int(status[:3])},
+    }
+
+
+def test_503_carries_retry_after() -> None:
+    _, headers, _ = answer(KeysUnavailable("no keys", retry_after=7))
+    assert headers["Retry-After"] == "7"
+
+
+def test_problem_json_when_asked_for() -> None:
+    _, headers, body = answer(
+        ExpiredToken("the token has expired"), headers={"Accept": "application/problem+json"}
+    )
+    assert headers["Content-Type"] == "application/problem+json"
+    assert json.loads(body) == {
+        "type": "about:blank",
+        "title": "Unauthorized",
+        "status": 401,
+        "detail": "the token has expired",
+    }
+
+
+def test_challenge_never_carries_quotes_or_backslashes() -> None:
+    value = challenge(ExpiredToken('say "hi" \\ bye\n'), 'my "realm"')
+    assert value == 'Bearer realm="my realm", error="invalid_token", error_description="say hi  bye"'
