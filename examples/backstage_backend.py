@@ -187,13 +187,13 @@ A token for user:default/alice (valid one hour):
   TOKEN={token}
 
 Try:
-  curl -i {base}/api/auth/token?sub=user:default/bob            # public: 200
-  curl -i {base}/api/catalog/entities                           # protected: 401
-  curl -i -H "Authorization: Bearer $TOKEN" {base}/api/catalog/entities   # 200
-  curl -i {base}/api/techdocs/static/docs/default/main.css      # unless: 200
-  curl -i -H "Cookie: token=$TOKEN" {base}/api/techdocs/static/docs/default/index.html  # 200
-  curl -i -H "Authorization: Bearer $TOKEN" {base}/api/unknown  # authenticated, then 404
-  curl -i --path-as-is {base}/api/auth/../catalog/entities      # 400
+  curl -i "{base}/api/auth/token?sub=user:default/bob"           # public: 200
+  curl -i "{base}/api/catalog/entities"                          # protected: 401
+  curl -i -H "Authorization: Bearer $TOKEN" "{base}/api/catalog/entities"   # 200
+  curl -i "{base}/api/techdocs/static/docs/default/main.css"     # unless: 200
+  curl -i -H "Cookie: token=$TOKEN" "{base}/api/techdocs/static/docs/default/index.html"  # 200
+  curl -i -H "Authorization: Bearer $TOKEN" "{base}/api/unknown"  # authenticated, then 404
+  curl -i --path-as-is "{base}/api/auth/../catalog/entities"     # 400
 """,
         flush=True,
     )

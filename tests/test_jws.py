@@ -44,9 +44,7 @@ P = b64url_json(CLAIMS)
         pytest.param(f".{P}.{SIG}", id="empty-header"),
         pytest.param(f"{H}..{SIG}", id="empty-payload"),
         pytest.param(f"{H}.{P}.", id="empty-signature"),
-        pytest.param(
-            f"{b64url_json({'alg': 'none'})}.{P}.", id="alg-none-with-empty-signature"
-        ),
+        pytest.param(f"{b64url_json({'alg': 'none'})}.{P}.", id="alg-none-with-empty-signature"),
         pytest.param(f"{H}=.{P}.{SIG}", id="padding-in-header"),
         pytest.param(f"{H}.{P}==.{SIG}", id="padding-in-payload"),
         pytest.param(f"{H}.{P}.{SIG}=", id="padding-in-signature"),
@@ -270,8 +268,24 @@ def test_b64url_encode_of_nothing_is_empty() -> None:
         pytest.param("AAAA\n", id="newline"),
         pytest.param("AA.A", id="dot"),
         pytest.param("AAé", id="non-ascii"),
+        pytest.param("AB", id="non-canonical-2-char-tail"),
+        pytest.param("AAB", id="non-canonical-3-char-tail"),
     ],
 )
 def test_b64url_decode_refuses_bad_input(segment: str) -> None:
     with pytest.raises(ValueError, match="base64url"):
         b64url_decode(segment)
+
+
+def test_a_token_has_exactly_one_spelling(ec_key: SigningKey) -> None:
+    """Flipping the unused low bits of the last character must not give a second valid token."""
+    token = ec_key.token()
+    head, _, signature = token.rpartition(".")
+    assert len(signature) % 4 == 2  # 64 bytes: two characters in the tail, four unused bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    value = alphabet.index(signature[-1])
+    variants = [signature[:-1] + alphabet[value | low] for low in range(1, 16)]
+    for variant in variants:
+        with pytest.raises(InvalidToken):
+            parse(f"{head}.{variant}")
+    parse(token)

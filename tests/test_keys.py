@@ -320,9 +320,7 @@ def test_pem_private_key_is_refused(
     [
         pytest.param("", id="empty"),
         pytest.param("not a pem at all", id="text"),
-        pytest.param(
-            "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", id="bad-body"
-        ),
+        pytest.param("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n", id="bad-body"),
         pytest.param(
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", id="bad-certificate"
         ),
@@ -400,6 +398,35 @@ def test_signature_of_other_data_does_not_verify(ec_key: SigningKey) -> None:
 def test_other_key_does_not_verify(ec_key: SigningKey, other_ec_key: SigningKey) -> None:
     pinned = pin_jwk(ec_key.public_jwk(), ALL)
     assert pinned.verify(*signed(other_ec_key)) is False
+
+
+@pytest.mark.parametrize(
+    ("size", "length"),
+    [
+        pytest.param(64, 63, id="ES256-short"),
+        pytest.param(64, 65, id="ES256-long"),
+        pytest.param(64, 70, id="ES256-der-sized"),
+        pytest.param(256, 255, id="RS256-leading-zero-stripped"),
+        pytest.param(256, 257, id="RS256-leading-zero-added"),
+        pytest.param(256, 0, id="empty"),
+    ],
+)
+def test_wrong_length_never_reaches_the_library(size: int, length: int) -> None:
+    # Even a library that would accept anything is never asked about a
+    # signature of a length this key cannot produce.
+    class AcceptsAnything:
+        calls = 0
+
+        def verify(self, data: bytes, signature: bytes) -> bool:
+            self.calls += 1
+            return True
+
+    library = AcceptsAnything()
+    pinned = PinnedKey("k", "ES256" if size == 64 else "RS256", library, size)
+    assert pinned.verify(b"data", bytes(length)) is False
+    assert library.calls == 0
+    assert pinned.verify(b"data", bytes(size)) is True
+    assert library.calls == 1
 
 
 def test_verify_never_raises(ec_key: SigningKey) -> None:

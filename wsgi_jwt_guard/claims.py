@@ -8,6 +8,7 @@ it. Every function raises :class:`~wsgi_jwt_guard.errors.InvalidToken`
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -26,7 +27,10 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
     # type() rather than isinstance(): bool is an int subclass and is refused.
     if type(value) is not int and type(value) is not float:
         raise InvalidToken(f"the token's {name!r} claim is not a number")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):  # NaN compares false both ways: it would never expire
+        raise InvalidToken(f"the token's {name!r} claim is not a finite number")
+    return number
 
 
 def check_times(claims: Mapping[str, Any], *, now: float, leeway: float) -> float:

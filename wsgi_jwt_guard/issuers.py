@@ -44,6 +44,8 @@ class KeySource(Protocol):
 
 def _strings(value: object, key: str, *, allow_one: bool = False) -> tuple[str, ...]:
     if allow_one and isinstance(value, str):
+        if not value:
+            raise ConfigError(key, "expected a non-empty string")
         return (value,)
     if isinstance(value, str) or not isinstance(value, Sequence):
         raise ConfigError(key, "expected a list of strings")

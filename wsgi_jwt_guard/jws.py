@@ -62,10 +62,19 @@ _TO_URL = str.maketrans("+/", "-_")
 _FROM_URL = bytes.maketrans(b"-_", b"+/")
 
 
+# The last character of a 2- or 3-character tail carries 4 or 2 unused bits;
+# only the spellings with those bits zero are canonical. Refusing the others
+# means one token has exactly one string form.
+_CANONICAL_LAST = {2: frozenset("AQgw"), 3: frozenset("AEIMQUYcgkosw048")}
+
+
 def b64url_decode(segment: str) -> bytes:
-    """Decode one unpadded base64url segment; raises ``ValueError`` on anything else."""
-    if not _SEGMENT.fullmatch(segment) or len(segment) % 4 == 1:
+    """Decode one canonical unpadded base64url segment; ``ValueError`` on anything else."""
+    tail = len(segment) % 4
+    if not _SEGMENT.fullmatch(segment) or tail == 1:
         raise ValueError("not unpadded base64url")
+    if tail and segment[-1] not in _CANONICAL_LAST[tail]:
+        raise ValueError("not canonical base64url")
     data = segment.encode("ascii").translate(_FROM_URL) + b"=" * (-len(segment) % 4)
     return binascii.a2b_base64(data)  # the alphabet was checked above
 
@@ -124,7 +133,10 @@ def parse(token: str) -> CompactJWS:
     if forbidden:
         raise InvalidToken(f"the token header parameter {min(forbidden)!r} is not accepted")
     cty = header.get("cty")
-    if cty is not None and (not isinstance(cty, str) or cty.upper() == "JWT"):
+    # RFC 7515 §4.1.10: "JWT" is short for "application/jwt", case-insensitively.
+    if cty is not None and (
+        not isinstance(cty, str) or cty.lower().removeprefix("application/") == "jwt"
+    ):
         raise InvalidToken("nested tokens are not accepted")
     for name in ("kid", "typ"):
         if name in header and not isinstance(header[name], str):

@@ -34,7 +34,7 @@ from cachelib import BaseCache
 from .cookies import CookieSettings
 from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
 from .extraction import cookie_token, extract_token
-from .identity import ENVIRON_KEY, Identity, TokenSource
+from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .responses import refuse
 from .routing import Policy, RouteTable, Rule, normalize_path
@@ -104,43 +104,53 @@ class JWTGuard:
         # 1. Scrub.
         for key in _SCRUBBED:
             environ.pop(key, None)
-        source: TokenSource | None = None
+        # 2-4. Route, extract, verify.
         try:
-            # 2. Route.
-            path = normalize_path(environ)
-            rule = self.routes.match(path)
-            policy = rule.policy_for(path, environ.get("REQUEST_METHOD", "GET"))
-            if policy == "public":
-                return self.app(environ, start_response)
-            # 3. Extract.
-            cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
-            found = extract_token(environ, cookie_name=cookie_name, max_size=self.max_token_size)
-            if found is None:
-                if policy == "optional":
-                    return self.app(environ, start_response)
-                raise MissingToken("this route requires a token")
-            token, source = found
-            # 4. Verify.
-            identity = self.verifier.verify(token, source)
-            rule.authorize(identity)
+            identity = self._authenticate(environ)
         except RequestRefused as refusal:
-            log.debug("refused %s: %s", environ.get("PATH_INFO"), refusal.description)
-            extra = []
-            if source == "cookie" and isinstance(refusal, InvalidToken):
-                extra.append(("Set-Cookie", self.cookie.clear(https=_is_https(environ))))
-            return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
+            return self._refuse(refusal, environ, start_response)
+        if identity is None:  # a public route, or anonymous on an optional one
+            return self.app(environ, start_response)
         # 5. Inject.
         environ["REMOTE_USER"] = identity.subject
         environ["AUTH_TYPE"] = "Bearer"
         environ[ENVIRON_KEY] = identity
-        if source == "cookie":
+        if identity.source == "cookie":
             # Let proxied calls forward the credential, as the seed middleware does.
-            environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+            environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
         set_cookie = self._cookie_to_set(environ, identity)
         if set_cookie is not None:
             start_response = _adding_header(start_response, ("Set-Cookie", set_cookie))
         return self.app(environ, start_response)
+
+    def _authenticate(self, environ: WSGIEnvironment) -> Identity | None:
+        """The request's verified identity, ``None`` if none is needed or sent."""
+        path = normalize_path(environ)
+        rule = self.routes.match(path)
+        policy = rule.policy_for(path, environ.get("REQUEST_METHOD", "GET"))
+        if policy == "public":
+            return None
+        cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
+        found = extract_token(environ, cookie_name=cookie_name, max_size=self.max_token_size)
+        if found is None:
+            if policy == "optional":
+                return None
+            raise MissingToken("this route requires a token")
+        identity = self.verifier.verify(*found)
+        rule.authorize(identity)
+        return identity
+
+    def _refuse(
+        self, refusal: RequestRefused, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        log.debug("refused %r: %s", environ.get("PATH_INFO"), refusal.description)
+        extra = []
+        if isinstance(refusal, InvalidToken) and "HTTP_AUTHORIZATION" not in environ:
+            # The refused token came from the cookie: clear it so the browser
+            # stops sending it (an expired cookie would otherwise fail forever).
+            extra.append(("Set-Cookie", self.cookie.clear(https=_is_https(environ))))
+        return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
 
     def _cookie_to_set(self, environ: WSGIEnvironment, identity: Identity) -> str | None:
         """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
