@@ -15,8 +15,9 @@ never evicts good keys: the last good set keeps serving for up to
 ``max_stale`` (default 24 h). With no usable keys at all, requests for that
 issuer get :class:`~wsgi_jwt_guard.errors.KeysUnavailable` (503).
 
-Fetches use ``requests`` with connect/read timeouts, TLS verification on, no
-redirects and a size cap. The URL comes from configuration, never from a token.
+Fetches use ``requests`` with connect/read timeouts and an overall deadline,
+TLS verification on, no redirects and a size cap. The URL comes from
+configuration, never from a token.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 import requests
 from cachelib import BaseCache, SimpleCache
@@ -52,6 +53,7 @@ class JWKSClient:
         cooldown: float = 30.0,
         max_stale: float = 86400.0,
         timeout: tuple[float, float] = (3.05, 5.0),
+        total_timeout: float = 10.0,
         max_bytes: int = 512 * 1024,
         session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
@@ -63,6 +65,7 @@ class JWKSClient:
         self.cooldown = cooldown
         self.max_stale = max_stale
         self.timeout = timeout
+        self.total_timeout = total_timeout
         self.max_bytes = max_bytes
         self.session = session or requests.Session()
         self.clock = clock
@@ -100,7 +103,7 @@ class JWKSClient:
                     return
             elif now - self._fetched_at < self.ttl:
                 return
-            if self._load_shared(now):
+            if self._load_shared(now, max_age=self.ttl):
                 return
             if not force and now - self._tried_at < self.cooldown:
                 return  # failed recently: keep serving what we have until the cooldown ends
@@ -108,11 +111,13 @@ class JWKSClient:
             try:
                 document = self._fetch()
                 keys = KeySet.from_jwks(document, self.algorithms, strict=False)
+                if not keys:
+                    raise ValueError("the document holds no usable keys")
             except Exception as exc:
-                log.warning("fetching JWKS %s failed: %s", self.uri, exc)
-                return
-            if not keys:
-                log.warning("JWKS %s holds no usable keys; keeping the previous ones", self.uri)
+                log.warning("JWKS %s: fetch failed (%s); keeping the last good keys", self.uri, exc)
+                # Stale-if-error: a copy another worker stored beats having none
+                # (a worker restarted during an issuer outage).
+                self._load_shared(now, max_age=self.max_stale)
                 return
             self._keys, self._fetched_at = keys, now
             self._store_shared(document, now)
@@ -128,18 +133,21 @@ class JWKSClient:
             if response.status_code != 200:
                 raise ValueError(f"HTTP {response.status_code}")
             body = bytearray()
-            for chunk in response.iter_content(65536):
+            deadline = time.monotonic() + self.total_timeout
+            for chunk in _arriving_chunks(response):
                 body += chunk
                 if len(body) > self.max_bytes:
                     raise ValueError(f"the document is larger than {self.max_bytes} bytes")
+                if time.monotonic() > deadline:  # a server trickling bytes
+                    raise ValueError(f"the download took over {self.total_timeout} seconds")
         return json.loads(body)
 
-    def _load_shared(self, now: float) -> bool:
-        """Adopt a fresher document that another worker stored in the shared cache."""
+    def _load_shared(self, now: float, *, max_age: float) -> bool:
+        """Adopt a newer document, at most ``max_age`` old, that a worker stored in the cache."""
         try:
             entry = json.loads(self.cache.get(self._cache_key) or "null")
             fetched_at = float(entry["fetched_at"])
-            if not (self._fetched_at < fetched_at <= now and now - fetched_at < self.ttl):
+            if not (self._fetched_at < fetched_at <= now and now - fetched_at < max_age):
                 return False
             keys = KeySet.from_jwks(entry["jwks"], self.algorithms, strict=False)
         except Exception:  # absent, corrupt or poisoned: fetch instead
@@ -155,3 +163,13 @@ class JWKSClient:
             self.cache.set(self._cache_key, entry, timeout=int(self.max_stale))
         except Exception as exc:
             log.warning("storing JWKS %s in the cache failed: %s", self.uri, exc)
+
+
+def _arriving_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, so a deadline between chunks can cut a trickle short."""
+    read1 = getattr(response.raw, "read1", None)  # urllib3 2; 1.x blocks per full chunk
+    if read1 is None:
+        yield from response.iter_content(65536)
+        return
+    while chunk := read1(65536, decode_content=True):
+        yield chunk

@@ -1,0 +1,910 @@
+"""Keys fetched from a JWKS URL: ``wsgi_jwt_guard.jwks`` (DESIGN §4, §5).
+
+Two levels, as in the module: ``JWKSClient.find`` driven by a fake clock for
+TTL, cooldown and staleness, and whole requests through a guard (real time,
+real HTTP to 127.0.0.1) for what a client of the protected app sees.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import gzip
+import ipaddress
+import json
+import random
+import ssl
+import string
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cachelib import BaseCache, FileSystemCache, SimpleCache
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from werkzeug.test import Client
+
+from tests.conftest import JWKSServer
+from tests.helpers import AUDIENCE, ISSUER, SigningKey, b64url, echo_app
+from wsgi_jwt_guard import Issuer, JWTGuard
+from wsgi_jwt_guard.errors import KeysUnavailable, UnknownKey
+from wsgi_jwt_guard.jwks import JWKSClient
+from wsgi_jwt_guard.jws import parse
+
+ALGORITHMS = ["ES256", "RS256"]
+ROUTES = {"/api/auth": "public", "/api/catalog": "protected"}
+
+
+# --- helpers -----------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def assert_verifies(client: JWKSClient, key: SigningKey, token: str | None = None) -> None:
+    """``client`` finds a key for ``key``'s token and that key checks its signature."""
+    jws = parse(token or key.token())
+    pinned = client.find(jws.kid, jws.alg)
+    assert pinned.verify(jws.signing_input, jws.signature)
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def guard_for(url: str, *, cache: BaseCache | None = None, **issuer: Any) -> Client:
+    """A client of the echo app behind a guard whose one issuer publishes keys at ``url``."""
+    guard = JWTGuard(
+        echo_app,
+        issuers=[Issuer(ISSUER, jwks_uri=url, audience=AUDIENCE, algorithms=ALGORITHMS, **issuer)],
+        routes=ROUTES,
+        cache=cache,
+    )
+    return Client(guard, use_cookies=False)
+
+
+def random_kid() -> str:
+    return "".join(random.choices(string.ascii_letters + string.digits, k=16))
+
+
+def assert_unavailable(response: Any) -> None:
+    """The 503 of DESIGN §6, in Backstage's error shape, with ``Retry-After``."""
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    body = response.get_json()
+    assert body["error"]["name"] == "ServiceUnavailableError"
+    assert body["error"]["message"]
+    assert body["response"] == {"statusCode": 503}
+
+
+# --- scriptable origins on 127.0.0.1 ------------------------------------------
+
+Responder = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Origin:
+    """One local HTTP(S) server; ``respond`` writes every answer and may be swapped."""
+
+    respond: Responder
+    url: str = ""
+    fetches: int = 0
+    headers: list[dict[str, str]] = field(default_factory=list)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # clients hanging up mid-answer (size cap, timeouts) are the point here
+
+
+class Origins:
+    """Starts origins for one test and stops them afterwards."""
+
+    def __init__(self) -> None:
+        self.stopping = threading.Event()
+        self._servers: list[ThreadingHTTPServer] = []
+
+    def __call__(self, respond: Responder, *, tls: ssl.SSLContext | None = None) -> Origin:
+        origin = Origin(respond)
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                origin.fetches += 1
+                origin.headers.append(dict(self.headers))
+                with contextlib.suppress(OSError):  # the client may go away first
+                    origin.respond(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        server = _QuietServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        scheme = "https" if tls is not None else "http"
+        origin.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
+        self._servers.append(server)
+        return origin
+
+    def close(self) -> None:
+        self.stopping.set()  # wakes sleeping responders
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def origins() -> Iterator[Origins]:
+    started = Origins()
+    try:
+        yield started
+    finally:
+        started.close()
+
+
+def answer(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Responder:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+        all_headers.update(headers or {})
+        for name, value in all_headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return respond
+
+
+def jwks_bytes(*keys: SigningKey, **extra: Any) -> bytes:
+    return json.dumps({"keys": [key.public_jwk() for key in keys], **extra}).encode()
+
+
+# --- end to end ----------------------------------------------------------------
+
+
+def test_a_token_signed_by_a_published_key_verifies_with_one_fetch(
+    jwks_server: JWKSServer, ec_key: SigningKey, rsa_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key, rsa_key)
+    client = guard_for(jwks_server.url)
+    assert jwks_server.fetches == 0  # nothing is fetched before the first request
+
+    for index in range(20):
+        key = ec_key if index % 2 else rsa_key
+        response = client.get("/api/catalog", headers=bearer(key.token()))
+        assert response.status_code == 200
+        assert response.get_json()["remote_user"] == "user:default/alice"
+    assert jwks_server.fetches == 1
+
+
+def test_the_fetch_asks_for_json_and_forwards_nothing_from_the_request(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    client = guard_for(jwks_server.url)
+
+    response = client.get(
+        "/api/catalog", headers={**bearer(ec_key.token()), "Cookie": "session=secret"}
+    )
+
+    assert response.status_code == 200
+    (sent,) = jwks_server.headers
+    assert sent["Accept"] == "application/json"
+    assert "Authorization" not in sent
+    assert "Cookie" not in sent
+
+
+def test_concurrent_first_requests_share_one_fetch(origins: Origins, ec_key: SigningKey) -> None:
+    document = jwks_bytes(ec_key)
+
+    def slow(handler: BaseHTTPRequestHandler) -> None:
+        origins.stopping.wait(0.3)  # long enough for every request to miss at once
+        answer(200, document)(handler)
+
+    origin = origins(slow)
+    guard = guard_for(origin.url).application
+    barrier = threading.Barrier(12)
+    statuses: list[int] = []
+
+    def request() -> None:
+        barrier.wait()
+        response = Client(guard, use_cookies=False).get(
+            "/api/catalog", headers=bearer(ec_key.token())
+        )
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=request) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert statuses == [200] * 12
+    assert origin.fetches == 1
+
+
+# --- no keys: 503 on protected routes, public routes unaffected ---------------
+
+
+def test_an_issuer_down_at_start_gives_503_and_is_not_hammered(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    jwks_server.status = 500
+    client = guard_for(jwks_server.url)
+
+    for _ in range(10):
+        assert_unavailable(client.get("/api/catalog", headers=bearer(ec_key.token())))
+    assert client.get("/api/auth/refresh").status_code == 200
+    assert jwks_server.fetches == 1  # the cooldown also spares an issuer that is down
+
+
+def _redirect(status: int) -> Callable[[str, bytes], Responder]:
+    return lambda target, good: answer(status, b"", {"Location": target})
+
+
+@pytest.mark.parametrize(
+    "make_responder",
+    [
+        pytest.param(_redirect(302), id="redirect-302"),
+        pytest.param(_redirect(301), id="redirect-301"),
+        pytest.param(_redirect(307), id="redirect-307"),
+        pytest.param(_redirect(308), id="redirect-308"),
+        pytest.param(lambda target, good: answer(500, good), id="status-500-with-a-jwks"),
+        pytest.param(lambda target, good: answer(404, good), id="status-404-with-a-jwks"),
+        pytest.param(
+            lambda target, good: answer(
+                200, b"<html>maintenance</html>", {"Content-Type": "text/html"}
+            ),
+            id="html-body",
+        ),
+        pytest.param(lambda target, good: answer(200, good[:-7]), id="truncated-json"),
+        pytest.param(lambda target, good: answer(200, b""), id="empty-body"),
+        pytest.param(lambda target, good: answer(200, b'["keys"]'), id="json-not-a-jwks"),
+        pytest.param(lambda target, good: answer(200, b'{"keys": {}}'), id="keys-not-a-list"),
+        pytest.param(lambda target, good: answer(200, b'{"keys": []}'), id="no-keys"),
+    ],
+)
+def test_no_usable_answer_gives_503_on_protected_routes_only(
+    origins: Origins,
+    jwks_server: JWKSServer,
+    ec_key: SigningKey,
+    make_responder: Callable[[str, bytes], Responder],
+) -> None:
+    # The good document is published elsewhere: only a followed redirect reaches it.
+    jwks_server.publish(ec_key)
+    origin = origins(make_responder(jwks_server.url, jwks_bytes(ec_key)))
+    client = guard_for(origin.url)
+
+    assert_unavailable(client.get("/api/catalog", headers=bearer(ec_key.token())))
+    public = client.get("/api/auth/refresh", headers=bearer(ec_key.token()))
+    assert public.status_code == 200
+    assert public.get_json()["remote_user"] is None
+    assert origin.fetches == 1
+    assert jwks_server.fetches == 0  # redirects are never followed
+
+
+def test_keys_unavailable_carries_a_retry_after(jwks_server: JWKSServer) -> None:
+    jwks_server.status = 503
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cooldown=45)
+
+    with pytest.raises(KeysUnavailable) as caught:
+        client.find("ec-1", "ES256")
+
+    assert caught.value.status == 503
+    assert caught.value.retry_after == 45
+
+
+# --- size cap --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("max_bytes", "verifies"),
+    [
+        pytest.param(1024, False, id="over-the-cap"),
+        pytest.param(64 * 1024, True, id="under-the-cap"),
+    ],
+)
+def test_documents_over_max_bytes_are_refused(
+    jwks_server: JWKSServer, ec_key: SigningKey, max_bytes: int, verifies: bool
+) -> None:
+    # A valid JWKS padded to ~2 KB: only its size can make it unacceptable.
+    jwks_server.document = {"keys": [ec_key.public_jwk()], "padding": "x" * 2000}
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, max_bytes=max_bytes)
+
+    if verifies:
+        assert_verifies(client, ec_key)
+    else:
+        with pytest.raises(KeysUnavailable):
+            client.find("ec-1", "ES256")
+    assert jwks_server.fetches == 1
+
+
+def _huge(keys_json: bytes, *, compress: bool, length: bool) -> Responder:
+    """A valid JWKS carrying 10 MB of padding, sent in 64 KiB writes."""
+    body = b'{"padding": "' + b"x" * (10 * 1024 * 1024) + b'", "keys": ' + keys_json + b"}"
+    if compress:
+        body = gzip.compress(body)  # ~10 KB on the wire
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        if compress:
+            handler.send_header("Content-Encoding", "gzip")
+        if length:
+            handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        for start in range(0, len(body), 65536):
+            handler.wfile.write(body[start : start + 65536])
+
+    return respond
+
+
+@pytest.mark.parametrize(
+    ("compress", "length"),
+    [
+        pytest.param(False, True, id="content-length"),
+        pytest.param(False, False, id="until-close"),
+        pytest.param(True, True, id="gzip-bomb"),
+    ],
+)
+def test_a_10_mb_document_is_refused_with_the_default_cap(
+    origins: Origins, ec_key: SigningKey, compress: bool, length: bool
+) -> None:
+    keys_json = json.dumps([ec_key.public_jwk()]).encode()
+    origin = origins(_huge(keys_json, compress=compress, length=length))
+    client = JWKSClient(origin.url, algorithms=ALGORITHMS)
+
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+    assert origin.fetches == 1
+
+
+# --- timeouts and TLS -----------------------------------------------------------
+
+
+def test_a_server_slower_than_the_read_timeout_fails_instead_of_hanging(
+    origins: Origins, ec_key: SigningKey
+) -> None:
+    document = jwks_bytes(ec_key)
+
+    def sleepy(handler: BaseHTTPRequestHandler) -> None:
+        origins.stopping.wait(2.0)  # then a perfectly good answer, too late
+        answer(200, document)(handler)
+
+    origin = origins(sleepy)
+    client = JWKSClient(origin.url, algorithms=ALGORITHMS, timeout=(0.5, 0.5))
+
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+    assert origin.fetches == 1
+
+
+def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
+    origins: Origins, ec_key: SigningKey
+) -> None:
+    document = jwks_bytes(ec_key)
+
+    def trickle(handler: BaseHTTPRequestHandler) -> None:
+        # Each byte arrives well within the read timeout; the whole takes far longer.
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(document)))
+        handler.end_headers()
+        for index in range(len(document)):
+            if origins.stopping.wait(0.05):
+                return
+            try:
+                handler.wfile.write(document[index : index + 1])
+                handler.wfile.flush()
+            except OSError:
+                return
+
+    origin = origins(trickle)
+    client = JWKSClient(origin.url, algorithms=ALGORITHMS, timeout=(1.0, 1.0), total_timeout=0.5)
+
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+    assert origin.fetches == 1
+
+
+def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 with a self-signed certificate, and that certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path = directory / "cert.pem"
+    key_path = directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, cert_path
+
+
+def test_tls_certificates_are_verified(
+    origins: Origins, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests lets these override a session's own `verify`: let the client decide.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    context, cert_path = _self_signed(tmp_path)
+    origin = origins(answer(200, jwks_bytes(ec_key)), tls=context)
+
+    with pytest.raises(KeysUnavailable):
+        JWKSClient(origin.url, algorithms=ALGORITHMS).find("ec-1", "ES256")
+    assert origin.fetches == 0  # the handshake failed; nothing was requested
+
+    # The same origin is fine once its certificate is trusted: the refusal was TLS.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert_path))
+    assert_verifies(JWKSClient(origin.url, algorithms=ALGORITHMS), ec_key)
+    assert origin.fetches == 1
+
+
+# --- fetch URLs come from configuration only ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda key, url: key.token(header={"jku": url}), id="jku"),
+        pytest.param(lambda key, url: key.token(header={"x5u": url}), id="x5u"),
+        pytest.param(lambda key, url: key.token(iss=url), id="iss-is-the-url"),
+        pytest.param(
+            lambda key, url: key.token(iss=url.removesuffix("/.well-known/jwks.json")),
+            id="iss-is-the-origin",
+        ),
+    ],
+)
+def test_a_token_cannot_choose_where_keys_are_fetched(
+    make_guard: Callable[..., JWTGuard],
+    jwks_server: JWKSServer,
+    forge: Callable[[SigningKey, str], str],
+) -> None:
+    attacker = SigningKey.ec(kid="ec-1")
+    jwks_server.publish(attacker)  # the attacker's own keys, at a URL the token names
+    client = Client(make_guard(), use_cookies=False)  # the issuer has static keys
+
+    response = client.get("/api/catalog", headers=bearer(forge(attacker, jwks_server.url)))
+
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert jwks_server.fetches == 0
+
+
+# --- rotation and the cooldown --------------------------------------------------
+
+
+def test_an_unknown_kid_refetches_and_the_rotated_key_verifies(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    client = guard_for(jwks_server.url, jwks_cooldown=0)
+    assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
+
+    rotated = SigningKey.ec(kid="ec-2")
+    jwks_server.publish(ec_key, rotated)
+    response = client.get("/api/catalog", headers=bearer(rotated.token()))
+
+    assert response.status_code == 200
+    assert jwks_server.fetches == 2
+
+
+def test_an_unknown_kid_right_after_a_fetch_waits_for_the_cooldown(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    client = guard_for(jwks_server.url)  # default cooldown, 30 s
+    assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
+
+    rotated = SigningKey.ec(kid="ec-2")
+    jwks_server.publish(ec_key, rotated)
+    response = client.get("/api/catalog", headers=bearer(rotated.token()))
+
+    assert response.status_code == 401
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+    assert jwks_server.fetches == 1
+
+
+def test_unknown_kids_refetch_at_most_once_per_cooldown(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cooldown=30, clock=clock)
+    assert_verifies(client, ec_key)
+    assert jwks_server.fetches == 1
+
+    clock.advance(60)
+    second = SigningKey.ec(kid="ec-2")
+    jwks_server.publish(ec_key, second)
+    assert_verifies(client, second)
+    assert jwks_server.fetches == 2
+
+    clock.advance(10)
+    third = SigningKey.ec(kid="ec-3")
+    jwks_server.publish(ec_key, second, third)
+    with pytest.raises(UnknownKey):
+        client.find("ec-3", "ES256")
+    assert jwks_server.fetches == 2
+    assert_verifies(client, ec_key)  # known kids are unaffected
+
+    clock.advance(20)  # 30 s after the last fetch
+    assert_verifies(client, third)
+    assert jwks_server.fetches == 3
+
+
+def test_a_flood_of_random_kids_costs_one_refetch(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
+    assert_verifies(client, ec_key)
+    clock.advance(31)  # the cooldown is over: the next unknown kid may refetch
+
+    for index in range(200):
+        with pytest.raises(UnknownKey):
+            client.find(random_kid(), "ES256")
+        if index % 20 == 0:
+            assert_verifies(client, ec_key)
+        clock.advance(0.1)  # 20 s in all, within one cooldown
+
+    assert jwks_server.fetches == 2
+
+
+def test_concurrent_unknown_kids_share_one_refetch(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
+    assert_verifies(client, ec_key)
+    clock.advance(31)
+    barrier = threading.Barrier(32)
+    outcomes: list[str] = []
+
+    def look_up() -> None:
+        barrier.wait()
+        try:
+            client.find(random_kid(), "ES256")
+        except UnknownKey:
+            outcomes.append("unknown")
+
+    threads = [threading.Thread(target=look_up) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert outcomes == ["unknown"] * 32
+    assert jwks_server.fetches == 2
+
+
+def test_a_flood_of_random_kids_over_http_leaves_known_kids_working(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    client = guard_for(jwks_server.url)
+
+    for index in range(200):
+        forged = ec_key.token(header={"kid": random_kid()})
+        assert client.get("/api/catalog", headers=bearer(forged)).status_code == 401
+        if index % 20 == 0:
+            good = client.get("/api/catalog", headers=bearer(ec_key.token()))
+            assert good.status_code == 200
+
+    assert jwks_server.fetches <= 2
+
+
+# --- TTL and stale-if-error -------------------------------------------------------
+
+
+def test_keys_are_refetched_after_the_ttl_and_not_before(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, ttl=600, clock=clock)
+    assert_verifies(client, ec_key)
+
+    clock.advance(599)
+    assert_verifies(client, ec_key)
+    assert jwks_server.fetches == 1
+
+    rotated = SigningKey.ec(kid="ec-2")
+    jwks_server.publish(rotated)  # ec-1 retired by the issuer
+    clock.advance(1)
+    assert_verifies(client, rotated)
+    assert jwks_server.fetches == 2
+    with pytest.raises(UnknownKey):
+        client.find("ec-1", "ES256")  # a retired key stops verifying after the refresh
+
+
+def _status(status: int) -> Callable[[JWKSServer, SigningKey], None]:
+    return lambda server, key: setattr(server, "status", status)
+
+
+def _document(make: Callable[[SigningKey], Any]) -> Callable[[JWKSServer, SigningKey], None]:
+    return lambda server, key: setattr(server, "document", make(key))
+
+
+@pytest.mark.parametrize(
+    "break_issuer",
+    [
+        pytest.param(_status(500), id="status-500"),
+        pytest.param(_status(404), id="status-404"),
+        pytest.param(_document(lambda key: {"keys": []}), id="empty-jwks"),
+        pytest.param(_document(lambda key: {"keys": "none"}), id="not-a-jwks"),
+        pytest.param(
+            _document(lambda key: {"keys": [key.public_jwk(use="enc")]}), id="only-bad-keys"
+        ),
+    ],
+)
+def test_a_failed_refresh_keeps_the_good_keys_until_max_stale(
+    jwks_server: JWKSServer,
+    ec_key: SigningKey,
+    break_issuer: Callable[[JWKSServer, SigningKey], None],
+) -> None:
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = JWKSClient(
+        jwks_server.url, algorithms=ALGORITHMS, ttl=600, max_stale=3600, clock=clock
+    )
+    assert_verifies(client, ec_key)
+    break_issuer(jwks_server, ec_key)
+
+    clock.advance(601)
+    assert_verifies(client, ec_key)
+    assert jwks_server.fetches == 2  # it did try
+
+    clock.advance(3600 - 601)  # exactly max_stale old
+    assert_verifies(client, ec_key)
+
+    clock.advance(1)
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+
+
+def test_keys_come_back_after_the_cooldown_once_the_issuer_recovers(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    jwks_server.status = 500
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cooldown=30, clock=clock)
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+
+    jwks_server.status = 200
+    clock.advance(10)
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+    assert jwks_server.fetches == 1
+
+    clock.advance(20)
+    assert_verifies(client, ec_key)
+    assert jwks_server.fetches == 2
+
+
+# --- one bad key among good ones -----------------------------------------------------
+
+
+def _private_ec() -> tuple[Any, SigningKey | None]:
+    key = SigningKey.ec(kid="private")
+    d = key.private.private_numbers().private_value.to_bytes(32, "big")
+    return key.public_jwk(d=b64url(d)), key
+
+
+def _signer(key: SigningKey, **extra: Any) -> tuple[Any, SigningKey | None]:
+    return key.public_jwk(**extra), key
+
+
+@pytest.mark.parametrize(
+    "make_bad",
+    [
+        pytest.param(lambda: _signer(SigningKey.ec(kid="enc"), use="enc"), id="use-enc"),
+        pytest.param(
+            lambda: _signer(SigningKey.ec(kid="ops"), key_ops=["encrypt"]), id="key-ops-encrypt"
+        ),
+        pytest.param(lambda: _signer(SigningKey.rsa(kid="weak", bits=1024)), id="rsa-1024"),
+        pytest.param(lambda: _signer(SigningKey.ec("ES384", kid="p384")), id="alg-not-allowed"),
+        pytest.param(_private_ec, id="private-parts"),
+        pytest.param(
+            lambda: ({"kty": "oct", "kid": "hmac", "k": b64url(b"k" * 32), "alg": "HS256"}, None),
+            id="kty-oct",
+        ),
+        pytest.param(
+            lambda: ({"kty": "RSA", "kid": "junk", "n": "!!", "e": "AQAB", "alg": "RS256"}, None),
+            id="garbage-modulus",
+        ),
+        pytest.param(lambda: ("not a key", None), id="not-an-object"),
+        pytest.param(lambda: ({"kid": "no-kty"}, None), id="no-kty"),
+    ],
+)
+def test_one_bad_key_does_not_poison_the_good_ones(
+    jwks_server: JWKSServer,
+    ec_key: SigningKey,
+    rsa_key: SigningKey,
+    make_bad: Callable[[], tuple[Any, SigningKey | None]],
+) -> None:
+    bad_jwk, bad_signer = make_bad()
+    jwks_server.document = {"keys": [ec_key.public_jwk(), bad_jwk, rsa_key.public_jwk()]}
+    client = guard_for(jwks_server.url)
+
+    for key in (ec_key, rsa_key):
+        assert client.get("/api/catalog", headers=bearer(key.token())).status_code == 200
+    if bad_signer is not None:
+        response = client.get("/api/catalog", headers=bearer(bad_signer.token()))
+        assert response.status_code == 401
+    assert jwks_server.fetches == 1
+
+
+def test_keys_sharing_a_kid_are_both_dropped(
+    jwks_server: JWKSServer, ec_key: SigningKey, other_ec_key: SigningKey, rsa_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key, other_ec_key, rsa_key)  # ec_key and other_ec_key: kid "ec-1"
+    client = guard_for(jwks_server.url)
+
+    assert client.get("/api/catalog", headers=bearer(rsa_key.token())).status_code == 200
+    for key in (ec_key, other_ec_key):
+        assert client.get("/api/catalog", headers=bearer(key.token())).status_code == 401
+
+
+# --- the shared cache ------------------------------------------------------------------
+
+CACHES = [
+    pytest.param(lambda tmp_path: SimpleCache(), id="SimpleCache"),
+    pytest.param(lambda tmp_path: FileSystemCache(str(tmp_path / "jwks")), id="FileSystemCache"),
+]
+
+
+@pytest.mark.parametrize("make_cache", CACHES)
+def test_clients_sharing_a_cache_share_one_fetch(
+    jwks_server: JWKSServer,
+    ec_key: SigningKey,
+    tmp_path: Path,
+    make_cache: Callable[[Path], BaseCache],
+) -> None:
+    clock = FakeClock()
+    cache = make_cache(tmp_path)
+    jwks_server.publish(ec_key)
+    first = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cache=cache, clock=clock)
+    assert_verifies(first, ec_key)
+
+    clock.advance(5)
+    second = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cache=cache, clock=clock)
+    assert_verifies(second, ec_key)
+
+    assert jwks_server.fetches == 1
+    stored = cache.get(first._cache_key)
+    assert isinstance(stored, str)  # JSON text, never a pickled object
+    entry = json.loads(stored)
+    assert entry["jwks"] == jwks_server.document
+    assert entry["fetched_at"] == clock.now - 5
+
+
+def test_guards_sharing_a_file_system_cache_share_one_fetch(
+    jwks_server: JWKSServer, ec_key: SigningKey, tmp_path: Path
+) -> None:
+    jwks_server.publish(ec_key)
+    workers = [guard_for(jwks_server.url, cache=FileSystemCache(str(tmp_path))) for _ in range(3)]
+
+    for worker in workers:
+        assert worker.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
+
+    assert jwks_server.fetches == 1
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        pytest.param(lambda key, now: "not json", id="not-json"),
+        pytest.param(lambda key, now: "[]", id="json-list"),
+        pytest.param(lambda key, now: json.dumps({"fetched_at": now}), id="no-jwks"),
+        pytest.param(
+            lambda key, now: json.dumps({"jwks": {"keys": [key.public_jwk()]}}), id="no-fetched-at"
+        ),
+        pytest.param(
+            lambda key, now: {"fetched_at": now, "jwks": {"keys": [key.public_jwk()]}},
+            id="an-object-not-json-text",
+        ),
+        pytest.param(
+            lambda key, now: json.dumps(
+                {"fetched_at": now, "jwks": {"keys": [key.public_jwk(use="enc")]}}
+            ),
+            id="bad-key-use-enc",
+        ),
+        pytest.param(
+            lambda key, now: json.dumps(
+                {"fetched_at": now, "jwks": {"keys": [key.public_jwk(alg="ES384")]}}
+            ),
+            id="bad-key-wrong-alg",
+        ),
+        pytest.param(
+            lambda key, now: json.dumps(
+                {"fetched_at": now + 3600, "jwks": {"keys": [key.public_jwk()]}}
+            ),
+            id="fetched-in-the-future",
+        ),
+        pytest.param(
+            lambda key, now: json.dumps(
+                {"fetched_at": now - 601, "jwks": {"keys": [key.public_jwk()]}}
+            ),
+            id="older-than-the-ttl",
+        ),
+    ],
+)
+def test_a_corrupt_cache_entry_is_ignored_and_replaced(
+    jwks_server: JWKSServer, ec_key: SigningKey, poison: Callable[[SigningKey, float], Any]
+) -> None:
+    clock = FakeClock()
+    cache = SimpleCache()
+    jwks_server.publish(ec_key)
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cache=cache, ttl=600, clock=clock)
+    # Each entry would let ec_key's token verify with no fetch if it were adopted.
+    cache.set(client._cache_key, poison(ec_key, clock.now))
+
+    assert_verifies(client, ec_key)
+
+    assert jwks_server.fetches == 1
+    entry = json.loads(cache.get(client._cache_key))
+    assert entry == {"fetched_at": clock.now, "jwks": jwks_server.document}
+
+
+def test_a_new_worker_uses_the_shared_keys_while_the_issuer_is_down(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    # DESIGN §5: the cache shares one host's workers, and a failed refresh
+    # never evicts good keys (stale-if-error up to max_stale). A worker that
+    # gunicorn restarts during an outage must not answer 503 while the cache
+    # it shares with the others still holds good keys.
+    clock = FakeClock()
+    cache = SimpleCache()
+    jwks_server.publish(ec_key)
+    options: dict[str, Any] = {"algorithms": ALGORITHMS, "cache": cache, "ttl": 600}
+    running = JWKSClient(jwks_server.url, clock=clock, **options)
+    assert_verifies(running, ec_key)
+
+    jwks_server.status = 500
+    clock.advance(700)
+    assert_verifies(running, ec_key)  # stale-if-error in the worker that fetched
+    restarted = JWKSClient(jwks_server.url, clock=clock, **options)
+    assert_verifies(restarted, ec_key)
