@@ -80,9 +80,11 @@ class Rule:
             raise ConfigError("unless", "expected a list of regular expressions, not a string")
         patterns = []
         for index, pattern in enumerate(self.unless):
+            if not isinstance(pattern, str):  # a bytes pattern would fail on every request
+                raise ConfigError(f"unless[{index}]", "expected a regular expression string")
             try:
                 patterns.append(re.compile(pattern))
-            except (re.error, TypeError) as exc:
+            except re.error as exc:
                 raise ConfigError(f"unless[{index}]", f"bad regular expression: {exc}") from None
         object.__setattr__(self, "_patterns", tuple(patterns))
         if isinstance(self.unless_methods, str) or not all(
@@ -198,11 +200,9 @@ class RouteTable:
 def _normalize_prefix(prefix: object, key: str) -> str:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigError(key, "a route prefix must be a string starting with '/'")
-    if prefix != "/" and prefix.endswith("/"):
-        prefix = prefix[:-1]
     if _UNSAFE.search(prefix) or "?" in prefix or "#" in prefix:
         raise ConfigError(key, "a route prefix must be a plain, normalized path")
-    return prefix
+    return prefix if prefix == "/" else prefix.removesuffix("/")
 
 
 # One scan finds every form of path the guard refuses (see the module docstring).

@@ -1,0 +1,780 @@
+"""The route table (DESIGN §2 step 2, §3): prefixes, policies, exemptions, unsafe paths."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
+from werkzeug.test import Client, TestResponse, create_environ, run_wsgi_app
+from werkzeug.wrappers import Request
+
+from tests.helpers import SigningKey, echo_app, service_token
+from wsgi_jwt_guard import ConfigError, JWTGuard, RouteTable, Rule
+
+MakeGuard = Callable[..., JWTGuard]
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_reached(response: TestResponse, status: int = 200) -> dict[str, Any]:
+    """The echo app answered: its JSON body, never a refusal."""
+    assert response.status_code == status
+    body = response.json
+    assert "error" not in body
+    assert "remote_user" in body
+    return body  # type: ignore[no-any-return]
+
+
+def assert_refused(response: TestResponse, status: int, name: str | None = None) -> dict[str, Any]:
+    """The guard answered itself and the app never ran."""
+    assert response.status_code == status
+    body = response.json
+    assert "error" in body
+    assert "remote_user" not in body
+    if name is not None:
+        assert body["error"]["name"] == name
+    return body  # type: ignore[no-any-return]
+
+
+def call_environ(guard: JWTGuard, **environ: Any) -> TestResponse:
+    """Send a request whose environ keys (PATH_INFO, SCRIPT_NAME, ...) are set verbatim."""
+    headers = environ.pop("headers", None)
+    env = create_environ("/", headers=headers)
+    env.update(environ)
+    # Not Client.open(env): that rebuilds the environ and re-encodes the path.
+    app_iter, status, response_headers = run_wsgi_app(guard, env, buffered=True)
+    return TestResponse(app_iter, status, response_headers, request=Request(env))
+
+
+# --------------------------------------------------------------------------------------
+# RouteTable.match: the lookup itself
+# --------------------------------------------------------------------------------------
+
+API = Rule("optional")
+AUTH = Rule("public")
+CATALOG = Rule("protected", scopes=["catalog.read"])
+ENTITIES = Rule("protected", claims={"admin": True})
+DEFAULT = Rule("protected", cookie=False)
+TABLE = RouteTable(
+    {
+        "/api": API,
+        "/api/auth/": AUTH,  # a trailing slash is the same prefix
+        "/api/catalog": CATALOG,
+        "/api/catalog/entities": ENTITIES,
+    },
+    default=DEFAULT,
+)
+
+ROOT = Rule("public")
+ROOTED = RouteTable({"/": ROOT, "/api": API})
+
+
+@pytest.mark.parametrize(
+    ("table", "path", "expected"),
+    [
+        pytest.param(TABLE, "/api/auth", AUTH, id="exact"),
+        pytest.param(TABLE, "/api/auth/", AUTH, id="trailing-slash"),
+        pytest.param(TABLE, "/api/auth/x", AUTH, id="below"),
+        pytest.param(TABLE, "/api/auth/x/y/z", AUTH, id="deep-below"),
+        pytest.param(TABLE, "/api/authx", API, id="no-segment-boundary"),
+        pytest.param(TABLE, "/api/auth.json", API, id="extension-is-not-a-boundary"),
+        pytest.param(TABLE, "/api/auth-admin/x", API, id="dash-is-not-a-boundary"),
+        pytest.param(TABLE, "/api", API, id="shorter-prefix"),
+        pytest.param(TABLE, "/api/", API, id="shorter-prefix-slash"),
+        pytest.param(TABLE, "/api/catalog/entities/by-name/x", ENTITIES, id="longest-wins"),
+        pytest.param(TABLE, "/api/catalog/entities", ENTITIES, id="longest-exact"),
+        pytest.param(TABLE, "/api/catalog/entitiesx", CATALOG, id="longest-needs-boundary"),
+        pytest.param(TABLE, "/api/catalog/locations", CATALOG, id="sibling-of-longest"),
+        pytest.param(TABLE, "/apix", DEFAULT, id="not-a-prefix-of-api"),
+        pytest.param(TABLE, "/API/auth", DEFAULT, id="case-sensitive-upper"),
+        pytest.param(TABLE, "/Api/Auth/x", DEFAULT, id="case-sensitive-mixed"),
+        pytest.param(TABLE, "/", DEFAULT, id="root-gets-default"),
+        pytest.param(TABLE, "/other/api/auth", DEFAULT, id="prefix-only-at-start"),
+        pytest.param(ROOTED, "/", ROOT, id="root-route-root"),
+        pytest.param(ROOTED, "/anything/else", ROOT, id="root-route-catches-all"),
+        pytest.param(ROOTED, "/apix", ROOT, id="root-route-no-boundary"),
+        pytest.param(ROOTED, "/api/x", API, id="root-route-longer-wins"),
+    ],
+)
+def test_match(table: RouteTable, path: str, expected: Rule) -> None:
+    assert table.match(path) is expected
+
+
+def test_default_is_protected() -> None:
+    table = RouteTable({"/api/auth": "public"})
+    assert table.match("/elsewhere").policy == "protected"
+    assert RouteTable().match("/").policy == "protected"
+
+
+@pytest.mark.parametrize("policy", ["public", "optional", "protected"])
+def test_default_policy_name(policy: str) -> None:
+    table = RouteTable({"/api/auth": "public"}, default=policy)  # type: ignore[arg-type]
+    assert table.match("/elsewhere").policy == policy
+
+
+def test_default_rule_is_used_as_is() -> None:
+    default = Rule("protected", tokens=["service"])
+    assert RouteTable({"/api/auth": "public"}, default=default).match("/x") is default
+
+
+# --------------------------------------------------------------------------------------
+# Through the guard: prefixes, boundaries, default
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "public"),
+    [
+        pytest.param("/api/auth", True, id="exact"),
+        pytest.param("/api/auth/", True, id="trailing-slash"),
+        pytest.param("/api/auth/x", True, id="below"),
+        pytest.param("/api/auth/refresh?x=1", True, id="with-query"),
+        pytest.param("/api/authx", False, id="no-boundary"),
+        pytest.param("/api/auth.json", False, id="extension"),
+        pytest.param("/API/auth", False, id="upper-case"),
+        pytest.param("/api/AUTH/x", False, id="upper-case-segment"),
+        pytest.param("/api", False, id="parent"),
+        pytest.param("/unrouted", False, id="default"),
+    ],
+)
+def test_segment_boundaries(client: Client, path: str, public: bool) -> None:
+    response = client.get(path)
+    if public:
+        assert assert_reached(response)["remote_user"] is None
+    else:
+        assert_refused(response, 401, "AuthenticationError")
+
+
+def test_root_route(make_guard: MakeGuard, ec_key: SigningKey) -> None:
+    client = Client(make_guard(routes={"/": "public", "/api": "protected"}), use_cookies=False)
+    assert_reached(client.get("/"))
+    assert_reached(client.get("/index.html"))
+    assert_reached(client.get("/apidocs"))
+    assert_refused(client.get("/api/x"), 401)
+    assert assert_reached(client.get("/api/x", headers=bearer(ec_key.token())))["remote_user"]
+
+
+def test_guard_default_protected(client: Client, ec_key: SigningKey) -> None:
+    assert_refused(client.get("/unrouted"), 401)
+    body = assert_reached(client.get("/unrouted", headers=bearer(ec_key.token())))
+    assert body["remote_user"] == "user:default/alice"
+
+
+def test_guard_default_public(make_guard: MakeGuard) -> None:
+    client = Client(make_guard(default="public"), use_cookies=False)
+    assert_reached(client.get("/unrouted"))
+    assert_refused(client.get("/api/catalog"), 401)
+
+
+def test_guard_default_optional(make_guard: MakeGuard, ec_key: SigningKey) -> None:
+    client = Client(make_guard(default="optional"), use_cookies=False)
+    assert assert_reached(client.get("/unrouted"))["identity"] is None
+    body = assert_reached(client.get("/unrouted", headers=bearer(ec_key.token())))
+    assert body["identity"]["subject"] == "user:default/alice"
+    assert_refused(client.get("/unrouted", headers=bearer("a.b.c")), 401)
+
+
+def test_guard_default_rule(make_guard: MakeGuard, ec_key: SigningKey) -> None:
+    client = Client(make_guard(default=Rule("protected", tokens=["service"])), use_cookies=False)
+    assert_refused(client.get("/unrouted", headers=bearer(ec_key.token())), 403)
+    body = assert_reached(client.get("/unrouted", headers=bearer(service_token())))
+    assert body["remote_user"] == "backstage-server"
+
+
+def test_guard_accepts_a_route_table(make_guard: MakeGuard) -> None:
+    client = Client(make_guard(routes=RouteTable({"/open": "public"})), use_cookies=False)
+    assert_reached(client.get("/open/x"))
+    assert_refused(client.get("/api/auth"), 401)
+
+
+# --------------------------------------------------------------------------------------
+# Policies (§3)
+# --------------------------------------------------------------------------------------
+
+Headers = Callable[[SigningKey], dict[str, str]]
+
+IGNORED_ON_PUBLIC: list[Any] = [
+    pytest.param(lambda key: bearer(key.token()), id="valid-token"),
+    pytest.param(lambda key: bearer("garbage"), id="garbage-token"),
+    pytest.param(lambda key: bearer("a.b.c"), id="bad-jws"),
+    pytest.param(lambda key: bearer(key.token(exp=int(time.time()) - 3600)), id="expired"),
+    pytest.param(lambda key: {"Authorization": "Basic dXNlcjpwYXNz"}, id="basic-scheme"),
+    pytest.param(lambda key: {"Authorization": "Bearer a b"}, id="malformed-header"),
+    pytest.param(lambda key: {"Cookie": "token=garbage"}, id="garbage-cookie"),
+    pytest.param(lambda key: {"Cookie": "token=a; token=b"}, id="tossed-cookie"),
+    pytest.param(lambda key: {"Authorization": "Bearer " + "a" * 20000}, id="oversized"),
+]
+
+
+@pytest.mark.parametrize("headers", IGNORED_ON_PUBLIC)
+def test_public_ignores_any_token(client: Client, ec_key: SigningKey, headers: Headers) -> None:
+    body = assert_reached(client.get("/api/auth/login", headers=headers(ec_key)))
+    assert body["remote_user"] is None
+    assert body["auth_type"] is None
+    assert body["identity"] is None
+
+
+def test_public_never_sets_remote_user_even_if_spoofed(client: Client, ec_key: SigningKey) -> None:
+    response = client.get(
+        "/api/auth/login",
+        headers=bearer(ec_key.token()),
+        environ_overrides={"REMOTE_USER": "admin", "AUTH_TYPE": "Basic"},
+    )
+    body = assert_reached(response)
+    assert body["remote_user"] is None
+    assert body["auth_type"] is None
+
+
+def test_protected_needs_a_token(client: Client) -> None:
+    response = assert_refused(client.get("/api/catalog"), 401, "AuthenticationError")
+    assert response["response"]["statusCode"] == 401
+    challenge = client.get("/api/catalog").headers["WWW-Authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert "error=" not in challenge  # RFC 6750: no error code when no token was sent
+
+
+def test_protected_with_valid_token(client: Client, ec_key: SigningKey) -> None:
+    body = assert_reached(client.get("/api/catalog", headers=bearer(ec_key.token())))
+    assert body["remote_user"] == "user:default/alice"
+    assert body["auth_type"] == "Bearer"
+    assert body["identity"]["source"] == "header"
+
+
+INVALID: list[Any] = [
+    pytest.param(lambda key: bearer("garbage"), "invalid_token", id="garbage"),
+    pytest.param(lambda key: bearer("a.b.c"), "invalid_token", id="bad-jws"),
+    pytest.param(
+        lambda key: bearer(key.token(exp=int(time.time()) - 3600)), "invalid_token", id="expired"
+    ),
+    pytest.param(
+        lambda key: bearer(key.token(iss="https://evil.example")), "invalid_token", id="bad-iss"
+    ),
+    pytest.param(
+        lambda key: bearer(SigningKey.ec("ES256", kid=key.kid).token()),
+        "invalid_token",
+        id="untrusted-key",
+    ),
+    pytest.param(lambda key: {"Cookie": "token=garbage"}, "invalid_token", id="garbage-cookie"),
+    pytest.param(lambda key: {"Authorization": "Basic x"}, "invalid_request", id="basic"),
+    pytest.param(lambda key: {"Authorization": "Bearer a b"}, "invalid_request", id="malformed"),
+    pytest.param(lambda key: {"Cookie": "token=a; token=b"}, "invalid_request", id="tossed-cookie"),
+]
+
+
+@pytest.mark.parametrize(("headers", "error"), INVALID)
+@pytest.mark.parametrize("path", ["/api/catalog", "/api/search"], ids=["protected", "optional"])
+def test_invalid_token_is_refused(
+    client: Client, ec_key: SigningKey, path: str, headers: Headers, error: str
+) -> None:
+    """Protected and optional alike: an invalid token is never silently anonymous."""
+    response = client.get(path, headers=headers(ec_key))
+    assert_refused(response, 401, "AuthenticationError")
+    assert f'error="{error}"' in response.headers["WWW-Authenticate"]
+
+
+def test_optional_without_token_is_anonymous(client: Client) -> None:
+    body = assert_reached(client.get("/api/search?q=x"))
+    assert body["remote_user"] is None
+    assert body["identity"] is None
+
+
+def test_optional_with_valid_token_has_identity(client: Client, ec_key: SigningKey) -> None:
+    body = assert_reached(client.get("/api/search", headers=bearer(ec_key.token())))
+    assert body["remote_user"] == "user:default/alice"
+    assert body["identity"]["subject"] == "user:default/alice"
+    assert body["identity"]["kind"] == "user"
+
+
+def test_optional_with_valid_cookie_has_identity(client: Client, ec_key: SigningKey) -> None:
+    body = assert_reached(client.get("/api/search", headers={"Cookie": f"token={ec_key.token()}"}))
+    assert body["identity"]["source"] == "cookie"
+
+
+# --------------------------------------------------------------------------------------
+# `unless` exemptions: full match on the normalized path
+# --------------------------------------------------------------------------------------
+
+CSS = r"/api/techdocs/static/docs/.+\.css"
+SEED_CSS = r"^/api/techdocs/static/docs/.+\.css$"
+
+
+@pytest.mark.parametrize("pattern", [CSS, SEED_CSS], ids=["plain", "seed-anchored"])
+@pytest.mark.parametrize(
+    ("path", "public"),
+    [
+        pytest.param("/api/techdocs/static/docs/a.css", True, id="css"),
+        pytest.param("/api/techdocs/static/docs/default/component/x/main.css", True, id="deep"),
+        pytest.param("/api/techdocs/static/docs/a.css?v=2", True, id="css-with-query"),
+        pytest.param("/api/techdocs/static/docs/a.css.map", False, id="css-map"),
+        pytest.param("/api/techdocs/static/docs/x.cssx", False, id="cssx"),
+        pytest.param("/api/techdocs/static/docs/a.css/more", False, id="not-a-search"),
+        pytest.param("/api/techdocs/static/docs/.css", False, id="empty-name"),
+        pytest.param("/api/techdocs/static/docs/a.CSS", False, id="case-sensitive"),
+        pytest.param("/api/techdocs/static/a.css", False, id="outside-docs"),
+        pytest.param("/api/techdocs/other", False, id="other"),
+        pytest.param("/api/techdocs/other?f=a.css", False, id="query-mentions-css"),
+        pytest.param("/api/techdocs/x.js?/api/techdocs/static/docs/a.css", False, id="query-path"),
+    ],
+)
+def test_unless(make_guard: MakeGuard, pattern: str, path: str, public: bool) -> None:
+    routes = {"/api/techdocs": Rule("protected", unless=[pattern])}
+    client = Client(make_guard(routes=routes), use_cookies=False)
+    response = client.get(path)
+    if public:
+        assert assert_reached(response)["remote_user"] is None
+    else:
+        assert_refused(response, 401)
+
+
+def test_unless_exempt_path_ignores_a_bad_token(make_guard: MakeGuard) -> None:
+    client = Client(make_guard(routes={"/api/techdocs": Rule(unless=[CSS])}), use_cookies=False)
+    response = client.get("/api/techdocs/static/docs/a.css", headers=bearer("garbage"))
+    assert assert_reached(response)["identity"] is None
+
+
+def test_unless_applies_to_the_full_path_under_a_mount(make_guard: MakeGuard) -> None:
+    guard = make_guard(routes={"/api/techdocs": Rule(unless=[CSS])})
+    client = Client(DispatcherMiddleware(echo_app, {"/api/techdocs": guard}), use_cookies=False)
+    assert_reached(client.get("/api/techdocs/static/docs/a.css"))
+    assert_refused(client.get("/api/techdocs/static/docs/a.js"), 401)
+
+
+def test_unless_cannot_be_reached_by_dot_segments(make_guard: MakeGuard) -> None:
+    guard = make_guard(routes={"/api/techdocs": Rule(unless=[CSS])})
+    for path in (
+        "/api/techdocs/static/docs/../../catalog/a.css",
+        "/api/techdocs/static/docs/..%2f..%2fcatalog%2fa.css",
+        "/api/techdocs/static/docs//a.css",
+    ):
+        assert_refused(call_environ(guard, PATH_INFO=path), 400, "InputError")
+
+
+# --------------------------------------------------------------------------------------
+# Method exemptions
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("configured", [["OPTIONS"], ["options"], ("Options",)])
+@pytest.mark.parametrize(
+    ("method", "public"),
+    [
+        pytest.param("OPTIONS", True, id="preflight"),
+        pytest.param("GET", False, id="get"),
+        pytest.param("HEAD", False, id="head"),
+        pytest.param("POST", False, id="post"),
+        pytest.param("DELETE", False, id="delete"),
+    ],
+)
+def test_unless_methods(
+    make_guard: MakeGuard, configured: list[str], method: str, public: bool
+) -> None:
+    routes = {"/api/catalog": Rule("protected", unless_methods=configured)}
+    client = Client(make_guard(routes=routes), use_cookies=False)
+    response = client.open("/api/catalog/entities", method=method)
+    if public:
+        assert assert_reached(response)["remote_user"] is None
+    else:
+        assert response.status_code == 401
+        if method != "HEAD":
+            assert "error" in response.json
+
+
+def test_unless_methods_are_normalized() -> None:
+    assert Rule(unless_methods=["options", "Get"]).unless_methods == frozenset({"OPTIONS", "GET"})
+
+
+# --------------------------------------------------------------------------------------
+# Unsafe paths: refused with 400 before anything else
+# --------------------------------------------------------------------------------------
+
+UNSAFE = [
+    pytest.param({"PATH_INFO": "/api/auth/../catalog"}, id="dot-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/./x"}, id="dot"),
+    pytest.param({"PATH_INFO": "/./api"}, id="leading-dot"),
+    pytest.param({"PATH_INFO": "/../api/auth"}, id="leading-dot-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/.."}, id="trailing-dot-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/."}, id="trailing-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/x/../.."}, id="climbing"),
+    pytest.param({"PATH_INFO": "/api//catalog"}, id="double-slash"),
+    pytest.param({"PATH_INFO": "/api/auth//x"}, id="double-slash-public"),
+    pytest.param({"PATH_INFO": "//api"}, id="leading-double-slash"),
+    pytest.param({"PATH_INFO": "/api/auth/%2e%2e/catalog"}, id="encoded-dot-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/%2E%2E/catalog"}, id="encoded-dot-dot-upper"),
+    pytest.param({"PATH_INFO": "/api/auth/.%2e/catalog"}, id="half-encoded-dot-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/%2e"}, id="encoded-dot"),
+    pytest.param({"PATH_INFO": "/api/auth%2f..%2fcatalog"}, id="encoded-slash"),
+    pytest.param({"PATH_INFO": "/api/auth/x%2Fy"}, id="encoded-slash-upper"),
+    pytest.param({"PATH_INFO": "/api/auth/x%5cy"}, id="encoded-backslash"),
+    pytest.param({"PATH_INFO": "/api/auth/x%5Cy"}, id="encoded-backslash-upper"),
+    pytest.param({"PATH_INFO": "/api/auth/x%00"}, id="encoded-nul"),
+    pytest.param({"PATH_INFO": "/api/auth/..\\catalog"}, id="backslash"),
+    pytest.param({"PATH_INFO": "/api/auth\\x"}, id="backslash-in-segment"),
+    pytest.param({"PATH_INFO": "/api/auth/x\x00"}, id="nul"),
+    pytest.param({"PATH_INFO": "/api/auth/x\x01"}, id="control-01"),
+    pytest.param({"PATH_INFO": "/api/auth/x\x1f"}, id="control-1f"),
+    pytest.param({"PATH_INFO": "/api/auth/x\x7f"}, id="del"),
+    pytest.param({"PATH_INFO": "/api/auth/x\ny"}, id="newline"),
+    pytest.param({"PATH_INFO": "/api/auth/x\r"}, id="carriage-return"),
+    pytest.param({"PATH_INFO": "/api/auth/x\ty"}, id="tab"),
+    pytest.param({"PATH_INFO": "/api/auth/\xff"}, id="invalid-utf8"),
+    pytest.param({"PATH_INFO": "/api/auth/caf\xe9"}, id="latin1-not-utf8"),
+    pytest.param({"PATH_INFO": "/api/auth/\xc0\xae\xc0\xae/catalog"}, id="overlong-utf8-dot"),
+    pytest.param({"PATH_INFO": "/api/auth/\xed\xa0\x80"}, id="utf8-surrogate"),
+    pytest.param({"PATH_INFO": "api/auth"}, id="no-leading-slash"),
+    pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": "/../catalog"}, id="mount-dot-dot"),
+    pytest.param({"SCRIPT_NAME": "/api/auth/..", "PATH_INFO": "/catalog"}, id="script-dot-dot"),
+    pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": "//x"}, id="mount-double-slash"),
+    pytest.param({"SCRIPT_NAME": "/api/auth\x00", "PATH_INFO": ""}, id="script-nul"),
+]
+
+
+@pytest.mark.parametrize("environ", UNSAFE)
+@pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "valid-token"])
+def test_unsafe_path_is_refused(
+    make_guard: MakeGuard, ec_key: SigningKey, environ: dict[str, str], with_token: bool
+) -> None:
+    calls: list[str] = []
+
+    def spy(environ: dict[str, Any], start_response: Any) -> Any:
+        calls.append(environ["PATH_INFO"])
+        return echo_app(environ, start_response)
+
+    headers = bearer(ec_key.token()) if with_token else None
+    response = call_environ(make_guard(app=spy), headers=headers, **environ)
+    body = assert_refused(response, 400, "InputError")
+    assert body["error"]["message"]
+    assert body["response"]["statusCode"] == 400
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"PATH_INFO": "/api/auth/caf\xc3\xa9"}, id="utf8-non-ascii"),
+        pytest.param({"PATH_INFO": "/api/auth/\xe2\x82\xac/\xf0\x9f\x94\x91"}, id="utf8-multibyte"),
+        pytest.param({"PATH_INFO": "/api/auth/..."}, id="three-dots"),
+        pytest.param({"PATH_INFO": "/api/auth/.../x"}, id="three-dots-segment"),
+        pytest.param({"PATH_INFO": "/api/auth/.well-known"}, id="dot-file"),
+        pytest.param({"PATH_INFO": "/api/auth/x..y"}, id="dots-inside"),
+        pytest.param({"PATH_INFO": "/api/auth/..x"}, id="dot-dot-prefix"),
+        pytest.param({"PATH_INFO": "/api/auth/x%25"}, id="percent-25"),
+        pytest.param({"PATH_INFO": "/api/auth/x%20y"}, id="percent-20"),
+        pytest.param({"PATH_INFO": "/api/auth/a b"}, id="space"),
+        pytest.param({"PATH_INFO": "/api/auth/"}, id="trailing-slash"),
+        pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, id="mount-empty"),
+        pytest.param({"SCRIPT_NAME": "/api/", "PATH_INFO": "/auth/x"}, id="mount-slash"),
+    ],
+)
+def test_safe_unusual_path_is_accepted(make_guard: MakeGuard, environ: dict[str, str]) -> None:
+    response = call_environ(make_guard(), **environ)
+    body = assert_reached(response)
+    # The guard never rewrites what the app sees.
+    assert body["path"] == environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+
+
+def test_unsafe_path_refused_through_the_client(client: Client) -> None:
+    # Werkzeug's test client decodes %2e%2e into PATH_INFO "/api/auth/../catalog".
+    assert_refused(client.get("/api/auth/%2e%2e/catalog"), 400, "InputError")
+    assert_refused(client.get("/api/auth/%252e%252e/catalog"), 400, "InputError")
+    assert_refused(client.get("/api/auth/x%252fy"), 400, "InputError")
+
+
+# --------------------------------------------------------------------------------------
+# Only SCRIPT_NAME + PATH_INFO route: never the query string, RAW_URI or REQUEST_URI
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("environ", "public"),
+    [
+        pytest.param(
+            {"PATH_INFO": "/api/catalog", "REQUEST_URI": "/api/auth/x", "RAW_URI": "/api/auth/x"},
+            False,
+            id="request-uri-public",
+        ),
+        pytest.param(
+            {"PATH_INFO": "/api/auth/x", "REQUEST_URI": "/api/catalog", "RAW_URI": "/api/catalog"},
+            True,
+            id="request-uri-protected",
+        ),
+        pytest.param(
+            {"PATH_INFO": "/api/auth/x", "REQUEST_URI": "/api/auth/../x", "RAW_URI": "//x"},
+            True,
+            id="raw-uri-not-checked",
+        ),
+        pytest.param(
+            {"PATH_INFO": "/api/catalog", "QUERY_STRING": "/api/auth"}, False, id="query-path"
+        ),
+        pytest.param(
+            {"PATH_INFO": "/api/catalog", "QUERY_STRING": "next=/api/auth/x"},
+            False,
+            id="query-param",
+        ),
+        pytest.param(
+            {"PATH_INFO": "/api/auth/x", "QUERY_STRING": "p=../../catalog//%2e%2e"},
+            True,
+            id="query-not-checked",
+        ),
+    ],
+)
+def test_only_the_path_routes(make_guard: MakeGuard, environ: dict[str, str], public: bool) -> None:
+    response = call_environ(make_guard(), **environ)
+    if public:
+        assert_reached(response)
+    else:
+        assert_refused(response, 401)
+
+
+# --------------------------------------------------------------------------------------
+# SCRIPT_NAME + PATH_INFO: mounted in, or wrapped around, a DispatcherMiddleware tree
+# --------------------------------------------------------------------------------------
+
+
+def _fallback(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return [b"not mounted"]
+
+
+def test_guard_mounted_in_dispatcher_sees_full_path(
+    make_guard: MakeGuard, ec_key: SigningKey
+) -> None:
+    guard = make_guard(routes={"/api/auth": "public", "/api/catalog": "protected"})
+    client = Client(DispatcherMiddleware(_fallback, {"/api": guard}), use_cookies=False)
+
+    body = assert_reached(client.get("/api/auth/login"))
+    assert body["path"] == "/api/auth/login"
+    assert_refused(client.get("/api/catalog/entities"), 401)
+    assert_refused(client.get("/api/authx"), 401)
+    body = assert_reached(client.get("/api/catalog/entities", headers=bearer(ec_key.token())))
+    assert body["remote_user"] == "user:default/alice"
+    assert client.get("/elsewhere").status_code == 404
+
+
+def test_mount_relative_routes_do_not_match(make_guard: MakeGuard) -> None:
+    # Routes are full paths: "/auth" is not "/api/auth" seen through a mount.
+    guard = make_guard(routes={"/auth": "public"})
+    client = Client(DispatcherMiddleware(_fallback, {"/api": guard}), use_cookies=False)
+    assert_refused(client.get("/api/auth"), 401)
+
+
+def test_guard_around_dispatcher_tree(make_guard: MakeGuard, ec_key: SigningKey) -> None:
+    tree = DispatcherMiddleware(_fallback, {"/api/auth": echo_app, "/api/catalog": echo_app})
+    client = Client(make_guard(app=tree), use_cookies=False)
+
+    assert assert_reached(client.get("/api/auth/login"))["path"] == "/api/auth/login"
+    assert_refused(client.get("/api/catalog/entities"), 401)
+    body = assert_reached(client.get("/api/catalog/entities", headers=bearer(ec_key.token())))
+    assert body["remote_user"] == "user:default/alice"
+    # Unmounted and unrouted: the default (protected) applies before the tree runs.
+    assert_refused(client.get("/elsewhere"), 401)
+
+
+@pytest.mark.parametrize(
+    ("environ", "public"),
+    [
+        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "/auth/x"}, True, id="split"),
+        pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, True, id="all-script"),
+        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "/authx"}, False, id="split-boundary"),
+        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "/catalog"}, False, id="split-protected"),
+        pytest.param({"SCRIPT_NAME": "/x", "PATH_INFO": "/api/auth"}, False, id="script-counts"),
+    ],
+)
+def test_script_name_is_part_of_the_path(
+    make_guard: MakeGuard, environ: dict[str, str], public: bool
+) -> None:
+    response = call_environ(make_guard(), **environ)
+    if public:
+        assert_reached(response)
+    else:
+        assert_refused(response, 401)
+
+
+# --------------------------------------------------------------------------------------
+# Configuration errors name the key at fault
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("build", "key"),
+    [
+        pytest.param(lambda: Rule("private"), "policy", id="unknown-policy"),
+        pytest.param(lambda: Rule("PUBLIC"), "policy", id="policy-case"),
+        pytest.param(lambda: Rule(unless=["("]), "unless[0]", id="invalid-regex"),
+        pytest.param(lambda: Rule(unless=["/ok", "[z-a]"]), "unless[1]", id="invalid-regex-2nd"),
+        pytest.param(lambda: Rule(unless=[42]), "unless[0]", id="regex-not-a-string"),
+        pytest.param(lambda: Rule(unless=[b"/api/x"]), "unless[0]", id="regex-bytes"),
+        pytest.param(lambda: Rule(unless=CSS), "unless", id="unless-string"),
+        pytest.param(lambda: Rule(unless_methods="OPTIONS"), "unless_methods", id="methods-str"),
+        pytest.param(lambda: Rule(unless_methods=["GET /"]), "unless_methods", id="methods-junk"),
+        pytest.param(lambda: Rule(unless_methods=[""]), "unless_methods", id="methods-empty"),
+        pytest.param(lambda: Rule(unless_methods=[None]), "unless_methods", id="methods-none"),
+        pytest.param(lambda: Rule(tokens=[]), "tokens", id="empty-tokens"),
+        pytest.param(lambda: Rule(tokens=["admin"]), "tokens", id="unknown-token-kind"),
+        pytest.param(lambda: Rule(cookie="yes"), "cookie", id="cookie-not-bool"),
+        pytest.param(lambda: Rule(claims=["admin"]), "claims", id="claims-not-mapping"),
+        pytest.param(lambda: Rule(claims={1: "x"}), "claims", id="claims-key-not-str"),
+        pytest.param(lambda: Rule(scopes="catalog.read"), "scopes", id="scopes-string"),
+        pytest.param(lambda: Rule(scopes=[1]), "scopes", id="scopes-not-str"),
+        pytest.param(lambda: RouteTable({"api": "public"}), "routes.'api'", id="no-slash"),
+        pytest.param(lambda: RouteTable({"": "public"}), "routes.''", id="empty-prefix"),
+        pytest.param(lambda: RouteTable({1: "public"}), "routes.1", id="prefix-not-str"),
+        pytest.param(lambda: RouteTable({"/a/../b": "public"}), "routes.'/a/../b'", id="dot-dot"),
+        pytest.param(lambda: RouteTable({"/a/./b": "public"}), "routes.'/a/./b'", id="dot"),
+        pytest.param(lambda: RouteTable({"/a/..": "public"}), "routes.'/a/..'", id="end-dot-dot"),
+        pytest.param(lambda: RouteTable({"//a": "public"}), "routes.'//a'", id="double-slash"),
+        pytest.param(lambda: RouteTable({"/a//b": "public"}), "routes.'/a//b'", id="inner-slash"),
+        pytest.param(lambda: RouteTable({"/api//": "public"}), "routes.'/api//'", id="end-slashes"),
+        pytest.param(lambda: RouteTable({"/a?x": "public"}), "routes.'/a?x'", id="query"),
+        pytest.param(lambda: RouteTable({"/a#x": "public"}), "routes.'/a#x'", id="fragment"),
+        pytest.param(lambda: RouteTable({"/a\\b": "public"}), "routes.'/a\\\\b'", id="backslash"),
+        pytest.param(lambda: RouteTable({"/a%2fb": "public"}), "routes.'/a%2fb'", id="encoded"),
+        pytest.param(
+            lambda: RouteTable({"/api": "private"}), "routes.'/api'.policy", id="route-policy"
+        ),
+        pytest.param(lambda: RouteTable({"/api": 42}), "routes.'/api'", id="route-value"),
+        pytest.param(
+            lambda: RouteTable({"/api": "public", "/api/": "protected"}),
+            "routes.'/api/'",
+            id="duplicate-prefix",
+        ),
+        pytest.param(lambda: RouteTable(default="private"), "default.policy", id="default-policy"),
+        pytest.param(lambda: RouteTable(default=42), "default", id="default-value"),  # type: ignore[arg-type]
+    ],
+)
+def test_config_error(build: Callable[[], object], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build()
+    assert caught.value.key == key
+    assert str(caught.value).startswith(f"{key}: ")
+
+
+def test_config_error_through_the_guard(make_guard: MakeGuard) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_guard(routes={"/api/catalog": "private"})
+    assert caught.value.key == "routes.'/api/catalog'.policy"
+    with pytest.raises(ConfigError) as caught:
+        make_guard(default="nope")
+    assert caught.value.key == "default.policy"
+
+
+# --------------------------------------------------------------------------------------
+# Per-rule token kinds, claims and scopes: 403 insufficient_scope
+# --------------------------------------------------------------------------------------
+
+Token = Callable[[SigningKey], str]
+
+AUTHZ_ROUTES = {
+    "/api/users": Rule("protected", tokens=["user"]),
+    "/api/internal": Rule("protected", tokens=["service"]),
+    "/api/admin": Rule("protected", claims={"admin": True}),
+    "/api/level": Rule("protected", claims={"level": 1}),
+    "/api/groups": Rule("protected", claims={"groups": "ops"}),
+    "/api/both": Rule("protected", claims={"groups": ["ops", "dev"]}),
+    "/api/catalog": Rule("protected", scopes=["catalog.read"]),
+    "/api/catalog/write": Rule("protected", scopes=["catalog.read", "catalog.write"]),
+    "/api/search": Rule("optional", scopes=["search"]),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "token", "allowed"),
+    [
+        pytest.param("/api/users", lambda key: key.token(), True, id="user-kind-user"),
+        pytest.param("/api/users", lambda key: service_token(), False, id="user-kind-service"),
+        pytest.param("/api/internal", lambda key: service_token(), True, id="service-kind-ok"),
+        pytest.param("/api/internal", lambda key: key.token(), False, id="service-kind-user"),
+        pytest.param("/api/admin", lambda key: key.token(admin=True), True, id="claim-true"),
+        pytest.param("/api/admin", lambda key: key.token(), False, id="claim-missing"),
+        pytest.param("/api/admin", lambda key: key.token(admin=False), False, id="claim-false"),
+        pytest.param("/api/admin", lambda key: key.token(admin=1), False, id="claim-1-not-true"),
+        pytest.param("/api/admin", lambda key: key.token(admin="true"), False, id="claim-str"),
+        pytest.param("/api/admin", lambda key: key.token(admin=[True]), True, id="claim-in-list"),
+        pytest.param("/api/level", lambda key: key.token(level=1), True, id="claim-int"),
+        pytest.param("/api/level", lambda key: key.token(level=True), False, id="claim-true-not-1"),
+        pytest.param("/api/level", lambda key: key.token(level=2), False, id="claim-int-other"),
+        pytest.param("/api/groups", lambda key: key.token(groups="ops"), True, id="claim-equal"),
+        pytest.param(
+            "/api/groups", lambda key: key.token(groups=["dev", "ops"]), True, id="list-contains"
+        ),
+        pytest.param("/api/groups", lambda key: key.token(groups=["dev"]), False, id="list-lacks"),
+        pytest.param(
+            "/api/groups", lambda key: key.token(groups="ops-team"), False, id="not-substring"
+        ),
+        pytest.param("/api/groups", lambda key: key.token(groups=[]), False, id="empty-list"),
+        pytest.param(
+            "/api/both", lambda key: key.token(groups=["ops", "x", "dev"]), True, id="all-of-list"
+        ),
+        pytest.param("/api/both", lambda key: key.token(groups=["ops"]), False, id="part-of-list"),
+        pytest.param("/api/both", lambda key: key.token(groups="ops"), False, id="one-of-list"),
+        pytest.param(
+            "/api/catalog", lambda key: key.token(scope="catalog.read"), True, id="scope-string"
+        ),
+        pytest.param(
+            "/api/catalog",
+            lambda key: key.token(scope="openid catalog.read profile"),
+            True,
+            id="scope-space-separated",
+        ),
+        pytest.param(
+            "/api/catalog", lambda key: key.token(scp=["x", "catalog.read"]), True, id="scp-list"
+        ),
+        pytest.param("/api/catalog", lambda key: key.token(), False, id="scope-missing"),
+        pytest.param(
+            "/api/catalog",
+            lambda key: key.token(scope="catalog.readonly"),
+            False,
+            id="scope-longer",
+        ),
+        pytest.param(
+            "/api/catalog", lambda key: key.token(scope="catalog"), False, id="scope-part"
+        ),
+        pytest.param(
+            "/api/catalog", lambda key: key.token(scp=["catalog.write"]), False, id="scp-other"
+        ),
+        pytest.param(
+            "/api/catalog/write",
+            lambda key: key.token(scope="catalog.write catalog.read"),
+            True,
+            id="scopes-all",
+        ),
+        pytest.param(
+            "/api/catalog/write",
+            lambda key: key.token(scope="catalog.read"),
+            False,
+            id="scopes-one-missing",
+        ),
+        pytest.param("/api/search", lambda key: key.token(scope="search"), True, id="optional-ok"),
+        pytest.param("/api/search", lambda key: key.token(), False, id="optional-lacks-scope"),
+    ],
+)
+def test_authorization(
+    make_guard: MakeGuard, ec_key: SigningKey, path: str, token: Token, allowed: bool
+) -> None:
+    client = Client(make_guard(routes=AUTHZ_ROUTES), use_cookies=False)
+    response = client.get(path, headers=bearer(token(ec_key)))
+    if allowed:
+        assert assert_reached(response)["remote_user"]
+    else:
+        body = assert_refused(response, 403, "NotAllowedError")
+        assert body["response"]["statusCode"] == 403
+        challenge = response.headers["WWW-Authenticate"]
+        assert challenge.startswith("Bearer ")
+        assert 'error="insufficient_scope"' in challenge
+
+
+def test_authorization_applies_to_the_cookie_too(make_guard: MakeGuard, ec_key: SigningKey) -> None:
+    client = Client(make_guard(routes=AUTHZ_ROUTES), use_cookies=False)
+    response = client.get("/api/admin", headers={"Cookie": f"token={ec_key.token()}"})
+    assert_refused(response, 403)
+    response = client.get("/api/admin", headers={"Cookie": f"token={ec_key.token(admin=True)}"})
+    assert assert_reached(response)["identity"]["source"] == "cookie"
+
+
+def test_optional_without_token_skips_authorization(make_guard: MakeGuard) -> None:
+    client = Client(make_guard(routes=AUTHZ_ROUTES), use_cookies=False)
+    assert assert_reached(client.get("/api/search"))["identity"] is None
