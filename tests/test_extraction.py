@@ -1,4 +1,4 @@
-"""Where the token comes from (DESIGN §2 step 3): the Bearer header, then the cookie."""
+"""Where the token comes from (DESIGN §2 step 3): the Bearer header, the cookie, custom headers."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ import pytest
 from werkzeug.test import Client, TestResponse, create_environ
 
 from tests.helpers import SigningKey, service_token
-from wsgi_jwt_guard import CookieSettings, InvalidRequest, InvalidToken, JWTGuard, Rule
-from wsgi_jwt_guard.extraction import bearer_token, cookie_token, extract_token
+from wsgi_jwt_guard import ConfigError, CookieSettings, InvalidRequest, InvalidToken, JWTGuard, Rule
+from wsgi_jwt_guard.extraction import (
+    bearer_token,
+    cookie_token,
+    custom_header_token,
+    environ_key,
+    extract_token,
+)
 
 MakeGuard = Callable[..., JWTGuard]
 
@@ -448,3 +454,102 @@ def test_oversized_header_never_falls_back_to_cookie(client: Client, ec_key: Sig
     headers = {"Authorization": "Bearer " + "a" * (MAX + 1), "Cookie": f"token={ec_key.token()}"}
     challenge = assert_refused(client.get("/api/catalog", headers=headers), 401, "invalid_token")
     assert "longer than" in challenge
+
+
+# --------------------------------------------------------------------------------------
+# custom token headers (an identity-aware proxy's assertion)
+# --------------------------------------------------------------------------------------
+
+IAP = "X-Goog-IAP-JWT-Assertion"
+
+
+@pytest.fixture
+def iap_client(make_guard: MakeGuard) -> Client:
+    return Client(make_guard(token_headers=[IAP, "Cf-Access-Jwt-Assertion"]), use_cookies=False)
+
+
+def test_custom_header_token_is_accepted(iap_client: Client, ec_key: SigningKey) -> None:
+    body = assert_reached(iap_client.get("/api/catalog", headers={IAP: ec_key.token()}))
+    assert body["identity"]["source"] == "custom-header"
+    assert body["authorization"] is None  # not turned into a forwarded Authorization header
+
+
+def test_second_custom_header_is_tried(iap_client: Client, ec_key: SigningKey) -> None:
+    response = iap_client.get("/api/catalog", headers={"Cf-Access-Jwt-Assertion": ec_key.token()})
+    assert assert_reached(response)["identity"]["source"] == "custom-header"
+
+
+def test_custom_header_token_never_sets_the_cookie(iap_client: Client, ec_key: SigningKey) -> None:
+    response = iap_client.get("/api/catalog", headers={IAP: ec_key.token()})
+    assert "Set-Cookie" not in response.headers
+
+
+def test_custom_headers_are_ignored_unless_configured(client: Client, ec_key: SigningKey) -> None:
+    assert_refused(client.get("/api/catalog", headers={IAP: ec_key.token()}), 401, None)
+
+
+def test_authorization_and_cookie_come_before_custom_headers(
+    iap_client: Client, ec_key: SigningKey
+) -> None:
+    alice, bob = ec_key.token(sub="user:default/alice"), ec_key.token(sub="user:default/bob")
+    by_header = iap_client.get("/api/catalog", headers={"Authorization": f"Bearer {alice}", IAP: bob})
+    assert assert_reached(by_header)["remote_user"] == "user:default/alice"
+    by_cookie = iap_client.get("/api/catalog", headers={"Cookie": f"token={alice}", IAP: bob})
+    assert assert_reached(by_cookie)["remote_user"] == "user:default/alice"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("a.b.c, d.e.f", id="repeated-header-joined"),
+        pytest.param("Bearer a.b.c", id="bearer-prefix"),
+        pytest.param("a.b.c d", id="space-inside"),
+        pytest.param("a+b/c=", id="not-base64url"),
+    ],
+)
+def test_malformed_custom_header_is_invalid_request(iap_client: Client, value: str) -> None:
+    assert_refused(iap_client.get("/api/catalog", headers={IAP: value}), 401, "invalid_request")
+
+
+def test_invalid_custom_header_token_is_refused_without_clearing_cookie(
+    iap_client: Client, ec_key: SigningKey
+) -> None:
+    response = iap_client.get("/api/catalog", headers={IAP: ec_key.token(exp=1)})
+    assert_refused(response, 401, "invalid_token")
+    assert "Set-Cookie" not in response.headers
+
+
+def test_custom_header_size_cap() -> None:
+    env = create_environ("/api/catalog", headers={IAP: "a" * (MAX + 1)})
+    with pytest.raises(InvalidToken) as caught:
+        custom_header_token(env, environ_key(IAP), MAX)
+    assert caught.value.source == "custom-header"
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        pytest.param("X-Goog-IAP-JWT-Assertion", "HTTP_X_GOOG_IAP_JWT_ASSERTION", id="iap"),
+        pytest.param("cf-access-jwt-assertion", "HTTP_CF_ACCESS_JWT_ASSERTION", id="lowercase"),
+    ],
+)
+def test_environ_key(name: str, key: str) -> None:
+    assert environ_key(name) == key
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param("X-Token", id="string-not-list"),
+        pytest.param(["X Token"], id="space-in-name"),
+        pytest.param(["X_Token"], id="underscore-in-name"),
+        pytest.param([""], id="empty"),
+        pytest.param(["Authorization"], id="authorization"),
+        pytest.param(["cookie"], id="cookie"),
+        pytest.param([3], id="not-a-string"),
+    ],
+)
+def test_bad_token_headers_fail_at_construction(make_guard: MakeGuard, headers: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_guard(token_headers=headers)
+    assert caught.value.key == "token_headers"

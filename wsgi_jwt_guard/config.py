@@ -6,6 +6,7 @@ The schema (every key optional except where noted)::
     max_token_size = 8192
     remote_user_claim = "sub"
     realm = "wsgi-jwt-guard"
+    token_headers = ["X-Goog-IAP-JWT-Assertion"]   # bare JWTs, after header and cookie
 
     [[issuers]]                        # any number; or none if [service_tokens] is set
     issuer = "https://auth.example.com/api/auth"                          # required
@@ -66,6 +67,7 @@ _TOP_LEVEL = frozenset(
         "cookie",
         "routes",
         "max_token_size",
+        "token_headers",
         "remote_user_claim",
         "realm",
     }
@@ -100,7 +102,7 @@ def guard_options(config: Mapping[str, Any]) -> dict[str, Any]:
     _no_unknown_keys(config, _TOP_LEVEL, "")
     options: dict[str, Any] = {
         key: config[key]
-        for key in ("default", "max_token_size", "remote_user_claim", "realm")
+        for key in ("default", "max_token_size", "remote_user_claim", "realm", "token_headers")
         if key in config
     }
     issuers = config.get("issuers", [])

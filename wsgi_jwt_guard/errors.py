@@ -86,9 +86,17 @@ class InvalidRequest(AuthenticationError):
 
 
 class InvalidToken(AuthenticationError):
-    """A token was sent and refused: malformed, bad signature, bad claims, ..."""
+    """A token was sent and refused: malformed, bad signature, bad claims, ...
+
+    ``source`` says where the refused token came from (``"cookie"``, ...) when
+    known, so that a refused cookie can be cleared.
+    """
 
     error = "invalid_token"
+
+    def __init__(self, description: str, *, source: str | None = None) -> None:
+        super().__init__(description)
+        self.source = source
 
 
 class ExpiredToken(InvalidToken):

@@ -9,6 +9,9 @@ Sources, in order:
    cookie, or a forged header could be papered over by a victim's cookie.
 2. The token cookie, on routes that accept it. The same name sent twice with
    different values (cookie tossing from a sibling domain) is refused.
+3. Custom headers configured as ``token_headers``, in order, each carrying a
+   bare JWT (``X-Goog-IAP-JWT-Assertion``, ``Cf-Access-Jwt-Assertion``). Only
+   configure one that your proxy always sets or strips, or clients could send it.
 
 Tokens longer than ``max_size`` characters are refused before any parsing.
 """
@@ -16,6 +19,7 @@ Tokens longer than ``max_size`` characters are refused before any parsing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from werkzeug.http import parse_cookie
@@ -26,10 +30,19 @@ from .identity import TokenSource
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["bearer_token", "cookie_token", "extract_token"]
+__all__ = ["bearer_token", "cookie_token", "custom_header_token", "environ_key", "extract_token"]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_BARE_JWT = re.compile(r"[A-Za-z0-9\-._]+")
+
+
+def environ_key(header_name: str) -> str:
+    """The WSGI environ key of a request header (``X-Token`` -> ``HTTP_X_TOKEN``)."""
+    if not _HEADER_NAME.fullmatch(header_name):
+        raise ValueError(f"{header_name!r} is not a header name")
+    return "HTTP_" + header_name.upper().replace("-", "_")
 
 
 def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:
@@ -39,14 +52,18 @@ def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:
         return None
     # Length first, so a huge header costs nothing more than this comparison.
     if len(value) > max_size + 32:
-        raise InvalidToken(f"the token is longer than {max_size} characters")
+        raise _too_long(max_size, "header")
     match = _BEARER.fullmatch(value.strip(" \t"))
     if match is None:
         raise InvalidRequest("the Authorization header must be 'Bearer <token>'")
     token = match.group(1)
     if len(token) > max_size:
-        raise InvalidToken(f"the token is longer than {max_size} characters")
+        raise _too_long(max_size, "header")
     return token
+
+
+def _too_long(max_size: int, source: TokenSource) -> InvalidToken:
+    return InvalidToken(f"the token is longer than {max_size} characters", source=source)
 
 
 def cookie_token(environ: WSGIEnvironment, name: str, max_size: int) -> str | None:
@@ -62,16 +79,36 @@ def cookie_token(environ: WSGIEnvironment, name: str, max_size: int) -> str | No
         raise InvalidRequest(f"the {name!r} cookie was sent more than once")
     token = values.pop()
     if len(token) > max_size:
-        raise InvalidToken(f"the token is longer than {max_size} characters")
+        raise _too_long(max_size, "cookie")
+    return token
+
+
+def custom_header_token(environ: WSGIEnvironment, key: str, max_size: int) -> str | None:
+    """The bare JWT in the request header whose environ key is ``key``, if sent."""
+    value: str | None = environ.get(key)
+    if value is None:
+        return None
+    if len(value) > max_size + 32:
+        raise _too_long(max_size, "custom-header")
+    token = value.strip(" \t")
+    if not _BARE_JWT.fullmatch(token):  # also catches repeated headers joined by ","
+        raise InvalidRequest("a token header must carry exactly one bare JWT")
+    if len(token) > max_size:
+        raise _too_long(max_size, "custom-header")
     return token
 
 
 def extract_token(
-    environ: WSGIEnvironment, *, cookie_name: str | None, max_size: int
+    environ: WSGIEnvironment,
+    *,
+    cookie_name: str | None,
+    max_size: int,
+    header_keys: Sequence[str] = (),
 ) -> tuple[str, TokenSource] | None:
     """The request's token and where it came from, or ``None`` if it carries none.
 
-    ``cookie_name`` is ``None`` on routes (or guards) that do not accept the cookie.
+    ``cookie_name`` is ``None`` on routes (or guards) that do not accept the
+    cookie; ``header_keys`` are the environ keys of the custom token headers.
     """
     token = bearer_token(environ, max_size)
     if token is not None:
@@ -80,4 +117,8 @@ def extract_token(
         token = cookie_token(environ, cookie_name, max_size)
         if token is not None:
             return token, "cookie"
+    for key in header_keys:
+        token = custom_header_token(environ, key, max_size)
+        if token is not None:
+            return token, "custom-header"
     return None

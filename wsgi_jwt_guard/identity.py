@@ -27,8 +27,10 @@ ENVIRON_KEY = "wsgi_jwt_guard.identity"
 
 #: ``user``: signed by a configured issuer; ``service``: an HS256 service token.
 TokenKind = Literal["user", "service"]
-#: ``header``: ``Authorization: Bearer``; ``cookie``: the token cookie.
-TokenSource = Literal["header", "cookie"]
+#: ``header``: ``Authorization: Bearer``; ``cookie``: the token cookie;
+#: ``custom-header``: one of the guard's ``token_headers`` (an identity-aware
+#: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``).
+TokenSource = Literal["header", "cookie", "custom-header"]
 
 
 @dataclass(frozen=True)

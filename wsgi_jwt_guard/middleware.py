@@ -33,7 +33,7 @@ from cachelib import BaseCache
 
 from .cookies import CookieSettings
 from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
-from .extraction import cookie_token, extract_token
+from .extraction import cookie_token, environ_key, extract_token
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .responses import refuse
@@ -64,6 +64,9 @@ class JWTGuard:
     :param routes: path prefix -> policy name or :class:`~wsgi_jwt_guard.routing.Rule`.
     :param default: the policy of paths no route matches; ``protected`` fails closed.
     :param cookie: the token cookie's name and attributes.
+    :param token_headers: request headers that carry a bare JWT, tried after the
+        ``Authorization`` header and the cookie (``X-Goog-IAP-JWT-Assertion``).
+        Only name headers that your proxy always sets or strips.
     :param max_token_size: longer tokens are refused unparsed; 8 KiB fits any
         real JWT and bounds the work an attacker can cause.
     :param remote_user_claim: the claim copied to ``REMOTE_USER``.
@@ -80,6 +83,7 @@ class JWTGuard:
         routes: Mapping[str, Rule | Policy] | RouteTable | None = None,
         default: Rule | Policy = "protected",
         cookie: CookieSettings | None = None,
+        token_headers: Sequence[str] = (),
         max_token_size: int = 8192,
         remote_user_claim: str = "sub",
         realm: str = "wsgi-jwt-guard",
@@ -89,6 +93,14 @@ class JWTGuard:
             raise ConfigError("max_token_size", "expected a whole number of at least 256")
         if not isinstance(remote_user_claim, str) or not remote_user_claim:
             raise ConfigError("remote_user_claim", "expected a claim name")
+        if isinstance(token_headers, str):
+            raise ConfigError("token_headers", "expected a list of header names")
+        try:
+            self.token_header_keys = tuple(environ_key(name) for name in token_headers)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError("token_headers", str(exc)) from None
+        if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(self.token_header_keys):
+            raise ConfigError("token_headers", "Authorization and Cookie are read already")
         self.app = app
         self.verifier = Verifier(
             issuers, service_tokens, remote_user_claim=remote_user_claim, cache=cache
@@ -132,7 +144,12 @@ class JWTGuard:
         if policy == "public":
             return None
         cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
-        found = extract_token(environ, cookie_name=cookie_name, max_size=self.max_token_size)
+        found = extract_token(
+            environ,
+            cookie_name=cookie_name,
+            max_size=self.max_token_size,
+            header_keys=self.token_header_keys,
+        )
         if found is None:
             if policy == "optional":
                 return None
@@ -146,9 +163,9 @@ class JWTGuard:
     ) -> Iterable[bytes]:
         log.debug("refused %r: %s", environ.get("PATH_INFO"), refusal.description)
         extra = []
-        if isinstance(refusal, InvalidToken) and "HTTP_AUTHORIZATION" not in environ:
-            # The refused token came from the cookie: clear it so the browser
-            # stops sending it (an expired cookie would otherwise fail forever).
+        if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
+            # Clear it so the browser stops sending it (an expired cookie would
+            # otherwise fail on every request until the browser drops it).
             extra.append(("Set-Cookie", self.cookie.clear(https=_is_https(environ))))
         return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
 

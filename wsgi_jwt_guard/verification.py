@@ -69,12 +69,15 @@ class Verifier:
             if jws.alg == "HS256":
                 return self._service_identity(jws, token, source)
             return self._user_identity(jws, token, source)
+        except InvalidToken as refusal:
+            refusal.source = source
+            raise
         except RequestRefused:
             raise
         except Exception:
             # A bug or a library surprise must not become a 500 (or a pass).
             log.debug("unexpected error while verifying a token", exc_info=True)
-            raise InvalidToken("the token could not be verified") from None
+            raise InvalidToken("the token could not be verified", source=source) from None
 
     def _service_identity(self, jws: CompactJWS, token: str, source: TokenSource) -> Identity:
         if self.service_tokens is None:
