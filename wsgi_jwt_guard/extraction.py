@@ -24,13 +24,20 @@ from typing import TYPE_CHECKING
 
 from werkzeug.http import parse_cookie
 
-from .errors import InvalidRequest, InvalidToken
+from .errors import ConfigError, InvalidRequest, InvalidToken
 from .identity import TokenSource
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["bearer_token", "cookie_token", "custom_header_token", "environ_key", "extract_token"]
+__all__ = [
+    "bearer_token",
+    "cookie_token",
+    "custom_header_token",
+    "environ_key",
+    "extract_token",
+    "token_header_keys",
+]
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
@@ -43,6 +50,19 @@ def environ_key(header_name: str) -> str:
     if not _HEADER_NAME.fullmatch(header_name):
         raise ValueError(f"{header_name!r} is not a header name")
     return "HTTP_" + header_name.upper().replace("-", "_")
+
+
+def token_header_keys(names: Sequence[str]) -> tuple[str, ...]:
+    """Validate the ``token_headers`` setting; return their environ keys."""
+    if isinstance(names, str):
+        raise ConfigError("token_headers", "expected a list of header names")
+    try:
+        keys = tuple(environ_key(name) for name in names)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError("token_headers", str(exc)) from None
+    if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(keys):
+        raise ConfigError("token_headers", "Authorization and Cookie are read already")
+    return keys
 
 
 def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:

@@ -97,14 +97,17 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# Built once: json.loads() with hooks would build a decoder on every call.
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_unique_object,
+    parse_float=_finite_float,
+    parse_constant=_refuse_constant,
+)
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(
-            b64url_decode(segment).decode("utf-8"),
-            object_pairs_hook=_unique_object,
-            parse_float=_finite_float,
-            parse_constant=_refuse_constant,
-        )
+        value = _DECODER.decode(b64url_decode(segment).decode("utf-8"))
     except (ValueError, RecursionError):
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
         raise InvalidToken(f"the token {what} is not a valid base64url JSON object") from None

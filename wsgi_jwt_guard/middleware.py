@@ -33,7 +33,7 @@ from cachelib import BaseCache
 
 from .cookies import CookieSettings
 from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
-from .extraction import cookie_token, environ_key, extract_token
+from .extraction import cookie_token, extract_token, token_header_keys
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .responses import refuse
@@ -93,14 +93,7 @@ class JWTGuard:
             raise ConfigError("max_token_size", "expected a whole number of at least 256")
         if not isinstance(remote_user_claim, str) or not remote_user_claim:
             raise ConfigError("remote_user_claim", "expected a claim name")
-        if isinstance(token_headers, str):
-            raise ConfigError("token_headers", "expected a list of header names")
-        try:
-            self.token_header_keys = tuple(environ_key(name) for name in token_headers)
-        except (ValueError, TypeError) as exc:
-            raise ConfigError("token_headers", str(exc)) from None
-        if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(self.token_header_keys):
-            raise ConfigError("token_headers", "Authorization and Cookie are read already")
+        self.token_header_keys = token_header_keys(token_headers)
         self.app = app
         self.verifier = Verifier(
             issuers, service_tokens, remote_user_claim=remote_user_claim, cache=cache
