@@ -52,7 +52,10 @@ from .service import ServiceTokens
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    try:
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:  # a dict still works; only TOML files need it
+        tomllib = None
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -80,6 +83,8 @@ def load_config(source: Mapping[str, Any] | str | os.PathLike[str]) -> dict[str,
     """The configuration mapping from a mapping or a TOML file path."""
     if isinstance(source, Mapping):
         return dict(source)
+    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise ConfigError("", "TOML on Python 3.10 needs: pip install 'wsgi_jwt_guard[toml]'")
     try:
         with open(source, "rb") as file:
             config: dict[str, Any] = tomllib.load(file)
