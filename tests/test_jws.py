@@ -289,3 +289,30 @@ def test_a_token_has_exactly_one_spelling(ec_key: SigningKey) -> None:
         with pytest.raises(InvalidToken):
             parse(f"{head}.{variant}")
     parse(token)
+
+
+def _nested(depth: int) -> dict[str, Any]:
+    value: Any = 1
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return {"sub": "x", "deep": value}
+
+
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        pytest.param(_nested(31), True, id="depth-32-accepted"),
+        pytest.param(_nested(32), False, id="depth-33-refused"),
+        pytest.param({"sub": "x", "deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}, False, id="deep-list-refused"),
+        pytest.param({"sub": "x", "many": [[i] for i in range(200)]}, True, id="many-shallow-brackets-accepted"),
+        pytest.param({"sub": "x", "text": "[" * 100 + "{" * 100}, True, id="brackets-inside-strings"),
+    ],
+)
+def test_nesting_depth_is_the_same_on_every_python(claims: dict[str, Any], accepted: bool) -> None:
+    """3.13 parses what older versions refuse with RecursionError; the guard refuses both."""
+    token = f"{b64url_json({'alg': 'ES256'})}.{b64url_json(claims)}.{b64url(b'sig')}"
+    if accepted:
+        assert parse(token).claims == claims
+    else:
+        with pytest.raises(InvalidToken, match="nested too deeply"):
+            parse(token)

@@ -105,14 +105,36 @@ _DECODER = json.JSONDecoder(
 )
 
 
+# Nesting deeper than this is refused. Python up to 3.12 raises RecursionError
+# near 1,000 levels, 3.13 parses far deeper; the limit makes every version agree
+# and spares the app claims it cannot walk. Only JSON with many brackets is measured.
+_MAX_DEPTH = 32
+
+
+def _too_deep(value: object) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            return True
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+    return False
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
-        value = _DECODER.decode(b64url_decode(segment).decode("utf-8"))
+        text = b64url_decode(segment).decode("utf-8")
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
         raise InvalidToken(f"the token {what} is not a valid base64url JSON object") from None
     if not isinstance(value, dict):
         raise InvalidToken(f"the token {what} is not a JSON object")
+    if text.count("{") + text.count("[") >= _MAX_DEPTH and _too_deep(value):
+        raise InvalidToken(f"the token {what} is nested too deeply")
     return value
 
 
