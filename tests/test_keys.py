@@ -520,14 +520,22 @@ def test_named_key_wins_over_kidless_key(ec_key: SigningKey, other_ec_key: Signi
     assert keys.find("other", "ES256") is unnamed
 
 
-@pytest.mark.parametrize("token_kid", [None, "whatever"], ids=["no-kid", "non-matching-kid"])
-def test_two_kidless_keys_for_one_alg_serve_nobody(
-    ec_key: SigningKey, other_ec_key: SigningKey, token_kid: str | None
-) -> None:
-    keys = KeySet([pinned(ec_key, kid=None), pinned(other_ec_key, kid=None)])
-    assert len(keys) == 2
-    with pytest.raises(UnknownKey):
-        keys.find(token_kid, "ES256")
+def test_two_kidless_keys_for_one_alg_are_refused(ec_key: SigningKey, other_ec_key: SigningKey) -> None:
+    """Which of them would a kid-less token mean? Refused when built, not guessed per request."""
+    with pytest.raises(ValueError, match="no kid, for ES256"):
+        KeySet([pinned(ec_key, kid=None), pinned(other_ec_key, kid=None)])
+
+
+def test_two_kidless_keys_for_one_alg_in_a_jwks(ec_key: SigningKey, other_ec_key: SigningKey) -> None:
+    document = {"keys": [ec_key.public_jwk(kid=None), other_ec_key.public_jwk(kid=None)]}
+    for jwk in document["keys"]:
+        del jwk["kid"]
+    with pytest.raises(ValueError, match="no kid, for ES256"):
+        KeySet.from_jwks(document, ["ES256"], strict=True)
+    skipped: list[str] = []
+    keys = KeySet.from_jwks(document, ["ES256"], strict=False, on_skip=skipped.append)
+    assert len(keys) == 0
+    assert skipped == ["several keys have no kid, for ES256; none of them is used"]
 
 
 def test_kidless_keys_of_different_algs_each_serve_their_alg(

@@ -924,3 +924,11 @@ def test_exception_inside_claim_checks_is_a_401(
     monkeypatch.setattr(wsgi_jwt_guard.verification, "check_times", exploding)
     token = ec_key.token()
     assert_refused(default.get(token), token, default, "could not be verified")
+
+
+def test_two_pems_of_one_algorithm_are_a_config_error(tmp_path: Path, ec_key: SigningKey) -> None:
+    other = SigningKey.ec("ES256", kid=None)
+    pem_file = tmp_path / "other.pem"
+    pem_file.write_text(other.public_pem())
+    with pytest.raises(ConfigError, match="no kid, for ES256"):
+        Issuer(ISSUER, pem=ec_key.public_pem(), pem_file=str(pem_file), algorithms=["ES256"])

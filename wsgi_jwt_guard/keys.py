@@ -145,20 +145,27 @@ def pin_pem(pem: str | bytes, allowed: Collection[str], kid: str | None = None) 
     return PinnedKey(kid, algorithm, jose_jwk.construct(public, algorithm), size)
 
 
+def _slot(key: PinnedKey) -> str:
+    """What must be unique in a key set: the kid, or the algorithm of a kid-less key."""
+    return f"the kid {key.kid!r}" if key.kid is not None else f"no kid, for {key.algorithm}"
+
+
 class KeySet:
-    """An issuer's keys by ``kid``; keys without a ``kid`` serve tokens without a match."""
+    """An issuer's keys by ``kid``.
+
+    A key without a ``kid`` serves the tokens of its algorithm whose ``kid`` is
+    absent or matches no key; there may be one such key per algorithm.
+    """
 
     def __init__(self, keys: Iterable[PinnedKey] = ()) -> None:
         self._by_kid: dict[str, PinnedKey] = {}
-        # Keys without a kid, by algorithm: they serve tokens whose kid matches no key.
-        self._unnamed: dict[str, list[PinnedKey]] = {}
+        self._unnamed: dict[str, PinnedKey] = {}
         for key in keys:
-            if key.kid is None:
-                self._unnamed.setdefault(key.algorithm, []).append(key)
-            elif key.kid in self._by_kid:
-                raise ValueError(f"two keys share the kid {key.kid!r}")
-            else:
-                self._by_kid[key.kid] = key
+            slots = self._unnamed if key.kid is None else self._by_kid
+            index = key.algorithm if key.kid is None else key.kid
+            if index in slots:
+                raise ValueError(f"several keys have {_slot(key)}; give each key its own kid")
+            slots[index] = key
 
     @classmethod
     def from_jwks(
@@ -172,8 +179,8 @@ class KeySet:
         """Build from a JWKS document (``{"keys": [...]}``) or a single JWK.
 
         With ``strict`` any bad key raises ``ValueError``; without it bad keys
-        and every key of a duplicated ``kid`` are skipped and reported to
-        ``on_skip`` (by default a logged warning).
+        and every key of a duplicated ``kid`` (or kid-less algorithm) are
+        skipped and reported to ``on_skip`` (by default a logged warning).
         """
         if isinstance(document, Mapping) and "keys" in document:
             entries = document["keys"]
@@ -192,30 +199,28 @@ class KeySet:
                 if strict:
                     raise ValueError(f"key {index}: {exc}") from None
                 report(f"key {index}: {exc}")
-        kids = [key.kid for key in pinned if key.kid is not None]
-        duplicated = {kid for kid in kids if kids.count(kid) > 1}
+        slots = [_slot(key) for key in pinned]
+        duplicated = sorted({slot for slot in slots if slots.count(slot) > 1})
         if duplicated and strict:
-            raise ValueError(f"two keys share the kid {min(duplicated)!r}")
-        for kid in sorted(duplicated):
-            report(f"kid {kid!r} appears more than once; none of its keys is used")
-        return cls(key for key in pinned if key.kid not in duplicated)
+            raise ValueError(f"several keys have {duplicated[0]}; give each key its own kid")
+        for slot in duplicated:
+            report(f"several keys have {slot}; none of them is used")
+        return cls(key for key, slot in zip(pinned, slots, strict=True) if slot not in duplicated)
 
     def find(self, kid: str | None, algorithm: str) -> PinnedKey:
         """The key for a token's ``kid`` and ``alg``; raises :class:`InvalidToken`."""
         key = self._by_kid.get(kid) if kid is not None else None
         if key is None:
-            matching = self._unnamed.get(algorithm, ())
-            if len(matching) != 1:
+            key = self._unnamed.get(algorithm)
+            if key is None:
                 raise UnknownKey("no key of the issuer matches the token's 'kid'")
-            key = matching[0]
         if key.algorithm != algorithm:
             raise InvalidToken("the token's 'alg' is not the one its key is pinned to")
         return key
 
     def __iter__(self) -> Iterator[PinnedKey]:
         yield from self._by_kid.values()
-        for keys in self._unnamed.values():
-            yield from keys
+        yield from self._unnamed.values()
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
