@@ -249,6 +249,8 @@ def test_app_is_not_called_when_refused(make_guard: Guard) -> None:
         pytest.param({"remote_user_claim": ""}, "remote_user_claim", id="empty-remote-user-claim"),
         pytest.param({"issuers": [], "service_tokens": None}, "issuers", id="nothing-to-verify"),
         pytest.param({"default": "open"}, "default.policy", id="bad-default"),
+        pytest.param({"realm": None}, "realm", id="realm-not-a-string"),
+        pytest.param({"routes": ["/api"]}, "routes", id="routes-not-a-mapping"),
     ],
 )
 def test_bad_options_fail_at_construction(make_guard: Guard, options: dict[str, Any], key: str) -> None:

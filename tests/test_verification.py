@@ -932,3 +932,18 @@ def test_two_pems_of_one_algorithm_are_a_config_error(tmp_path: Path, ec_key: Si
     pem_file.write_text(other.public_pem())
     with pytest.raises(ConfigError, match="no kid, for ES256"):
         Issuer(ISSUER, pem=ec_key.public_pem(), pem_file=str(pem_file), algorithms=["ES256"])
+
+
+@pytest.mark.parametrize(
+    ("options", "key"),
+    [
+        pytest.param({"jwks_uri": "http://auth.example.test/jwks", "insecure_http": "false"}, "insecure_http", id="insecure-http-string-is-not-true"),
+        pytest.param({"keys_file": 3}, "keys_file", id="keys-file-not-a-string"),
+        pytest.param({"pem": b"-----BEGIN PUBLIC KEY-----"}, "pem", id="pem-bytes"),
+        pytest.param({"pem_file": ["a.pem"]}, "pem_file", id="pem-file-list"),
+    ],
+)
+def test_issuer_setting_types_are_checked(options: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Issuer(ISSUER, **options)
+    assert caught.value.key == key

@@ -109,6 +109,11 @@ class Issuer:
                 raise ConfigError(name, "expected a non-negative number of seconds")
         if self.leeway > 300:
             raise ConfigError("leeway", "more than 300 seconds of leeway defeats 'exp'")
+        if not isinstance(self.insecure_http, bool):  # "false" would be truthy
+            raise ConfigError("insecure_http", "expected true or false")
+        for name in ("keys_file", "pem", "pem_file"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise ConfigError(name, "expected a string")
         static = (self.keys, self.keys_file, self.pem, self.pem_file)
         if self.jwks_uri is not None:
             if any(static):

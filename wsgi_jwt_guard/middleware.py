@@ -93,6 +93,8 @@ class JWTGuard:
             raise ConfigError("max_token_size", "expected a whole number of at least 256")
         if not isinstance(remote_user_claim, str) or not remote_user_claim:
             raise ConfigError("remote_user_claim", "expected a claim name")
+        if not isinstance(realm, str):
+            raise ConfigError("realm", "expected a string")
         self.token_header_keys = token_header_keys(token_headers)
         self.app = app
         self.verifier = Verifier(

@@ -172,6 +172,8 @@ class RouteTable:
         default: Rule | Policy = "protected",
     ) -> None:
         self.default = _as_rule(default, "default")
+        if routes is not None and not isinstance(routes, Mapping):
+            raise ConfigError("routes", "expected a mapping of path prefixes to policies")
         self._rules: dict[str, Rule] = {}
         for prefix, value in (routes or {}).items():
             key = f"routes.{prefix!r}"
