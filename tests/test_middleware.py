@@ -251,6 +251,10 @@ def test_app_is_not_called_when_refused(make_guard: Guard) -> None:
         pytest.param({"default": "open"}, "default.policy", id="bad-default"),
         pytest.param({"realm": None}, "realm", id="realm-not-a-string"),
         pytest.param({"routes": ["/api"]}, "routes", id="routes-not-a-mapping"),
+        pytest.param({"issuers": "https://issuer"}, "issuers", id="issuers-a-string"),
+        pytest.param({"issuers": [{"issuer": "https://issuer"}]}, "issuers", id="issuers-dicts"),
+        pytest.param({"service_tokens": ["secret"]}, "service_tokens", id="service-tokens-a-list"),
+        pytest.param({"cookie": {"name": "token"}}, "cookie", id="cookie-a-dict"),
     ],
 )
 def test_bad_options_fail_at_construction(make_guard: Guard, options: dict[str, Any], key: str) -> None:

@@ -103,6 +103,8 @@ class JWTGuard:
         if not isinstance(routes, RouteTable):
             routes = RouteTable(routes, default=default)
         self.routes = routes
+        if cookie is not None and not isinstance(cookie, CookieSettings):
+            raise ConfigError("cookie", "expected a CookieSettings object")
         self.cookie = cookie if cookie is not None else CookieSettings()
         self.max_token_size = max_token_size
         self.realm = realm

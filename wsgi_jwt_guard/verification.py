@@ -48,6 +48,10 @@ class Verifier:
         remote_user_claim: str = "sub",
         cache: BaseCache | None = None,
     ) -> None:
+        if not isinstance(issuers, Sequence) or not all(isinstance(i, Issuer) for i in issuers):
+            raise ConfigError("issuers", "expected a list of Issuer objects")
+        if service_tokens is not None and not isinstance(service_tokens, ServiceTokens):
+            raise ConfigError("service_tokens", "expected a ServiceTokens object")
         if not issuers and service_tokens is None:
             raise ConfigError("issuers", "configure at least one issuer or [service_tokens]")
         self._issuers: dict[str, tuple[Issuer, KeySource]] = {}
