@@ -553,3 +553,34 @@ def test_bad_token_headers_fail_at_construction(make_guard: MakeGuard, headers: 
     with pytest.raises(ConfigError) as caught:
         make_guard(token_headers=headers)
     assert caught.value.key == "token_headers"
+
+
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param("other=\xff\xfe; token={token}", id="invalid-utf8-in-another-cookie"),
+        pytest.param("token={token}; other=caf\xc3\xa9", id="utf8-in-another-cookie"),
+        pytest.param("other=\u2028; token={token}", id="server-passed-non-latin1-text"),
+    ],
+)
+def test_odd_bytes_in_other_cookies_do_not_break_the_token_cookie(
+    make_guard: MakeGuard, ec_key: SigningKey, cookie: str
+) -> None:
+    token = ec_key.token()
+    env = environ(cookie=cookie.format(token=token))
+    assert cookie_token(env, "token", MAX) == token
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("token=ab\xffcd", id="invalid-utf8-in-the-token-cookie"),
+        pytest.param("token=\u2028", id="non-latin1-in-the-token-cookie"),
+    ],
+)
+def test_odd_bytes_in_the_token_cookie_are_a_401_not_a_500(client: Client, value: str) -> None:
+    env = environ(cookie=value)
+    captured: list[str] = []
+    body = b"".join(client.application(env, lambda status, headers, exc_info=None: captured.append(status)))
+    assert captured == ["401 Unauthorized"]
+    assert b"invalid" in body or b"token" in body

@@ -22,7 +22,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from werkzeug.http import parse_cookie
+from werkzeug.sansio.http import parse_cookie
 
 from .errors import ConfigError, InvalidRequest, InvalidToken
 from .identity import TokenSource
@@ -91,7 +91,13 @@ def cookie_token(environ: WSGIEnvironment, name: str, max_size: int) -> str | No
     header: str = environ.get("HTTP_COOKIE", "")
     if name not in header:  # cheap test before parsing every cookie
         return None
-    values = set(parse_cookie(header).getlist(name))
+    try:
+        # PEP 3333 strings carry the header's bytes; werkzeug.http.parse_cookie
+        # would raise on bytes that are not UTF-8, which any client can send.
+        text = header.encode("latin-1").decode("utf-8", "replace")
+    except UnicodeEncodeError:  # a server that decoded the header already
+        text = header
+    values = set(parse_cookie(text).getlist(name))
     values.discard("")
     if not values:
         return None
