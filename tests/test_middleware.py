@@ -120,6 +120,13 @@ def test_cookie_is_replaced_when_it_holds_another_token(client: Client, ec_key: 
     assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={new};")
 
 
+def test_tossed_cookie_holding_the_token_is_replaced(client: Client, ec_key: SigningKey) -> None:
+    """An attacker's sibling-domain cookie next to ours: ours is set again, unambiguously."""
+    token = ec_key.token()
+    headers = {**bearer(token), "Cookie": f"token=attacker; token={token}"}
+    assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={token};")
+
+
 def test_no_cookie_for_service_tokens_or_when_disabled(make_guard: Guard, ec_key: SigningKey) -> None:
     client = Client(make_guard(), use_cookies=False)
     assert "Set-Cookie" not in client.get("/api/catalog", headers=bearer(service_token())).headers

@@ -14,7 +14,10 @@ bad request is answered with a 4xx/503 and never turns into a 500.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from .identity import TokenSource
 
 __all__ = [
     "AuthenticationError",
@@ -94,7 +97,7 @@ class InvalidToken(AuthenticationError):
 
     error = "invalid_token"
 
-    def __init__(self, description: str, *, source: str | None = None) -> None:
+    def __init__(self, description: str, *, source: TokenSource | None = None) -> None:
         super().__init__(description)
         self.source = source
 

@@ -42,7 +42,7 @@ __all__ = [
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
-_BARE_JWT = re.compile(r"[A-Za-z0-9\-._]+")
+_BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
 
 
 def environ_key(header_name: str) -> str:
@@ -70,15 +70,23 @@ def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:
     value: str | None = environ.get("HTTP_AUTHORIZATION")
     if value is None:
         return None
+    malformed = "the Authorization header must be 'Bearer <token>'"
+    return _header_token(value, _BEARER, malformed, max_size, "header")
+
+
+def _header_token(
+    value: str, shape: re.Pattern[str], malformed: str, max_size: int, source: TokenSource
+) -> str:
+    """The token that group 1 of ``shape`` finds in a header ``value``, checked for size."""
     # Length first, so a huge header costs nothing more than this comparison.
     if len(value) > max_size + 32:
-        raise _too_long(max_size, "header")
-    match = _BEARER.fullmatch(value.strip(" \t"))
+        raise _too_long(max_size, source)
+    match = shape.fullmatch(value.strip(" \t"))
     if match is None:
-        raise InvalidRequest("the Authorization header must be 'Bearer <token>'")
+        raise InvalidRequest(malformed)
     token = match.group(1)
     if len(token) > max_size:
-        raise _too_long(max_size, "header")
+        raise _too_long(max_size, source)
     return token
 
 
@@ -114,14 +122,9 @@ def custom_header_token(environ: WSGIEnvironment, key: str, max_size: int) -> st
     value: str | None = environ.get(key)
     if value is None:
         return None
-    if len(value) > max_size + 32:
-        raise _too_long(max_size, "custom-header")
-    token = value.strip(" \t")
-    if not _BARE_JWT.fullmatch(token):  # also catches repeated headers joined by ","
-        raise InvalidRequest("a token header must carry exactly one bare JWT")
-    if len(token) > max_size:
-        raise _too_long(max_size, "custom-header")
-    return token
+    # The shape also refuses repeated headers, which servers join with ",".
+    malformed = "a token header must carry exactly one bare JWT"
+    return _header_token(value, _BARE_JWT, malformed, max_size, "custom-header")
 
 
 def extract_token(

@@ -170,13 +170,17 @@ class JWTGuard:
         """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
         if identity.source != "header" or identity.kind != "user" or not self.cookie.enabled:
             return None
+        https = _is_https(environ)
+        if identity.token not in environ.get("HTTP_COOKIE", ""):
+            # The usual case (no cookie yet, or an older token): no need to parse.
+            return self.cookie.issue(identity.token, identity.expires_at, https=https)
         try:
             current = cookie_token(environ, self.cookie.name, self.max_token_size)
         except RequestRefused:
             current = None  # a tossed or oversized cookie is replaced
         if current == identity.token:
             return None
-        return self.cookie.issue(identity.token, identity.expires_at, https=_is_https(environ))
+        return self.cookie.issue(identity.token, identity.expires_at, https=https)
 
 
 def _is_https(environ: WSGIEnvironment) -> bool:
