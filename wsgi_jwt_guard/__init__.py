@@ -11,6 +11,8 @@ dict/TOML configuration.
 
 from __future__ import annotations
 
+import logging
+
 from .config import from_config, load_config
 from .cookies import CookieSettings
 from .errors import (
@@ -29,6 +31,7 @@ from .errors import (
 )
 from .identity import ENVIRON_KEY, Identity, get_identity
 from .issuers import Issuer
+from .metrics import Metrics
 from .middleware import JWTGuard
 from .routing import Policy, RouteTable, Rule
 from .service import ServiceTokens, mint_service_token
@@ -48,6 +51,7 @@ __all__ = [
     "Issuer",
     "JWTGuard",
     "KeysUnavailable",
+    "Metrics",
     "MissingToken",
     "Policy",
     "RequestRefused",
@@ -64,3 +68,6 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# A library prints nothing unless the application configures logging.
+logging.getLogger("wsgi_jwt_guard").addHandler(logging.NullHandler())

@@ -65,6 +65,8 @@ class RequestRefused(GuardError):
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
+        #: A short hash of the refused token, for logs (never the token itself).
+        self.fingerprint: str | None = None
 
 
 class UnsafePath(RequestRefused):

@@ -25,6 +25,7 @@ runs.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
 from .extraction import cookie_token, extract_token, token_header_keys
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
+from .metrics import EventHook, Metrics, reason_of
 from .responses import refuse
 from .routing import Policy, RouteTable, Rule, normalize_path
 from .service import ServiceTokens
@@ -72,6 +74,8 @@ class JWTGuard:
     :param remote_user_claim: the claim copied to ``REMOTE_USER``.
     :param realm: the ``realm`` of ``WWW-Authenticate`` challenges.
     :param cache: a ``cachelib`` cache shared by JWKS clients (default: per process).
+    :param on_event: called with a counter's name on every increment of
+        :attr:`metrics` (see :mod:`wsgi_jwt_guard.metrics`), e.g. to feed statsd.
     """
 
     def __init__(
@@ -88,6 +92,7 @@ class JWTGuard:
         remote_user_claim: str = "sub",
         realm: str = "wsgi-jwt-guard",
         cache: BaseCache | None = None,
+        on_event: EventHook | None = None,
     ) -> None:
         if type(max_token_size) is not int or max_token_size < 256:
             raise ConfigError("max_token_size", "expected a whole number of at least 256")
@@ -108,6 +113,8 @@ class JWTGuard:
         self.cookie = cookie if cookie is not None else CookieSettings()
         self.max_token_size = max_token_size
         self.realm = realm
+        #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
+        self.metrics = Metrics(on_event)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub.
@@ -119,7 +126,9 @@ class JWTGuard:
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
         if identity is None:  # a public route, or anonymous on an optional one
+            self.metrics.increment("requests.public")
             return self.app(environ, start_response)
+        self.metrics.increment("requests.allowed")
         # 5. Inject.
         environ["REMOTE_USER"] = identity.subject
         environ["AUTH_TYPE"] = "Bearer"
@@ -151,14 +160,28 @@ class JWTGuard:
             if policy == "optional":
                 return None
             raise MissingToken("this route requires a token")
-        identity = self.verifier.verify(*found)
-        rule.authorize(identity)
+        try:
+            identity = self.verifier.verify(*found)
+            rule.authorize(identity)
+        except RequestRefused as refusal:
+            refusal.fingerprint = fingerprint(found[0])
+            raise
         return identity
 
     def _refuse(
         self, refusal: RequestRefused, environ: WSGIEnvironment, start_response: StartResponse
     ) -> Iterable[bytes]:
-        log.debug("refused %r: %s", environ.get("PATH_INFO"), refusal.description)
+        reason = reason_of(type(refusal))
+        self.metrics.increment(f"requests.refused.{reason}")
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "refused %s %r: %s (%s), token %s",
+                environ.get("REQUEST_METHOD"),
+                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                reason,
+                refusal.description,
+                refusal.fingerprint or "-",
+            )
         extra = []
         if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
             # Clear it so the browser stops sending it (an expired cookie would
@@ -181,6 +204,11 @@ class JWTGuard:
         if current == identity.token:
             return None
         return self.cookie.issue(identity.token, identity.expires_at, https=https)
+
+
+def fingerprint(token: str) -> str:
+    """A short, non-reversible name for a token, for logs: never log the token itself."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def _is_https(environ: WSGIEnvironment) -> bool:

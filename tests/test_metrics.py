@@ -1,0 +1,134 @@
+"""Counters, the event hook and refusal logging (issue 4: logging and counters)."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+
+import pytest
+from werkzeug.test import Client
+
+from tests.helpers import SigningKey
+from wsgi_jwt_guard import ConfigError, JWTGuard, Metrics
+from wsgi_jwt_guard.metrics import reason_of
+from wsgi_jwt_guard.middleware import fingerprint
+
+
+def test_counts_allowed_public_and_refused_by_reason(
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey
+) -> None:
+    guard = make_guard()
+    client = Client(guard, use_cookies=False)
+    client.get("/api/auth/x")
+    client.get("/api/catalog", headers={"Authorization": f"Bearer {ec_key.token()}"})
+    client.get("/api/catalog", headers={"Authorization": f"Bearer {ec_key.token()}"})
+    client.get("/api/catalog")
+    client.get("/api/catalog", headers={"Authorization": f"Bearer {ec_key.token(exp=1)}"})
+    client.get("/api/../etc")
+    assert guard.metrics.snapshot() == {
+        "requests.public": 1,
+        "requests.allowed": 2,
+        "requests.refused.missing_token": 1,
+        "requests.refused.expired_token": 1,
+        "requests.refused.unsafe_path": 1,
+    }
+
+
+def test_hook_sees_every_increment_and_a_failing_hook_breaks_nothing(
+    make_guard: Callable[..., JWTGuard], caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[str] = []
+    guard = make_guard(on_event=seen.append)
+    Client(guard).get("/api/catalog")
+    assert seen == ["requests.refused.missing_token"]
+
+    def broken(name: str) -> None:
+        raise RuntimeError("statsd is down")
+
+    guard = make_guard(on_event=broken)
+    with caplog.at_level(logging.WARNING, "wsgi_jwt_guard"):
+        assert Client(guard).get("/api/auth").status_code == 200
+    assert guard.metrics.snapshot() == {"requests.public": 1}
+    assert "metrics hook failed" in caplog.text
+
+
+def test_hook_must_be_callable(make_guard: Callable[..., JWTGuard]) -> None:
+    with pytest.raises(ConfigError, match="on_event"):
+        make_guard(on_event="statsd")
+
+
+def test_counters_are_exact_under_threads() -> None:
+    metrics = Metrics()
+
+    def work() -> None:
+        for _ in range(5000):
+            metrics.increment("requests.allowed")
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert metrics.snapshot() == {"requests.allowed": 40000}
+
+
+def test_sources_are_merged_into_the_snapshot() -> None:
+    metrics = Metrics()
+    metrics.add_source(lambda: {"token_cache.hit": 3, "token_cache.miss": 0})
+    assert metrics.snapshot() == {"token_cache.hit": 3}
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        pytest.param("ExpiredToken", "expired_token", id="two-words"),
+        pytest.param("InsufficientScope", "insufficient_scope", id="403"),
+        pytest.param("KeysUnavailable", "keys_unavailable", id="503"),
+        pytest.param("UnsafePath", "unsafe_path", id="400"),
+    ],
+)
+def test_reason_names(name: str, reason: str) -> None:
+    assert reason_of(type(name, (Exception,), {})) == reason
+
+
+def test_refusals_are_logged_at_info_with_a_fingerprint_never_the_token(
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = ec_key.token(exp=1)
+    with caplog.at_level(logging.INFO, "wsgi_jwt_guard"):
+        Client(make_guard()).get(
+            "/api/catalog/entities", headers={"Authorization": f"Bearer {token}"}
+        )
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert record.levelno == logging.INFO
+    message = record.getMessage()
+    assert "GET '/api/catalog/entities'" in message
+    assert "expired_token" in message
+    assert fingerprint(token) in message
+    assert token not in caplog.text
+    assert token.split(".")[2] not in caplog.text
+
+
+def test_nothing_is_printed_by_default(ec_key: SigningKey) -> None:
+    # A fresh interpreter with no logging configured: warnings from the guard
+    # (a failed JWKS fetch) must not reach stderr through logging's last resort.
+    code = """
+from werkzeug.test import Client
+from wsgi_jwt_guard import Issuer, JWTGuard
+app = JWTGuard(lambda e, s: [], issuers=[Issuer("https://i.test", jwks_uri="http://127.0.0.1:9/jwks")])
+response = Client(app).get("/x", headers={"Authorization": "Bearer " + TOKEN})
+print(response.status_code)
+"""
+    token = ec_key.token(iss="https://i.test")
+    result = subprocess.run(
+        [sys.executable, "-c", f"TOKEN = {token!r}\n{code}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == "503"
+    assert result.stderr == ""

@@ -1,0 +1,100 @@
+"""Counters of what the guard did, for dashboards and alerts.
+
+Every guard keeps a :class:`Metrics` object at ``guard.metrics``. Read it
+whenever you like -- at scrape time for Prometheus, on a timer for statsd::
+
+    guard = from_config(app, "guard.toml")
+    guard.metrics.snapshot()
+    # {'requests.allowed': 1520, 'requests.public': 310,
+    #  'requests.refused.expired_token': 12, 'keys.fetch.ok': 3, ...}
+
+or follow each increment with a hook, which receives the counter name::
+
+    guard = JWTGuard(app, ..., on_event=lambda name: statsd.incr(f"jwt_guard.{name}"))
+
+The counters:
+
+``requests.allowed``
+    a token verified and the app was called with its identity;
+``requests.public``
+    the app was called without an identity (a public route, or an optional
+    route without a token);
+``requests.refused.<reason>``
+    the guard answered itself; ``<reason>`` is the refusal's kind in snake
+    case (``missing_token``, ``invalid_token``, ``expired_token``,
+    ``unknown_key``, ``insufficient_scope``, ``keys_unavailable``,
+    ``unsafe_path``, ...);
+``keys.fetch.ok`` / ``keys.fetch.failed``
+    JWKS and discovery downloads;
+``token_cache.hit`` / ``token_cache.miss``
+    lookups in the verified-token cache, when the guard has one.
+
+The guard depends on no metrics library: the example
+``examples/prometheus_metrics.py`` feeds ``prometheus_client``. A hook that
+raises is logged and ignored -- metrics never break a request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+
+__all__ = ["EventHook", "Metrics", "reason_of"]
+
+log = logging.getLogger("wsgi_jwt_guard")
+
+#: Called with a counter's name each time the counter is incremented.
+EventHook = Callable[[str], None]
+
+
+class Metrics:
+    """Thread-safe named counters, with an optional hook per increment."""
+
+    def __init__(self, on_event: EventHook | None = None) -> None:
+        if on_event is not None and not callable(on_event):
+            from .errors import ConfigError
+
+            raise ConfigError("on_event", "expected a callable taking a counter name")
+        self.on_event = on_event
+        self._counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        #: Extra readers merged into :meth:`snapshot` (the token cache's hits).
+        self._sources: list[Callable[[], dict[str, int]]] = []
+
+    def increment(self, name: str) -> None:
+        """Add one to the counter ``name`` and tell the hook."""
+        with self._lock:
+            self._counts[name] = self._counts.get(name, 0) + 1
+        if self.on_event is not None:
+            try:
+                self.on_event(name)
+            except Exception:
+                log.warning("the metrics hook failed for %s", name, exc_info=True)
+
+    def add_source(self, read: Callable[[], dict[str, int]]) -> None:
+        """Include counters kept elsewhere (read at snapshot time) in :meth:`snapshot`."""
+        self._sources.append(read)
+
+    def snapshot(self) -> dict[str, int]:
+        """A copy of every counter that is not zero."""
+        with self._lock:
+            counts = dict(self._counts)
+        for read in self._sources:
+            for name, value in read().items():
+                if value:
+                    counts[name] = counts.get(name, 0) + value
+        return counts
+
+
+_REASONS: dict[type, str] = {}
+
+
+def reason_of(refusal_type: type) -> str:
+    """``ExpiredToken`` -> ``expired_token``: the reason a refusal is counted under."""
+    reason = _REASONS.get(refusal_type)
+    if reason is None:
+        reason = re.sub(r"(?<!^)(?=[A-Z])", "_", refusal_type.__name__).lower()
+        _REASONS[refusal_type] = reason
+    return reason
