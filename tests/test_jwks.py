@@ -33,6 +33,7 @@ from werkzeug.test import Client
 from tests.conftest import JWKSServer
 from tests.helpers import AUDIENCE, ISSUER, SigningKey, b64url, echo_app
 from wsgi_jwt_guard import Issuer, JWTGuard
+from wsgi_jwt_guard.caches import SharedCache
 from wsgi_jwt_guard.errors import KeysUnavailable, UnknownKey
 from wsgi_jwt_guard.jwks import JWKSClient
 from wsgi_jwt_guard.jws import parse
@@ -527,20 +528,26 @@ def test_an_unknown_kid_refetches_and_the_rotated_key_verifies(
     assert jwks_server.fetches == 2
 
 
-def test_an_unknown_kid_right_after_a_fetch_waits_for_the_cooldown(
+def test_a_key_rotated_right_after_start_up_verifies_then_the_cooldown_holds(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
+    # The cooldown counts from the last refetch for an unknown kid, not from the
+    # first fetch: a rotation seconds after a worker starts must not 401 for 30 s.
     jwks_server.publish(ec_key)
     client = guard_for(jwks_server.url)  # default cooldown, 30 s
     assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
 
     rotated = SigningKey.ec(kid="ec-2")
     jwks_server.publish(ec_key, rotated)
-    response = client.get("/api/catalog", headers=bearer(rotated.token()))
+    assert client.get("/api/catalog", headers=bearer(rotated.token())).status_code == 200
+    assert jwks_server.fetches == 2
 
+    again = SigningKey.ec(kid="ec-3")
+    jwks_server.publish(ec_key, rotated, again)
+    response = client.get("/api/catalog", headers=bearer(again.token()))
     assert response.status_code == 401
     assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
-    assert jwks_server.fetches == 1
+    assert jwks_server.fetches == 2
 
 
 def test_unknown_kids_refetch_at_most_once_per_cooldown(
@@ -774,7 +781,8 @@ def test_one_bad_key_does_not_poison_the_good_ones(
     if bad_signer is not None:
         response = client.get("/api/catalog", headers=bearer(bad_signer.token()))
         assert response.status_code == 401
-    assert jwks_server.fetches == 1
+    # A dropped key's kid is unknown to the client: at most one refetch for it.
+    assert jwks_server.fetches <= (1 if bad_signer is None else 2)
 
 
 def test_keys_sharing_a_kid_are_both_dropped(
@@ -814,7 +822,7 @@ def test_clients_sharing_a_cache_share_one_fetch(
     assert_verifies(second, ec_key)
 
     assert jwks_server.fetches == 1
-    stored = cache.get(first._cache_key)
+    stored = SharedCache(cache).get(first._cache_key)
     assert isinstance(stored, str)  # JSON text, never a pickled object
     entry = json.loads(stored)
     assert entry["jwks"] == jwks_server.document
@@ -886,7 +894,12 @@ def test_a_corrupt_cache_entry_is_ignored_and_replaced(
 
     assert jwks_server.fetches == 1
     entry = json.loads(cache.get(client._cache_key))
-    assert entry == {"fetched_at": clock.now, "jwks": jwks_server.document}
+    assert entry == {
+        "fetched_at": clock.now,
+        "ttl": 600,
+        "uri": jwks_server.url,
+        "jwks": jwks_server.document,
+    }
 
 
 def test_a_new_worker_uses_the_shared_keys_while_the_issuer_is_down(
@@ -908,3 +921,121 @@ def test_a_new_worker_uses_the_shared_keys_while_the_issuer_is_down(
     assert_verifies(running, ec_key)  # stale-if-error in the worker that fetched
     restarted = JWKSClient(jwks_server.url, clock=clock, **options)
     assert_verifies(restarted, ec_key)
+
+
+# --- TTL from Cache-Control --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "options", "ttl"),
+    [
+        pytest.param("public, max-age=120", {}, 120, id="max-age"),
+        pytest.param('max-age="300"', {}, 300, id="max-age-quoted"),
+        pytest.param("max-age=5", {}, 60, id="below-min-ttl"),
+        pytest.param("max-age=999999", {}, 3600, id="above-max-ttl"),
+        pytest.param("no-store", {}, 60, id="no-store-means-min-ttl"),
+        pytest.param("no-cache, max-age=600", {}, 60, id="no-cache-wins"),
+        pytest.param("", {}, 600, id="absent-means-default"),
+        pytest.param("s-maxage=30, private", {}, 600, id="other-directives-only"),
+        pytest.param("max-age=120", {"ttl": 900}, 900, id="configured-ttl-wins"),
+        pytest.param("max-age=100000", {"max_ttl": 7200}, 7200, id="configured-max"),
+        pytest.param("max-age=10", {"min_ttl": 5}, 10, id="configured-min"),
+    ],
+)
+def test_the_ttl_follows_cache_control_within_bounds(
+    origins: Origins, ec_key: SigningKey, cache_control: str, options: dict[str, Any], ttl: int
+) -> None:
+    headers = {"Cache-Control": cache_control} if cache_control else {}
+    origin = origins(answer(200, jwks_bytes(ec_key), headers))
+    clock = FakeClock()
+    client = JWKSClient(origin.url, algorithms=ALGORITHMS, clock=clock, **options)
+    assert_verifies(client, ec_key)
+
+    clock.advance(ttl - 1)
+    assert_verifies(client, ec_key)
+    assert origin.fetches == 1
+    clock.advance(1)
+    assert_verifies(client, ec_key)
+    assert origin.fetches == 2
+
+
+def test_issuer_ttl_settings_reach_the_client(origins: Origins, ec_key: SigningKey) -> None:
+    origin = origins(answer(200, jwks_bytes(ec_key), {"Cache-Control": "max-age=50000"}))
+    issuer = Issuer(ISSUER, jwks_uri=origin.url, jwks_min_ttl=10, jwks_max_ttl=20)
+    client = issuer.key_source()
+    assert isinstance(client, JWKSClient)
+    assert (client.ttl, client.min_ttl, client.max_ttl) == (None, 10, 20)
+
+
+# --- redirects: same origin only --------------------------------------------------
+
+
+def test_a_redirect_on_the_same_host_is_followed(origins: Origins, ec_key: SigningKey) -> None:
+    document = jwks_bytes(ec_key)
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        if handler.path == "/.well-known/jwks.json":
+            answer(301, b"", {"Location": "/keys/v2"})(handler)
+        else:
+            answer(200, document)(handler)
+
+    origin = origins(respond)
+    assert_verifies(JWKSClient(origin.url, algorithms=ALGORITHMS), ec_key)
+    assert origin.fetches == 2
+
+
+def test_a_redirect_loop_on_the_same_host_ends(origins: Origins) -> None:
+    origin = origins(answer(302, b"", {"Location": "/.well-known/jwks.json"}))
+    with pytest.raises(KeysUnavailable):
+        JWKSClient(origin.url, algorithms=ALGORITHMS).find("ec-1", "ES256")
+    assert origin.fetches == 4  # the first request and three redirects
+
+
+# --- a private CA ---------------------------------------------------------------------
+
+
+def test_a_configured_ca_bundle_is_used_even_against_the_environment(
+    origins: Origins, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context, cert_path = _self_signed(tmp_path)
+    origin = origins(answer(200, jwks_bytes(ec_key)), tls=context)
+    other_ca = tmp_path / "other"
+    other_ca.mkdir()
+    _, unrelated = _self_signed(other_ca)
+    # An environment pointing elsewhere must not override the issuer's own setting.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(unrelated))
+
+    issuer = Issuer(ISSUER, jwks_uri=origin.url, ca_bundle=str(cert_path))
+    source = issuer.key_source()
+    assert isinstance(source, JWKSClient)
+    assert_verifies(source, ec_key)
+
+    wrong = Issuer(ISSUER, jwks_uri=origin.url, ca_bundle=str(unrelated)).key_source()
+    with pytest.raises(KeysUnavailable):
+        wrong.find("ec-1", "ES256")
+
+
+def test_a_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
+    from wsgi_jwt_guard import ConfigError
+
+    with pytest.raises(ConfigError, match="ca_bundle"):
+        Issuer(ISSUER, jwks_uri="https://auth.example.test/jwks", ca_bundle=str(tmp_path / "no"))
+
+
+# --- metrics -----------------------------------------------------------------------------
+
+
+def test_fetches_are_counted(jwks_server: JWKSServer, ec_key: SigningKey) -> None:
+    jwks_server.publish(ec_key)
+    guard = JWTGuard(
+        echo_app,
+        issuers=[Issuer(ISSUER, jwks_uri=jwks_server.url, audience=AUDIENCE, jwks_cooldown=0)],
+        routes=ROUTES,
+    )
+    client = Client(guard, use_cookies=False)
+    assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
+    jwks_server.status = 500
+    client.get("/api/catalog", headers=bearer(ec_key.token(header={"kid": "unknown"})))
+    counts = guard.metrics.snapshot()
+    assert counts["keys.fetch.ok"] == 1
+    assert counts["keys.fetch.failed"] == 1

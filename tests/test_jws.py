@@ -316,3 +316,50 @@ def test_nesting_depth_is_the_same_on_every_python(claims: dict[str, Any], accep
     else:
         with pytest.raises(InvalidToken, match="nested too deeply"):
             parse(token)
+
+
+# --- the fast paths (issue 5) agree with the plain ones ---------------------
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=. \n\x00é"
+
+
+def _decoders() -> list[Any]:
+    import wsgi_jwt_guard.jws as jws_module
+
+    return [getattr(jws_module, name) for name in ("_b64url_decode_checked", "_b64url_decode_strict") if hasattr(jws_module, name)]
+
+
+def _outcome(decode: Any, segment: str) -> bytes | str:
+    try:
+        result: bytes = decode(segment)
+    except ValueError as exc:
+        return f"refused: {'base64url' in str(exc)}"
+    return result
+
+
+def test_both_base64url_decoders_accept_and_refuse_the_same_segments() -> None:
+    """The 3.11+ strict-mode decoder and the 3.10 regex decoder are interchangeable."""
+    import random
+
+    decoders = _decoders()
+    rng = random.Random(5)
+    segments = [b64url(bytes(rng.randrange(256) for _ in range(n))) for n in range(40)]
+    segments += ["".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(12))) for _ in range(3000)]
+    for segment in segments:
+        outcomes = {repr(_outcome(decode, segment)) for decode in decoders}
+        assert len(outcomes) == 1, (segment, outcomes)
+        assert "refused: False" not in outcomes  # every refusal says base64url
+
+
+def test_a_known_header_is_reused_only_for_the_same_segment(ec_key: SigningKey) -> None:
+    token = ec_key.token()
+    head = token.split(".")[0]
+    first = parse(token)
+    reused = parse(token, {head: first.header})
+    assert reused.header is first.header
+    assert reused.claims == first.claims
+    assert reused.signing_input == first.signing_input
+    # A header that is not in the table is decoded and checked as usual.
+    bad = b64url_json({"alg": "ES256", "jku": "https://evil.example"})
+    with pytest.raises(InvalidToken, match="jku"):
+        parse(f"{bad}.{token.split('.', 1)[1]}", {head: first.header})

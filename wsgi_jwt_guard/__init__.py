@@ -15,9 +15,11 @@ import logging
 
 from .config import from_config, load_config
 from .cookies import CookieSettings
+from .csrf import CSRFSettings
 from .errors import (
     AuthenticationError,
     ConfigError,
+    CrossSiteRequest,
     ExpiredToken,
     GuardError,
     InsufficientScope,
@@ -40,8 +42,10 @@ from .verification import Verifier
 __all__ = [
     "ENVIRON_KEY",
     "AuthenticationError",
+    "CSRFSettings",
     "ConfigError",
     "CookieSettings",
+    "CrossSiteRequest",
     "ExpiredToken",
     "GuardError",
     "Identity",

@@ -17,7 +17,9 @@ from .errors import ExpiredToken, InvalidToken
 
 __all__ = ["check_audience", "check_subject", "check_times"]
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0/C1 controls, Unicode line breaks (log injection) and lone surrogates, which
+# JSON's \ud800 escapes can produce and no encoder can write out (a 500 later).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
@@ -61,6 +63,9 @@ def check_audience(claims: Mapping[str, Any], accepted: Collection[str]) -> None
     """``aud`` (a string or a list of strings) must name one of ``accepted``."""
     aud = claims.get("aud")
     if isinstance(aud, str):
+        # The common shape, answered without building a list (every first-seen token).
+        if aud in accepted:
+            return
         audiences = [aud]
     elif isinstance(aud, list) and aud and all(isinstance(a, str) for a in aud):
         audiences = aud

@@ -54,11 +54,16 @@ class CookieSettings:
             raise ConfigError("samesite", "expected 'Lax', 'Strict' or 'None'")
         if self.domain is not None and (not isinstance(self.domain, str) or not self.domain):
             raise ConfigError("domain", "expected a domain name")
-        if self.name.startswith("__Host-") and self.domain is not None:
+        # Browsers match the prefixes case-insensitively (RFC 6265bis §4.1.3).
+        prefixed = self.name.lower().startswith(("__host-", "__secure-"))
+        if self.name.lower().startswith("__host-") and self.domain is not None:
             raise ConfigError("domain", "a __Host- cookie cannot have a domain")
         if self.secure not in (None, True, False):
             raise ConfigError("secure", "expected true or false")
-        if self.name.startswith(("__Host-", "__Secure-")) or self.samesite == "None":
+        if self.secure is False and (prefixed or self.samesite == "None"):
+            # Browsers drop such a cookie: every login would silently fail.
+            raise ConfigError("secure", "__Host-, __Secure- and SameSite=None cookies are Secure")
+        if prefixed or self.samesite == "None":
             object.__setattr__(self, "secure", True)  # browsers reject them otherwise
 
     def issue(self, token: str, expires: float, *, https: bool) -> str | None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AuthenticationError",
     "ConfigError",
+    "CrossSiteRequest",
     "ExpiredToken",
     "GuardError",
     "InsufficientScope",
@@ -117,6 +118,15 @@ class InsufficientScope(RequestRefused):
 
     status = 403
     error = "insufficient_scope"
+    name = "NotAllowedError"
+
+
+class CrossSiteRequest(RequestRefused):
+    """403: an unsafe request authenticated by the token cookie that does not
+    show it came from this site (see :mod:`wsgi_jwt_guard.csrf`). The token is
+    fine, so there is no ``WWW-Authenticate`` challenge and the cookie is kept."""
+
+    status = 403
     name = "NotAllowedError"
 
 

@@ -25,8 +25,9 @@ __all__ = ["ENVIRON_KEY", "Identity", "TokenKind", "TokenSource", "get_identity"
 #: Where the guard stores the :class:`Identity` in the WSGI environ.
 ENVIRON_KEY = "wsgi_jwt_guard.identity"
 
-#: ``user``: signed by a configured issuer; ``service``: an HS256 service token.
-TokenKind = Literal["user", "service"]
+#: ``user``: signed by a configured issuer; ``service``: an HS256 service token;
+#: ``static``: a configured API key (:mod:`wsgi_jwt_guard.apikeys`).
+TokenKind = Literal["user", "service", "static"]
 #: ``header``: ``Authorization: Bearer``; ``cookie``: the token cookie;
 #: ``custom-header``: one of the guard's ``token_headers`` (an identity-aware
 #: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``).
@@ -41,11 +42,11 @@ class Identity:
     subject: str
     #: Every claim of the verified token (read-only).
     claims: Mapping[str, Any]
-    #: The ``iss`` of a user token; ``None`` for service tokens.
+    #: The ``iss`` of a user token; ``None`` for service tokens and API keys.
     issuer: str | None
     kind: TokenKind
     source: TokenSource
-    #: The token's ``exp``, in seconds since the epoch.
+    #: The token's ``exp``, in seconds since the epoch (``inf`` for API keys).
     expires_at: float
     #: The raw token, for forwarding to other services. Kept out of ``repr``.
     token: str = field(repr=False)

@@ -11,9 +11,11 @@ An :class:`Issuer` is validated when built and raises
     )
 
 Keys come from exactly one kind of source: a ``jwks_uri`` fetched over HTTPS
-(see :mod:`wsgi_jwt_guard.jwks`), or static keys -- ``keys`` (JWK objects),
-``keys_file`` (a JWKS or JWK file), ``pem`` (PEM text) or ``pem_file`` -- which
-may be combined and are loaded and validated at construction.
+(see :mod:`wsgi_jwt_guard.jwks`), OIDC discovery (``discovery = true``: the
+JWKS URL is read from ``<issuer>/.well-known/openid-configuration``), or static
+keys -- ``keys`` (JWK objects), ``keys_file`` (a JWKS or JWK file), ``pem``
+(PEM text) or ``pem_file`` -- which may be combined and are loaded and
+validated at construction.
 """
 
 from __future__ import annotations
@@ -22,18 +24,18 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, Protocol
 
 from cachelib import BaseCache
 
 from .errors import ConfigError
-from .jwks import JWKSClient
+from .jwks import JWKSClient, check_fetch_url
 from .keys import ALGORITHMS, KeySet, PinnedKey, pin_pem
 
-__all__ = ["Issuer", "KeySource"]
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+__all__ = ["Issuer", "KeySource"]
 
 
 class KeySource(Protocol):
@@ -61,6 +63,10 @@ class Issuer:
     #: Must equal the token's ``iss`` exactly (no trailing-slash or case folding).
     issuer: str
     jwks_uri: str | None = None
+    #: Find ``jwks_uri`` by OIDC discovery; the document's ``issuer`` must equal ``issuer``.
+    discovery: bool = False
+    #: Hosts other than the issuer's that a discovered ``jwks_uri`` may point to.
+    jwks_allowed_hosts: Sequence[str] = ()
     keys: Sequence[Mapping[str, Any]] = ()
     keys_file: str | None = None
     pem: str | None = None
@@ -76,10 +82,18 @@ class Issuer:
     token_types: Sequence[str] = ()
     #: Claims every token of this issuer must carry (beyond ``exp`` and ``sub``).
     required_claims: Sequence[str] = ()
-    #: How long fetched JWKS documents are used before a refresh, in seconds.
-    jwks_ttl: float = 600.0
+    #: How long fetched JWKS documents are used before a refresh, in seconds;
+    #: unset, the response's ``Cache-Control: max-age`` decides, within
+    #: ``[jwks_min_ttl, jwks_max_ttl]``, and 600 s without one.
+    jwks_ttl: float | None = None
+    jwks_min_ttl: float = 60.0
+    jwks_max_ttl: float = 3600.0
     #: Minimum time between fetches caused by unknown ``kid`` values, in seconds.
     jwks_cooldown: float = 30.0
+    #: How long the last good keys keep serving while the issuer cannot be reached.
+    jwks_max_stale: float = 86400.0
+    #: A CA bundle (PEM file) to verify the issuer's TLS certificate with.
+    ca_bundle: str | None = None
     #: Allow a plain ``http://`` JWKS URL on a non-loopback host. Anyone on the
     #: network path can then substitute keys and mint tokens: test rigs only.
     insecure_http: bool = False
@@ -103,38 +117,56 @@ class Issuer:
         object.__setattr__(self, "token_types", tuple(_media_type(t) for t in token_types))
         required = _strings(self.required_claims, "required_claims")
         object.__setattr__(self, "required_claims", required)
-        for name in ("leeway", "jwks_ttl", "jwks_cooldown"):
+        for name in (
+            "leeway",
+            "jwks_ttl",
+            "jwks_min_ttl",
+            "jwks_max_ttl",
+            "jwks_cooldown",
+            "jwks_max_stale",
+        ):
             value = getattr(self, name)
-            if type(value) not in (int, float) or value < 0:
+            if value is None and name == "jwks_ttl":
+                continue
+            if type(value) not in (int, float) or not 0 <= value < float("inf"):
                 raise ConfigError(name, "expected a non-negative number of seconds")
+        if self.jwks_min_ttl > self.jwks_max_ttl:
+            raise ConfigError("jwks_min_ttl", "is greater than jwks_max_ttl")
         if self.leeway > 300:
             raise ConfigError("leeway", "more than 300 seconds of leeway defeats 'exp'")
-        if not isinstance(self.insecure_http, bool):  # "false" would be truthy
-            raise ConfigError("insecure_http", "expected true or false")
-        for name in ("keys_file", "pem", "pem_file"):
+        for name in ("insecure_http", "discovery"):
+            if not isinstance(getattr(self, name), bool):  # "false" would be truthy
+                raise ConfigError(name, "expected true or false")
+        hosts = _strings(self.jwks_allowed_hosts, "jwks_allowed_hosts", allow_one=True)
+        object.__setattr__(self, "jwks_allowed_hosts", hosts)
+        for name in ("keys_file", "pem", "pem_file", "ca_bundle"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise ConfigError(name, "expected a string")
+        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
+            raise ConfigError("ca_bundle", f"no such file: {self.ca_bundle!r}")
         static = (self.keys, self.keys_file, self.pem, self.pem_file)
+        sources = [self.jwks_uri is not None, self.discovery, any(static)]
+        if sum(sources) > 1:
+            raise ConfigError(
+                "jwks_uri", "give one key source: jwks_uri, discovery = true, or static keys"
+            )
         if self.jwks_uri is not None:
-            if any(static):
-                raise ConfigError("jwks_uri", "give either jwks_uri or static keys, not both")
-            self._check_uri(self.jwks_uri)
+            self._check_uri("jwks_uri", self.jwks_uri)
+        elif self.discovery:
+            self._check_uri("discovery", self.issuer)
         elif not any(static):
-            raise ConfigError("issuer", "no keys: set jwks_uri, keys, keys_file, pem or pem_file")
+            raise ConfigError(
+                "issuer",
+                "no keys: set jwks_uri, discovery = true, keys, keys_file, pem or pem_file",
+            )
         else:
             object.__setattr__(self, "_static", self._load_static())
 
-    def _check_uri(self, uri: object) -> None:
-        if not isinstance(uri, str):
-            raise ConfigError("jwks_uri", "expected a URL")
-        parts = urlsplit(uri)
-        if parts.scheme not in ("https", "http") or not parts.hostname:
-            raise ConfigError("jwks_uri", "expected an absolute https:// URL")
-        loopback = parts.hostname in _LOOPBACK_HOSTS
-        if parts.scheme == "http" and not loopback and not self.insecure_http:
-            raise ConfigError(
-                "jwks_uri", "keys must be fetched over https (insecure_http = true to override)"
-            )
+    def _check_uri(self, key: str, uri: object) -> None:
+        try:
+            check_fetch_url(uri, insecure_http=self.insecure_http)
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
 
     def _load_static(self) -> KeySet:
         allowed = self.algorithms
@@ -166,17 +198,26 @@ class Issuer:
         except ValueError as exc:
             raise ConfigError("keys", str(exc)) from None
 
-    def key_source(self, cache: BaseCache | None = None) -> KeySource:
+    def key_source(
+        self, cache: BaseCache | None = None, metrics: Metrics | None = None
+    ) -> KeySource:
         """Static keys as loaded, or a :class:`JWKSClient` sharing ``cache``."""
         if self._static is not None:
             return self._static
-        assert self.jwks_uri is not None  # ensured by __post_init__
         return JWKSClient(
             self.jwks_uri,
+            discovery=self.issuer if self.discovery else None,
+            allowed_hosts=self.jwks_allowed_hosts,
+            insecure_http=self.insecure_http,
             algorithms=self.algorithms,
             cache=cache,
             ttl=self.jwks_ttl,
+            min_ttl=self.jwks_min_ttl,
+            max_ttl=self.jwks_max_ttl,
             cooldown=self.jwks_cooldown,
+            max_stale=self.jwks_max_stale,
+            ca_bundle=self.ca_bundle,
+            metrics=metrics,
         )
 
     def accepts_type(self, typ: object) -> bool:

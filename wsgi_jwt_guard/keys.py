@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jose import jwk as jose_jwk
 
@@ -45,13 +48,73 @@ _PRIVATE_PARTS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MIN_RSA_BITS = 2048
 
 
+# The hash of each algorithm, built once: these objects are immutable and
+# building them on every verification is measurable next to the signature check.
+_HASHES: dict[str, hashes.HashAlgorithm] = {
+    "256": hashes.SHA256(),
+    "384": hashes.SHA384(),
+    "512": hashes.SHA512(),
+}
+_PKCS1 = padding.PKCS1v15()
+
+
+class _ECDSAVerifier:
+    """ECDSA over a prepared ``cryptography`` key, taking JWS's raw ``r || s`` signatures."""
+
+    __slots__ = ("_algorithm", "_half", "_public")
+
+    def __init__(self, public: ec.EllipticCurvePublicKey, algorithm: str) -> None:
+        self._public = public
+        self._algorithm = ec.ECDSA(_HASHES[algorithm[2:]])
+        self._half = _EC_SIGNATURE_SIZE[algorithm] // 2
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        half = self._half
+        # OpenSSL takes DER; r and s are unsigned big-endian halves (RFC 7518 §3.4).
+        der = encode_dss_signature(
+            int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+        )
+        try:
+            self._public.verify(der, data, self._algorithm)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class _RSAVerifier:
+    """RSASSA-PKCS1-v1_5 over a prepared ``cryptography`` key."""
+
+    __slots__ = ("_hash", "_public")
+
+    def __init__(self, public: rsa.RSAPublicKey, algorithm: str) -> None:
+        self._public = public
+        self._hash = _HASHES[algorithm[2:]]
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        try:
+            self._public.verify(signature, data, _PKCS1, self._hash)
+        except InvalidSignature:
+            return False
+        return True
+
+
+def _verifier(public: object, algorithm: str) -> _ECDSAVerifier | _RSAVerifier:
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return _ECDSAVerifier(public, algorithm)
+    if isinstance(public, rsa.RSAPublicKey):
+        return _RSAVerifier(public, algorithm)
+    raise ValueError("only RSA and EC public keys are supported")
+
+
 @dataclass(frozen=True, slots=True)
 class PinnedKey:
     """A public key usable with one algorithm only."""
 
     kid: str | None
     algorithm: str
-    #: python-jose key object.
+    #: What checks signatures: ``key.verify(signing_input, signature) -> bool``.
+    #: Keys built by :func:`pin_jwk`/:func:`pin_pem` hold a prepared
+    #: ``cryptography`` public key, so a check is one call into OpenSSL.
     key: Any
     #: The only signature length this key can produce.
     signature_size: int
@@ -62,7 +125,7 @@ class PinnedKey:
             return False  # truncated, DER-encoded or padded signatures
         try:
             return bool(self.key.verify(signing_input, signature))
-        except Exception:  # python-jose raises more than it documents
+        except Exception:  # a library surprise must fail closed, never pass or raise
             return False
 
 
@@ -117,7 +180,7 @@ def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
         raise ValueError(f"the key cannot be loaded: {exc}") from None
     public = key.prepared_key
     size = (_rsa_bits(public) + 7) // 8 if kty == "RSA" else _EC_SIGNATURE_SIZE[algorithm]
-    return PinnedKey(kid, algorithm, key, size)
+    return PinnedKey(kid, algorithm, _verifier(public, algorithm), size)
 
 
 def pin_pem(pem: str | bytes, allowed: Collection[str], kid: str | None = None) -> PinnedKey:
@@ -142,7 +205,7 @@ def pin_pem(pem: str | bytes, allowed: Collection[str], kid: str | None = None) 
         size = (_rsa_bits(public) + 7) // 8
     else:
         raise ValueError("only RSA and EC public keys are supported")
-    return PinnedKey(kid, algorithm, jose_jwk.construct(public, algorithm), size)
+    return PinnedKey(kid, algorithm, _verifier(public, algorithm), size)
 
 
 def _slot(key: PinnedKey) -> str:

@@ -32,13 +32,17 @@ from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
 
+from .apikeys import APIKey, APIKeys
+from .caches import SharedCache
 from .cookies import CookieSettings
+from .csrf import CSRFSettings, check_request
 from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
 from .extraction import cookie_token, extract_token, token_header_keys
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metrics import EventHook, Metrics, reason_of
 from .responses import refuse
+from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, normalize_path
 from .service import ServiceTokens
 from .verification import Verifier
@@ -66,6 +70,8 @@ class JWTGuard:
     :param routes: path prefix -> policy name or :class:`~wsgi_jwt_guard.routing.Rule`.
     :param default: the policy of paths no route matches; ``protected`` fails closed.
     :param cookie: the token cookie's name and attributes.
+    :param csrf: how unsafe requests authenticated by the cookie prove they come
+        from this site (default: same-origin ``Origin``/``Sec-Fetch-Site``, else 403).
     :param token_headers: request headers that carry a bare JWT, tried after the
         ``Authorization`` header and the cookie (``X-Goog-IAP-JWT-Assertion``).
         Only name headers that your proxy always sets or strips.
@@ -74,8 +80,18 @@ class JWTGuard:
     :param remote_user_claim: the claim copied to ``REMOTE_USER``.
     :param realm: the ``realm`` of ``WWW-Authenticate`` challenges.
     :param cache: a ``cachelib`` cache shared by JWKS clients (default: per process).
+    :param api_keys: static API keys (:mod:`wsgi_jwt_guard.apikeys`), accepted
+        from the ``Authorization`` header and custom token headers, never the cookie.
+    :param revocations: revoked tokens and subjects to refuse
+        (:mod:`wsgi_jwt_guard.revocation`); also at ``guard.revocations``.
     :param on_event: called with a counter's name on every increment of
         :attr:`metrics` (see :mod:`wsgi_jwt_guard.metrics`), e.g. to feed statsd.
+    :param token_cache_size: verified tokens remembered per process, so a repeat
+        token skips the signature check (:mod:`wsgi_jwt_guard.token_cache`); ``0``
+        turns it off. 10,000 entries is a few tens of MB at most.
+    :param token_cache_max_age: seconds a remembered token is served before it is
+        verified again (never past its ``exp``); bounds how long a token outlives
+        its signing key's removal from the JWKS. ``None``: until ``exp``.
     """
 
     def __init__(
@@ -87,12 +103,17 @@ class JWTGuard:
         routes: Mapping[str, Rule | Policy] | RouteTable | None = None,
         default: Rule | Policy = "protected",
         cookie: CookieSettings | None = None,
+        csrf: CSRFSettings | None = None,
         token_headers: Sequence[str] = (),
         max_token_size: int = 8192,
         remote_user_claim: str = "sub",
         realm: str = "wsgi-jwt-guard",
         cache: BaseCache | None = None,
+        api_keys: Sequence[APIKey] = (),
+        revocations: Revocations | None = None,
         on_event: EventHook | None = None,
+        token_cache_size: int = 10_000,
+        token_cache_max_age: float | None = 300.0,
     ) -> None:
         if type(max_token_size) is not int or max_token_size < 256:
             raise ConfigError("max_token_size", "expected a whole number of at least 256")
@@ -102,8 +123,18 @@ class JWTGuard:
             raise ConfigError("realm", "expected a string")
         self.token_header_keys = token_header_keys(token_headers)
         self.app = app
+        #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
+        self.metrics = Metrics(on_event)
+        #: State shared between workers: JWKS documents, revocations.
+        self.cache = SharedCache(cache)
         self.verifier = Verifier(
-            issuers, service_tokens, remote_user_claim=remote_user_claim, cache=cache
+            issuers,
+            service_tokens,
+            remote_user_claim=remote_user_claim,
+            cache=self.cache,
+            metrics=self.metrics,
+            token_cache_size=token_cache_size,
+            token_cache_max_age=token_cache_max_age,
         )
         if not isinstance(routes, RouteTable):
             routes = RouteTable(routes, default=default)
@@ -111,10 +142,17 @@ class JWTGuard:
         if cookie is not None and not isinstance(cookie, CookieSettings):
             raise ConfigError("cookie", "expected a CookieSettings object")
         self.cookie = cookie if cookie is not None else CookieSettings()
+        if csrf is not None and not isinstance(csrf, CSRFSettings):
+            raise ConfigError("csrf", "expected a CSRFSettings object")
+        self.csrf = csrf if csrf is not None else CSRFSettings()
         self.max_token_size = max_token_size
         self.realm = realm
-        #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
-        self.metrics = Metrics(on_event)
+        if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
+            raise ConfigError("api_keys", "expected a list of APIKey objects")
+        self.api_keys = APIKeys(api_keys)
+        if revocations is not None and not isinstance(revocations, Revocations):
+            raise ConfigError("revocations", "expected a Revocations object")
+        self.revocations = revocations
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub.
@@ -145,8 +183,7 @@ class JWTGuard:
     def _authenticate(self, environ: WSGIEnvironment) -> Identity | None:
         """The request's verified identity, ``None`` if none is needed or sent."""
         path = normalize_path(environ)
-        rule = self.routes.match(path)
-        policy = rule.policy_for(path, environ.get("REQUEST_METHOD", "GET"))
+        rule, policy = self.routes.resolve(path, environ)
         if policy == "public":
             return None
         cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
@@ -160,11 +197,20 @@ class JWTGuard:
             if policy == "optional":
                 return None
             raise MissingToken("this route requires a token")
+        token, source = found
+        if source == "cookie":  # browsers send it on their own, cross-site too
+            check_request(environ, self.csrf)
         try:
-            identity = self.verifier.verify(*found)
+            identity = None
+            if self.api_keys and source != "cookie":
+                identity = self.api_keys.identify(token, source, path)
+            if identity is None:
+                identity = self.verifier.verify(token, source)
+                if self.revocations is not None:
+                    self.revocations.check(identity)
             rule.authorize(identity)
         except RequestRefused as refusal:
-            refusal.fingerprint = fingerprint(found[0])
+            refusal.fingerprint = fingerprint(token)
             raise
         return identity
 

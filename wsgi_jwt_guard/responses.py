@@ -11,8 +11,9 @@ Every refusal is a small JSON document in Backstage's error shape::
      "response": {"statusCode": 401}}
 
 A client that sends ``Accept: application/problem+json`` gets RFC 9457
-problem details instead. 401 and 403 carry an RFC 6750 ``WWW-Authenticate``
-challenge (with no ``error`` when no token was sent); 503 carries
+problem details instead. 401 and 403 ``insufficient_scope`` carry an RFC 6750
+``WWW-Authenticate`` challenge (with no ``error`` when no token was sent); a
+403 for a cross-site request carries none (the token is not at fault); 503 carries
 ``Retry-After``. Descriptions come from the guard's own fixed texts and never
 echo the token.
 """
@@ -75,7 +76,9 @@ def refuse(
         ("Content-Length", str(len(body))),
         ("Cache-Control", "no-store"),
     ]
-    if status in (HTTPStatus.UNAUTHORIZED, HTTPStatus.FORBIDDEN):
+    # A 403 is a bearer-token matter (insufficient_scope) only when it has an
+    # error code; a refused cross-site request is not about the token at all.
+    if status == HTTPStatus.UNAUTHORIZED or refusal.error is not None:
         headers.append(("WWW-Authenticate", challenge(refusal, realm)))
     if isinstance(refusal, KeysUnavailable):
         headers.append(("Retry-After", str(refusal.retry_after)))

@@ -22,16 +22,25 @@ Matching rules, all chosen to fail closed:
   ``/api/authx`` or ``/api/auth.json``. Matching is case-sensitive.
 * A path the guard and the app could read differently is refused with ``400``
   rather than "resolved": dot segments (``/a/../b``), repeated slashes
-  (``/a//b``), still-encoded ``%2e``/``%2f``/``%5c``/``%00`` after decoding
+  (``/a//b``), still-encoded ``%2e``/``%2f``/``%5c``/``%00``/``%3b``/``%25XX`` after decoding
   (double encoding), backslashes, control characters and invalid UTF-8. The
   guard never rewrites the path the app sees, so refusing is the only way to
   be sure both agree on which route was asked for.
+* Readings other servers or frameworks apply are checked too, and a path is
+  refused with ``400`` when they would change the answer: servlet-style path
+  parameters (``/api/auth/..;/catalog``, ``/docs/x;.css``) must not change the
+  rule or policy, and a non-ASCII path must stay safe after NFKC (two
+  full-width dots, U+FF0E, are a ``..`` segment to some stacks).
+* Method exemptions (``unless_methods``) hold only if every method the request
+  names does: a ``X-HTTP-Method-Override: DELETE`` on an ``OPTIONS`` request is
+  not a preflight.
 * A path no prefix matches gets the table's default, ``protected`` unless set.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
@@ -42,7 +51,7 @@ from .identity import Identity, TokenKind
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["Policy", "RouteTable", "Rule", "normalize_path"]
+__all__ = ["Policy", "RouteTable", "Rule", "normalize_path", "request_methods"]
 
 #: ``public``: no token needed (a token sent is ignored). ``protected``: a valid
 #: token is required. ``optional``: no token means anonymous, a valid token is
@@ -182,6 +191,21 @@ class RouteTable:
                 raise ConfigError(key, f"duplicates the route {normalized!r}")
             self._rules[normalized] = _as_rule(value, key)
 
+    def resolve(self, path: str, environ: WSGIEnvironment) -> tuple[Rule, Policy]:
+        """The rule and policy for a normalized ``path``; :class:`UnsafePath` if ambiguous."""
+        rule = self.match(path)
+        policy = _policy(rule, path, environ)
+        if ";" in path:
+            # Servlet containers (and proxies to them) drop ";params" from each
+            # segment; refuse when that reading would take another route.
+            plain = _PATH_PARAMETERS.sub("", path)
+            if _UNSAFE.search(plain):
+                raise UnsafePath("the request path hides a '.'/'..' segment or '//' behind ';'")
+            other = self.match(plain)
+            if other is not rule or _policy(other, plain, environ) != policy:
+                raise UnsafePath("the request path's ';' parameters change which route it takes")
+        return rule, policy
+
     def match(self, path: str) -> Rule:
         """The rule of the longest prefix of ``path`` on a segment boundary."""
         rules = self._rules
@@ -208,7 +232,11 @@ def _normalize_prefix(prefix: object, key: str) -> str:
 
 
 # One scan finds every form of path the guard refuses (see the module docstring).
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f\\]|%(?:2[eEfF]|5[cC]|00)|//|/\.\.?(?:/|$)")
+# Still-encoded escapes after the server decoded the path mean double encoding:
+# %2e . %2f / %5c \ %00 NUL %3b ; and %25XX (a third layer, any character).
+_UNSAFE = re.compile(
+    r"[\x00-\x1f\x7f\\]|%(?:2[eEfF]|5[cC]|00|3[bB]|25[0-9A-Fa-f]{2})|//|/\.\.?(?:/|$)"
+)
 
 
 def normalize_path(environ: WSGIEnvironment) -> str:
@@ -227,9 +255,40 @@ def normalize_path(environ: WSGIEnvironment) -> str:
     if path[0] != "/":
         raise UnsafePath("the request path must start with '/'")
     found = _UNSAFE.search(path)
+    if found is None and not path.isascii():
+        # Full-width dots, slashes and backslashes become ASCII under NFKC.
+        found = _UNSAFE.search(unicodedata.normalize("NFKC", path))
     if found is not None:
         raise UnsafePath(_describe(found.group()))
     return path
+
+
+_PATH_PARAMETERS = re.compile(r";[^/]*")
+#: Headers that frameworks and middleware honour to change the request method.
+_METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
+
+
+def request_methods(environ: WSGIEnvironment) -> frozenset[str]:
+    """``REQUEST_METHOD`` and every method an override header asks for, upper case."""
+    methods = {str(environ.get("REQUEST_METHOD", "GET")).upper()}
+    for key in _METHOD_OVERRIDES:
+        value = environ.get(key)
+        if value is not None:
+            methods.update(part.strip().upper() for part in str(value).split(","))
+    return frozenset(methods)
+
+
+def _policy(rule: Rule, path: str, environ: WSGIEnvironment) -> Policy:
+    method = str(environ.get("REQUEST_METHOD", "GET"))
+    policy = rule.policy_for(path, method)
+    # Exempt by method only if no override header names another method.
+    if (
+        policy == "public"
+        and method in rule.unless_methods
+        and not request_methods(environ).issubset(rule.unless_methods)
+    ):
+        return rule.policy_for(path, "")
+    return policy
 
 
 def _describe(match: str) -> str:
@@ -238,5 +297,5 @@ def _describe(match: str) -> str:
     if match.startswith("/."):
         return "the request path has a '.' or '..' segment"
     if match.startswith("%"):
-        return "the request path holds an encoded '.', '/', '\\' or NUL after decoding"
+        return "the request path is encoded twice (an escape is left after decoding)"
     return "the request path holds a backslash or a control character"

@@ -14,6 +14,12 @@ The order is fixed and every step fails closed:
 
 Anything unexpected raised on the way becomes a 401 ``invalid_token``: a bad
 token can never produce a 500.
+
+A token that verified is remembered in a :class:`~wsgi_jwt_guard.token_cache.TokenCache`
+(by its full string, until its ``exp`` or the cache's ``max_age``), so the same
+token again skips all four steps. Refused tokens are never remembered. The
+headers of verified tokens are remembered too (a few per issuer), so a new
+token with a known header skips decoding and checking it again.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import logging
 import time
 from collections.abc import Sequence
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from cachelib import BaseCache
 
@@ -31,10 +38,19 @@ from .identity import Identity, TokenSource
 from .issuers import Issuer, KeySource
 from .jws import CompactJWS, parse
 from .service import ServiceTokens
+from .token_cache import TokenCache
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 __all__ = ["Verifier"]
 
 log = logging.getLogger("wsgi_jwt_guard")
+
+# Distinct headers of verified tokens kept for reuse. Issuers use one header per
+# key, so this covers many rotations; past it the table starts over. Only
+# verified tokens add to it, so refused ones cannot fill or churn it.
+_KNOWN_HEADERS_MAX = 64
 
 
 class Verifier:
@@ -47,6 +63,9 @@ class Verifier:
         *,
         remote_user_claim: str = "sub",
         cache: BaseCache | None = None,
+        metrics: Metrics | None = None,
+        token_cache_size: int = 10_000,
+        token_cache_max_age: float | None = 300.0,
     ) -> None:
         if not isinstance(issuers, Sequence) or not all(isinstance(i, Issuer) for i in issuers):
             raise ConfigError("issuers", "expected a list of Issuer objects")
@@ -58,9 +77,16 @@ class Verifier:
         for index, issuer in enumerate(issuers):
             if issuer.issuer in self._issuers:
                 raise ConfigError(f"issuers[{index}].issuer", "this issuer is configured twice")
-            self._issuers[issuer.issuer] = (issuer, issuer.key_source(cache))
+            self._issuers[issuer.issuer] = (issuer, issuer.key_source(cache, metrics))
         self.service_tokens = service_tokens
         self.remote_user_claim = remote_user_claim
+        try:
+            #: Identities of verified tokens; ``hits``/``misses`` count lookups.
+            self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
+        except ValueError as exc:
+            key = "token_cache_size" if "maxsize" in str(exc) else "token_cache_max_age"
+            raise ConfigError(key, str(exc).replace("maxsize", "the size")) from None
+        self._known_headers: dict[str, dict[str, object]] = {}
 
     def now(self) -> float:
         """The current time; tests replace this method."""
@@ -69,10 +95,24 @@ class Verifier:
     def verify(self, token: str, source: TokenSource) -> Identity:
         """Verify ``token``; raise a :class:`RequestRefused` subclass saying why not."""
         try:
-            jws = parse(token)
+            now = self.now()
+            identity = self.token_cache.get(token, source, now)
+            if identity is not None:
+                return identity
+            known = self._known_headers
+            jws = parse(token, known)
             if jws.alg == "HS256":
-                return self._service_identity(jws, token, source)
-            return self._user_identity(jws, token, source)
+                identity = self._service_identity(jws, token, source, now)
+            else:
+                identity = self._user_identity(jws, token, source, now)
+            # Verified: remember it, and its header for the next token.
+            self.token_cache.put(identity, now)
+            head = token[: token.index(".")]
+            if head not in known:
+                if len(known) >= _KNOWN_HEADERS_MAX:
+                    known.clear()
+                known[head] = jws.header
+            return identity
         except InvalidToken as refusal:
             refusal.source = source
             raise
@@ -83,10 +123,12 @@ class Verifier:
             log.debug("unexpected error while verifying a token", exc_info=True)
             raise InvalidToken("the token could not be verified", source=source) from None
 
-    def _service_identity(self, jws: CompactJWS, token: str, source: TokenSource) -> Identity:
+    def _service_identity(
+        self, jws: CompactJWS, token: str, source: TokenSource, now: float
+    ) -> Identity:
         if self.service_tokens is None:
             raise InvalidToken("service tokens are not accepted")
-        exp = self.service_tokens.verify(jws, now=self.now())
+        exp = self.service_tokens.verify(jws, now=now)
         return Identity(
             subject=self.service_tokens.subject,
             claims=MappingProxyType(jws.claims),
@@ -97,7 +139,9 @@ class Verifier:
             token=token,
         )
 
-    def _user_identity(self, jws: CompactJWS, token: str, source: TokenSource) -> Identity:
+    def _user_identity(
+        self, jws: CompactJWS, token: str, source: TokenSource, now: float
+    ) -> Identity:
         claims = jws.claims
         iss = claims.get("iss")
         entry = self._issuers.get(iss) if isinstance(iss, str) else None
@@ -111,7 +155,7 @@ class Verifier:
             raise InvalidToken("the token signature does not verify")
         if not issuer.accepts_type(jws.header.get("typ")):
             raise InvalidToken("the token's type ('typ') is not accepted")
-        exp = check_times(claims, now=self.now(), leeway=issuer.leeway)
+        exp = check_times(claims, now=now, leeway=issuer.leeway)
         if issuer.audience:
             check_audience(claims, issuer.audience)
         subject = check_subject(claims)

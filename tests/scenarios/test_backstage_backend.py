@@ -1,57 +1,26 @@
-"""The seed's Backstage backend, run as a real server process and driven over HTTP."""
+"""The seed's Backstage backend -- ``wsgi-jwt-guard demo`` -- run as a real server and driven over HTTP.
+
+The demo is the seed's route table behind the guard, with a development issuer
+mounted at ``/api/auth`` whose keys the guard fetches from its JWKS URL.
+"""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
 from tests.helpers import SERVICE_SECRET, service_token
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.processes import running_demo
 
 
 @pytest.fixture(scope="module")
 def backend() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "examples" / "backstage_backend.py"), "--port", str(port)],
-        env={**os.environ, "BACKEND_SECRET": SERVICE_SECRET},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            requests.get(f"{base}/api/auth/token", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail(f"the example did not start:\n{process.communicate()[0]}")
-            time.sleep(0.1)
-    try:
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_demo(env={"WSGI_JWT_GUARD_SERVICE_SECRET": SERVICE_SECRET}) as demo:
+        yield demo.base
 
 
 def _token(base: str, subject: str = "user:default/alice") -> str:
@@ -92,12 +61,12 @@ def test_user_token_reaches_catalog_with_identity(backend: str) -> None:
         timeout=5,
     )
     assert response.status_code == 200
-    assert response.json()["whoami"] == {
-        "user": "user:default/alice",
-        "kind": "user",
-        "source": "header",
-        "ownership": ["user:default/alice"],
-    }
+    identity = response.json()["identity"]
+    assert identity["user"] == "user:default/alice"
+    assert identity["kind"] == "user"
+    assert identity["source"] == "header"
+    assert identity["issuer"] == f"{backend}/api/auth"
+    assert identity["ownership"] == ["user:default/alice"]
     assert "HttpOnly" in response.headers["Set-Cookie"]
 
 
@@ -140,7 +109,7 @@ def test_service_token_is_accepted(backend: str) -> None:
         timeout=5,
     )
     assert response.status_code == 200
-    assert response.json()["whoami"]["kind"] == "service"
+    assert response.json()["identity"]["kind"] == "service"
     assert "Set-Cookie" not in response.headers
 
 

@@ -1,0 +1,88 @@
+"""Real cache servers for the tests: redis-server and memcached on 127.0.0.1.
+
+Each runs as a subprocess on a free loopback port for the test (or module)
+that asks for it and is killed afterwards. Without the binary the test is
+skipped with the reason; ``.ci/run`` installs both, so CI always runs them.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
+
+
+@dataclass
+class Server:
+    """A running server process; ``stop()`` and ``start()`` simulate an outage."""
+
+    binary: str
+    port: int
+    args: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.binary, *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        _wait_for_port(self.port, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+@contextmanager
+def running(binary_name: str, args: list[str], port: int) -> Iterator[Server]:
+    binary = shutil.which(binary_name)
+    if binary is None:
+        pytest.skip(f"{binary_name} is not installed (bash .ci/run installs it)")
+    server = Server(binary, port, args)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def redis_server() -> Iterator[Server]:
+    port = free_port()
+    args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    with running("redis-server", args, port) as server:
+        yield server
+
+
+@contextmanager
+def memcached_server() -> Iterator[Server]:
+    port = free_port()
+    args = ["-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "nobody"]
+    with running("memcached", args, port) as server:
+        yield server

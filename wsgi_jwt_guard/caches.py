@@ -1,0 +1,294 @@
+"""Where the guard keeps state that workers and hosts share (DESIGN §5).
+
+JWKS documents and revocation entries go into a ``cachelib`` cache. Which one
+is a deployment decision:
+
+========== ================================ ==================================
+``type``   cachelib class                   shared by
+========== ================================ ==================================
+memory     ``SimpleCache`` (the default)    the threads of one process
+filesystem ``FileSystemCache``              the worker processes of one host
+redis      ``RedisCache``                   every host using the Redis server
+memcached  ``MemcachedCache`` (pymemcache)  every host using the servers
+========== ================================ ==================================
+
+From configuration::
+
+    [cache]
+    type = "redis"
+    url = "redis://cache.internal:6379/0"
+    key_prefix = "myservice:"            # before the guard's own "wsgi_jwt_guard:..." keys
+
+The guard stores only JSON text and reads it back as text:
+:class:`SharedCache` gives Redis and file-system caches a serializer that
+never unpickles, and builds memcached clients without one. cachelib's own
+serializers use ``pickle``, so anyone able to write to a cache server could
+otherwise run code in every worker. Whatever is read is validated again by
+its reader (a corrupt or poisoned entry is ignored and refetched).
+
+If the shared cache fails (Redis down, memcached unreachable),
+:class:`SharedCache` logs one warning, carries on with an in-process cache and
+tries the shared one again after ``retry_after`` seconds. Requests keep being
+served; what needs the shared cache (one fetch for all workers, revocations
+made elsewhere) degrades to per-process until it is back.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import IO, Any
+
+from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
+from cachelib.serializers import BaseSerializer
+
+from .errors import ConfigError
+
+__all__ = ["CACHE_TYPES", "SharedCache", "build_cache"]
+
+log = logging.getLogger("wsgi_jwt_guard")
+
+CACHE_TYPES = ("memory", "filesystem", "redis", "memcached")
+# A cache server that does not answer within this long is treated as down:
+# requests must not queue behind it.
+_SOCKET_TIMEOUT = 0.5
+
+
+class _TextSerializer(BaseSerializer):
+    """Text and whole numbers, tagged; never pickles and never unpickles.
+
+    ``FileSystemCache`` keeps its file count as an ``int`` through the same
+    serializer, hence the ``i`` tag beside ``t`` for text. Anything else read
+    back (a pickle another client wrote) is ``None``.
+    """
+
+    def dumps(self, value: Any, protocol: int = 0) -> bytes:
+        if isinstance(value, str):
+            return b"t" + value.encode("utf-8")
+        if type(value) is int:
+            return b"i%d" % value
+        raise TypeError("the guard stores text only")
+
+    def loads(self, bvalue: bytes | None) -> Any:
+        if not isinstance(bvalue, bytes):
+            return None
+        try:
+            if bvalue.startswith(b"t"):
+                return bvalue[1:].decode("utf-8")
+            if bvalue.startswith(b"i"):
+                return int(bvalue[1:])
+        except ValueError:  # also UnicodeDecodeError
+            pass
+        return None
+
+    def dump(self, value: Any, f: IO[bytes], protocol: int = 0) -> None:
+        f.write(self.dumps(value))
+
+    def load(self, f: IO[bytes]) -> Any:
+        return self.loads(f.read())
+
+
+def _text_only(cache: BaseCache) -> BaseCache:
+    """``cache``, or a shallow copy of it that stores and reads text only."""
+    if isinstance(cache, (RedisCache, FileSystemCache)):
+        # A copy, so that an application sharing the cache object keeps its
+        # own serializer; the copy shares the connection or directory.
+        text = copy.copy(cache)
+        text.serializer = _TextSerializer()  # type: ignore[assignment]
+        return text
+    if isinstance(cache, MemcachedCache) and _may_unpickle(getattr(cache, "_client", None)):
+        # pylibmc and python-memcached unpickle whatever an entry's flags ask for.
+        raise ConfigError(
+            "cache", "this memcached client may unpickle entries; use type = 'memcached'"
+        )
+    return cache
+
+
+def _may_unpickle(client: object) -> bool:
+    """Whether a memcached client could deserialize entries with ``pickle``."""
+    if not type(client).__module__.startswith("pymemcache"):
+        return True
+    # A HashClient keeps its options for the per-server clients it creates.
+    options = getattr(client, "default_kwargs", None) or vars(client)
+    if options.get("deserializer") is not None:
+        return True
+    serde = options.get("serde")
+    deserialize = getattr(serde, "deserialize", None)
+    return serde is not None and getattr(deserialize, "__name__", "") != "_default_deserialize"
+
+
+class SharedCache(BaseCache):
+    """A text-only view of a shared cache that falls back to process memory.
+
+    :param cache: the shared cache; ``None`` means process memory only.
+    :param retry_after: seconds to use process memory before trying a failed
+        shared cache again.
+    """
+
+    def __init__(
+        self,
+        cache: BaseCache | None = None,
+        *,
+        retry_after: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(default_timeout=300)
+        if cache is not None and not isinstance(cache, BaseCache):
+            raise ConfigError("cache", "expected a cachelib cache")
+        if isinstance(cache, SharedCache):
+            cache = cache.shared
+        self.shared: BaseCache | None = _text_only(cache) if cache is not None else None
+        self.local = SimpleCache(threshold=10_000)
+        self.retry_after = retry_after
+        self.clock = clock
+        self._down_until = float("-inf")
+        self._lock = threading.Lock()
+
+    @property
+    def is_shared(self) -> bool:
+        """Whether a shared cache is configured (it may be down right now)."""
+        return self.shared is not None
+
+    def _call(self, operation: str, *args: Any) -> tuple[bool, Any]:
+        """``(True, result)`` from the shared cache, or ``(False, None)`` when it is down."""
+        if self.shared is None or self.clock() < self._down_until:
+            return False, None
+        try:
+            return True, getattr(self.shared, operation)(*args)
+        except Exception as exc:
+            with self._lock:
+                first = self.clock() >= self._down_until
+                self._down_until = self.clock() + self.retry_after
+            if first:
+                log.warning(
+                    "shared cache %s failed (%s); using process memory for %ss",
+                    type(self.shared).__name__,
+                    exc,
+                    self.retry_after,
+                )
+            return False, None
+
+    def get(self, key: str) -> Any:
+        ok, value = self._call("get", key)
+        if not ok:
+            value = self.local.get(key)
+        if isinstance(value, bytes):  # memcached hands back what it was given, as bytes
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                return None
+        return value if isinstance(value, str) else None
+
+    def set(self, key: str, value: Any, timeout: Any = None) -> bool:
+        """Store ``value`` in the shared cache; ``False`` if only process memory has it."""
+        self.local.set(key, value, timeout)
+        ok, stored = self._call("set", key, value, timeout)
+        return ok and stored is not False
+
+    def add(self, key: str, value: Any, timeout: Any = None) -> bool:
+        """Store ``value`` unless ``key`` exists: the shared cache's atomic claim."""
+        ok, added = self._call("add", key, value, timeout)
+        if ok:
+            return bool(added)
+        return bool(self.local.add(key, value, timeout))
+
+    def delete(self, key: str) -> bool:
+        self.local.delete(key)
+        ok, deleted = self._call("delete", key)
+        return bool(deleted) if ok else True
+
+    def has(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def clear(self) -> bool:
+        self.local.clear()
+        ok, cleared = self._call("clear")
+        return bool(cleared) if ok else True
+
+
+def build_cache(config: Mapping[str, Any]) -> BaseCache:
+    """The cache a ``[cache]`` table describes (see the module docs).
+
+    ``memory``: ``threshold``. ``filesystem``: ``dir`` (required), ``threshold``.
+    ``redis``: ``url`` (required, ``redis://`` or ``rediss://``). ``memcached``:
+    ``servers`` (required, ``["host:port", ...]``). All: ``key_prefix``.
+    """
+    known = {
+        "memory": {"threshold"},
+        "filesystem": {"dir", "threshold"},
+        "redis": {"url"},
+        "memcached": {"servers"},
+    }
+    kind = config.get("type", "memory")
+    if kind not in known:
+        raise ConfigError("cache.type", f"expected one of {list(CACHE_TYPES)}")
+    allowed = known[kind] | {"type", "key_prefix"}
+    for key in config:
+        if key not in allowed:
+            expected = sorted(allowed)
+            raise ConfigError(f"cache.{key}", f"unknown for type {kind!r}; expected {expected}")
+    prefix = config.get("key_prefix", "")
+    if not isinstance(prefix, str):
+        raise ConfigError("cache.key_prefix", "expected a string")
+    threshold = config.get("threshold", 10_000)
+    if type(threshold) is not int or threshold < 1:
+        raise ConfigError("cache.threshold", "expected a positive whole number")
+    if kind == "memory":
+        return SimpleCache(threshold=threshold)
+    if kind == "filesystem":
+        directory = config.get("dir")
+        if not isinstance(directory, str) or not directory:
+            raise ConfigError("cache.dir", "expected the directory the workers share")
+        return FileSystemCache(directory, threshold=threshold, mode=0o600)
+    if kind == "redis":
+        return _redis(config.get("url"), prefix)
+    return _memcached(config.get("servers"), prefix)
+
+
+def _redis(url: object, prefix: str) -> BaseCache:
+    if not isinstance(url, str) or not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("cache.url", "expected a redis:// or rediss:// URL")
+    try:
+        import redis
+    except ImportError:
+        raise ConfigError("cache.type", "type = 'redis' needs: pip install redis") from None
+    try:
+        client = redis.Redis.from_url(
+            url, socket_timeout=_SOCKET_TIMEOUT, socket_connect_timeout=_SOCKET_TIMEOUT
+        )
+    except ValueError as exc:
+        raise ConfigError("cache.url", str(exc)) from None
+    return RedisCache(host=client, key_prefix=prefix)
+
+
+def _memcached(servers: object, prefix: str) -> BaseCache:
+    if (
+        isinstance(servers, str)
+        or not isinstance(servers, list)
+        or not servers
+        or not all(isinstance(s, str) and ":" in s for s in servers)
+    ):
+        raise ConfigError("cache.servers", 'expected a list of "host:port" strings')
+    try:
+        from pymemcache.client.hash import HashClient  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigError("cache.type", "type = 'memcached' needs pymemcache installed") from None
+    addresses = []
+    for server in servers:
+        host, _, port = server.rpartition(":")
+        if not host or not port.isdigit():
+            raise ConfigError("cache.servers", f"{server!r} is not host:port")
+        addresses.append((host, int(port)))
+    # No serde: values go in and come out as bytes, so nothing is ever unpickled.
+    client = HashClient(
+        addresses,
+        connect_timeout=_SOCKET_TIMEOUT,
+        timeout=_SOCKET_TIMEOUT,
+        retry_attempts=1,
+        encoding="utf-8",
+        default_noreply=False,  # add() must report whether it claimed the key
+    )
+    return MemcachedCache(servers=client, key_prefix=prefix)

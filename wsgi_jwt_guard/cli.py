@@ -1,0 +1,383 @@
+"""The ``wsgi-jwt-guard`` command: a demo, a dev server, and token tools.
+
+::
+
+    wsgi-jwt-guard demo [--port 7007]
+    wsgi-jwt-guard serve MODULE:APP [--config guard.toml] [--host 127.0.0.1] [--port 8000]
+    wsgi-jwt-guard mint --key private.pem --iss URL --sub SUBJECT [--aud A] [--claim k=v ...]
+    wsgi-jwt-guard mint --service [--secret-file FILE] [--config guard.toml]
+    wsgi-jwt-guard inspect TOKEN [--config guard.toml]
+
+``demo`` runs :mod:`wsgi_jwt_guard.demo` on 127.0.0.1 (``--port 0`` picks a
+free port) and prints its URLs, a token and ``curl`` lines. ``serve`` runs any
+WSGI app behind the guard on Werkzeug's development server. ``mint`` signs a
+user token with a PEM or JWK private key, or a service token with the shared
+secret (read from a file or the configuration, never from the command line,
+where ``ps`` would show it). ``inspect`` decodes a token and, given a
+configuration, verifies it with the guard's own :class:`~wsgi_jwt_guard.Verifier`
+and says why it is refused.
+
+Where no ``--config`` is given, the configuration comes from the environment
+(``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables; see
+:func:`wsgi_jwt_guard.config.environment_config`).
+
+Errors are one line on stderr and exit status 1 (2 for usage errors). ``demo``
+and ``serve`` stop cleanly, with status 0, on Ctrl-C or ``SIGTERM``.
+
+The parser is the standard library's ``argparse``: four subcommands with a few
+flags each need nothing more, and the package gains no dependency.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import importlib
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .config import environment_config, from_config, load_config, with_environment
+from .devissuer import SigningKey
+from .errors import ExpiredToken, GuardError, KeysUnavailable, RequestRefused, UnknownKey
+from .service import ServiceTokens
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+__all__ = ["main"]
+
+PROG = "wsgi-jwt-guard"
+
+
+class CommandError(Exception):
+    """A failure reported as one line on stderr."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except (CommandError, GuardError) as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    return status
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="JWT authentication in front of any WSGI app."
+    )
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo", help="run a development issuer and a sample app behind the guard"
+    )
+    demo.add_argument("--port", type=int, default=7007, help="0 picks a free port (default 7007)")
+    demo.set_defaults(run=_demo)
+
+    serve = commands.add_parser("serve", help="run MODULE:APP behind the guard (development)")
+    serve.add_argument("app", metavar="MODULE:APP", help="e.g. myproject.wsgi:application")
+    serve.add_argument("--config", help="guard.toml (default: the environment)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.set_defaults(run=_serve)
+
+    mint = commands.add_parser("mint", help="sign a token (user or service) and print it")
+    kind = mint.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--key", help="private key of a user-token issuer: PEM or JWK file")
+    kind.add_argument("--service", action="store_true", help="an HS256 service token")
+    mint.add_argument("--alg", help="RS384/RS512 for an RSA key (default RS256; EC: its curve's)")
+    mint.add_argument("--kid", help="the header kid (default: the JWK's)")
+    mint.add_argument("--iss", help="issuer (user tokens; required with --key)")
+    mint.add_argument("--sub", help="subject (service tokens: the configured subject)")
+    mint.add_argument("--aud", action="append", default=[], help="audience (repeatable)")
+    mint.add_argument("--typ", help="header typ, e.g. vnd.backstage.user")
+    mint.add_argument("--lifetime", type=int, help="seconds until exp (default 3600)")
+    mint.add_argument(
+        "--claim",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a claim; VALUE is JSON if it parses, else a string (repeatable)",
+    )
+    mint.add_argument("--claims", help="a JSON object of claims, or @file.json")
+    mint.add_argument("--secret-file", help="service secret file (default: the configuration)")
+    mint.add_argument("--config", help="guard.toml with [service_tokens] (default: environment)")
+    mint.set_defaults(run=_mint)
+
+    inspect = commands.add_parser("inspect", help="decode a token; verify it with a config")
+    inspect.add_argument("jwt", metavar="TOKEN", help="the token, or - to read it from stdin")
+    inspect.add_argument("--config", help="guard.toml to verify against (default: environment)")
+    inspect.set_defaults(run=_inspect)
+    return parser
+
+
+# --- demo and serve ----------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import Demo  # the page and sample app are only needed here
+
+    # Service tokens only if a secret is set: the demo never invents one it cannot show.
+    secrets = with_environment({"service_tokens": {}})["service_tokens"].get("secrets", [])
+    server = _listen("127.0.0.1", args.port)
+    demo = Demo(f"http://127.0.0.1:{server.port}", service_secrets=secrets)
+    server.app = demo
+    _log_to_stderr(logging.INFO)
+    print(demo.banner(), flush=True)
+    _serve_until_stopped(server)
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    app = _import_app(args.app)
+    guard = from_config(app, args.config)
+    server = _listen(args.host, args.port)
+    server.app = guard
+    _log_to_stderr(logging.INFO)
+    print(f"Serving {args.app} behind the guard on http://{args.host}:{server.port}/", flush=True)
+    print("Press Ctrl-C to stop.", flush=True)
+    _serve_until_stopped(server)
+    return 0
+
+
+def _import_app(spec: str) -> WSGIApplication:
+    module_name, _, attribute = spec.partition(":")
+    if not module_name:
+        raise CommandError(f"expected MODULE:APP, got {spec!r}")
+    sys.path.insert(0, os.getcwd())  # like gunicorn: the project is the current directory
+    try:
+        target: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise CommandError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
+    for name in (attribute or "application").split("."):
+        try:
+            target = getattr(target, name)
+        except AttributeError:
+            raise CommandError(f"{module_name!r} has no attribute {attribute!r}") from None
+    if not callable(target):
+        raise CommandError(f"{spec!r} is not a WSGI application (not callable)")
+    app: WSGIApplication = target
+    return app
+
+
+def _not_ready(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting\n"]
+
+
+def _listen(host: str, port: int) -> BaseWSGIServer:
+    """A threaded dev server bound to ``host:port`` (0: any free port); app set later."""
+    try:
+        sock = socket.create_server((host, port))
+    except OSError as exc:
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    with sock:  # the server works on its own duplicate of the socket
+        return make_server(host, sock.getsockname()[1], _not_ready, threaded=True, fd=sock.fileno())
+
+
+def _serve_until_stopped(server: BaseWSGIServer) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close the socket."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Set both explicitly: a process started in the background inherits an
+    # ignored SIGINT, and Ctrl-C must still stop it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever()  # returns on KeyboardInterrupt, and closes the server
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    print("Stopped.", file=sys.stderr, flush=True)
+
+
+def _log_to_stderr(level: int) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    logger = logging.getLogger("wsgi_jwt_guard")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+# --- mint --------------------------------------------------------------------------
+
+
+def _mint(args: argparse.Namespace) -> int:
+    extra = _claims_from(args.claims, args.claim)
+    if args.service:
+        tokens = _service_tokens(args)
+        now = int(time.time())
+        claims: dict[str, Any] = {}
+        if args.lifetime is not None:
+            claims["exp"] = now + args.lifetime
+        if args.sub is not None and args.sub != tokens.subject:
+            raise CommandError(f"service tokens carry the configured subject {tokens.subject!r}")
+        if args.aud:
+            claims["aud"] = args.aud[0] if len(args.aud) == 1 else args.aud
+        print(tokens.mint(now=now, claims={**claims, **extra}))
+        return 0
+    if not args.iss or not args.sub:
+        raise CommandError("a user token needs --iss and --sub")
+    key = SigningKey.from_file(args.key, algorithm=args.alg, kid=args.kid)
+    now = int(time.time())
+    claims = {"iss": args.iss, "sub": args.sub, "iat": now, "exp": now + (args.lifetime or 3600)}
+    if args.aud:
+        claims["aud"] = args.aud[0] if len(args.aud) == 1 else args.aud
+    header = {"typ": args.typ} if args.typ else None
+    print(key.sign({**claims, **extra}, header=header))
+    return 0
+
+
+def _service_tokens(args: argparse.Namespace) -> ServiceTokens:
+    if args.secret_file:
+        try:
+            secret = Path(args.secret_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeError) as exc:
+            raise CommandError(f"cannot read the secret file {args.secret_file!r}: {exc}") from None
+        return ServiceTokens([secret], subject=args.sub or "backstage-server")
+    config = load_config(args.config) if args.config else environment_config()
+    settings = (config or {}).get("service_tokens")
+    if settings is None:
+        raise CommandError(
+            "no service secret: give --secret-file, or [service_tokens] in --config, "
+            "or set WSGI_JWT_GUARD_SERVICE_SECRET"
+        )
+    guard = from_config(_not_ready, config or {})
+    tokens = guard.verifier.service_tokens
+    assert tokens is not None  # [service_tokens] is configured
+    return tokens
+
+
+def _claims_from(document: str | None, pairs: Iterable[str]) -> dict[str, Any]:
+    claims: dict[str, Any] = {}
+    if document:
+        text = document
+        if document.startswith("@"):
+            try:
+                text = Path(document[1:]).read_text(encoding="utf-8")
+            except (OSError, UnicodeError) as exc:
+                raise CommandError(f"cannot read {document[1:]!r}: {exc}") from None
+        try:
+            loaded = json.loads(text)
+        except ValueError as exc:
+            raise CommandError(f"--claims is not JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise CommandError("--claims must be a JSON object")
+        claims.update(loaded)
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            raise CommandError(f"--claim expects NAME=VALUE, got {pair!r}")
+        try:
+            claims[name] = json.loads(value)
+        except ValueError:
+            claims[name] = value
+    return claims
+
+
+# --- inspect -----------------------------------------------------------------------
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    given: str = sys.stdin.readline() if args.jwt == "-" else args.jwt
+    token = given.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
+    header, claims = _decode_unverified(token)
+    print("Header (unverified):")
+    print(json.dumps(header, indent=2))
+    print("Claims (unverified):")
+    print(json.dumps(claims, indent=2))
+    for name in ("iat", "nbf", "exp"):
+        if isinstance(claims.get(name), (int, float)) and not isinstance(claims[name], bool):
+            print(f"  {name}: {_when(claims[name])}")
+    config = load_config(args.config) if args.config else environment_config()
+    if config is None:
+        print("Not verified: pass --config guard.toml (or set WSGI_JWT_GUARD_CONFIG) to verify.")
+        return 0
+    _log_to_stderr(logging.WARNING)  # JWKS fetch failures say why keys are missing
+    verifier = from_config(_not_ready, config).verifier
+    try:
+        identity = verifier.verify(token, "header")
+    except RequestRefused as refusal:
+        raise CommandError(
+            f"token refused ({refusal.status}): {_explain(refusal, header, claims, config)}"
+        ) from None
+    who = f"issuer {identity.issuer}" if identity.kind == "user" else "the service secrets"
+    print(
+        f"Verified: a {identity.kind} token for {identity.subject!r}, signed by {who}, "
+        f"expires {_when(identity.expires_at)}."
+    )
+    return 0
+
+
+def _decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise CommandError(f"not a JWT: expected 3 dot-separated segments, got {len(parts)}")
+    decoded = []
+    for part, what in zip(parts[:2], ("header", "payload"), strict=True):
+        try:
+            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+            value = json.loads(raw)
+        except (binascii.Error, ValueError):
+            raise CommandError(f"not a JWT: the {what} is not base64url JSON") from None
+        if not isinstance(value, dict):
+            raise CommandError(f"not a JWT: the {what} is not a JSON object")
+        decoded.append(value)
+    return decoded[0], decoded[1]
+
+
+def _when(timestamp: float) -> str:
+    try:
+        moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return f"{timestamp} (out of range)"
+    delta = int(timestamp - time.time())
+    relative = f"in {_duration(delta)}" if delta >= 0 else f"{_duration(-delta)} ago"
+    return f"{moment.isoformat(timespec='seconds').replace('+00:00', 'Z')} ({relative})"
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def _explain(
+    refusal: RequestRefused,
+    header: dict[str, Any],
+    claims: dict[str, Any],
+    config: dict[str, Any],
+) -> str:
+    """The guard's reason, with the details a client must not see but a developer needs."""
+    reason = refusal.description
+    if isinstance(refusal, ExpiredToken) and isinstance(claims.get("exp"), (int, float)):
+        return f"expired since {_when(claims['exp'])}"
+    if isinstance(refusal, UnknownKey):
+        return f"unknown kid {header.get('kid')!r}: {reason}"
+    if isinstance(refusal, KeysUnavailable):
+        return f"{reason} (see the JWKS warning above)"
+    issuers = config.get("issuers", [])
+    trusted = [entry.get("issuer") for entry in issuers if isinstance(entry, dict)]
+    if header.get("alg") != "HS256" and claims.get("iss") not in trusted:
+        return f"issuer mismatch: {claims.get('iss')!r} is not one of {trusted}"
+    return reason

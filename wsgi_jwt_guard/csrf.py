@@ -1,0 +1,163 @@
+"""Cross-site request forgery checks for cookie-authenticated requests.
+
+Browsers attach the token cookie to every request to this site, including the
+ones another site makes them send (a hidden ``<form method=post>``, a
+``fetch`` with ``credentials: "include"``). ``SameSite=Lax`` stops most of
+them, not all: same-site sibling domains, browsers without it, methods sent as
+top-level navigations. So by default the guard refuses, with ``403``, an
+*unsafe* request (anything but ``GET``/``HEAD``/``OPTIONS``/``TRACE``, counting
+``X-HTTP-Method-Override`` and its kin) whose token came from the cookie,
+unless the request shows it was made by this site::
+
+    JWTGuard(app, ..., csrf=CSRFSettings(allowed_origins=["https://app.example.com"]))
+
+A request passes when
+
+1. its ``Origin`` is this site's own (``wsgi.url_scheme`` + ``Host``) or one of
+   ``allowed_origins``; or
+2. it has no ``Origin`` (or ``Origin: null``) and ``Sec-Fetch-Site: same-origin``; or
+3. double-submit is configured and the ``header`` equals the ``cookie`` -- a
+   header another site cannot set without this site's CORS consent.
+
+Tokens from the ``Authorization`` header or a ``token_headers`` header are not
+checked: a browser never adds those on its own. ``403`` rather than ``401``:
+the credential is fine and re-authenticating would not help; the request's
+provenance is what is refused (as Django's CSRF check and Go's
+``CrossOriginProtection`` answer). Behind a proxy that rewrites ``Host``, use
+``ProxyFix(x_host=1)`` in front of the guard or list the public origin.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .errors import ConfigError, CrossSiteRequest, RequestRefused
+from .extraction import cookie_token, environ_key
+from .routing import request_methods
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["SAFE_METHODS", "CSRFSettings", "check_request", "request_origin"]
+
+#: RFC 9110 §9.2.1: methods that must not change state; never checked.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+_ORIGIN = re.compile(r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?")
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
+_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+
+
+def _normalize_origin(value: str) -> str | None:
+    """``scheme://host[:port]`` lower-cased, default port dropped; ``None`` if not one."""
+    match = _ORIGIN.fullmatch(value.strip())
+    if match is None:
+        return None
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+    if port is None or port == _DEFAULT_PORTS[scheme]:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{int(port)}"
+
+
+def request_origin(environ: WSGIEnvironment) -> str | None:
+    """The request's own origin, from ``wsgi.url_scheme`` and ``Host``."""
+    scheme = str(environ.get("wsgi.url_scheme", "http"))
+    host = environ.get("HTTP_HOST")
+    if not host:
+        host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
+    return _normalize_origin(f"{scheme}://{host}")
+
+
+@dataclass(frozen=True)
+class CSRFSettings:
+    """How unsafe requests authenticated by the token cookie prove they are same-site."""
+
+    #: ``False`` turns the check off (the app then owns CSRF protection entirely).
+    enabled: bool = True
+    #: Other origins trusted to send unsafe requests (``https://app.example.com``).
+    allowed_origins: Sequence[str] = ()
+    #: Double-submit: a request header (``X-CSRF-Token``) that must equal ...
+    header: str | None = None
+    #: ... this cookie, set by the app and readable by its scripts (``__Host-csrf``).
+    cookie: str | None = None
+    _origins: frozenset[str] = field(init=False, repr=False, compare=False)
+    _header_key: str | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise ConfigError("enabled", "expected true or false")
+        if isinstance(self.allowed_origins, str) or not isinstance(self.allowed_origins, Sequence):
+            raise ConfigError("allowed_origins", "expected a list of origins")
+        origins = set()
+        for index, origin in enumerate(self.allowed_origins):
+            normalized = _normalize_origin(origin) if isinstance(origin, str) else None
+            if normalized is None:
+                raise ConfigError(
+                    f"allowed_origins[{index}]",
+                    "expected scheme://host[:port] (no path, no wildcard, not 'null')",
+                )
+            origins.add(normalized)
+        object.__setattr__(self, "_origins", frozenset(origins))
+        object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
+        if (self.header is None) != (self.cookie is None):
+            missing = "cookie" if self.cookie is None else "header"
+            raise ConfigError(missing, "double-submit needs both a header and a cookie")
+        if self.header is not None:
+            try:
+                key = environ_key(self.header) if isinstance(self.header, str) else None
+            except ValueError:
+                key = None
+            if key is None or key in ("HTTP_AUTHORIZATION", "HTTP_COOKIE"):
+                raise ConfigError("header", "expected a request header name (X-CSRF-Token)")
+            object.__setattr__(self, "_header_key", key)
+        if self.cookie is not None and (
+            not isinstance(self.cookie, str) or not _COOKIE_NAME.fullmatch(self.cookie)
+        ):
+            raise ConfigError("cookie", "expected a cookie name (letters, digits, -_.)")
+
+    def allows(self, origin: str) -> bool:
+        """Whether ``origin`` (an ``Origin`` header value) is in ``allowed_origins``."""
+        normalized = _normalize_origin(origin)
+        return normalized is not None and normalized in self._origins
+
+    def _double_submitted(self, environ: WSGIEnvironment) -> bool:
+        if self._header_key is None or self.cookie is None:
+            return False
+        sent = environ.get(self._header_key, "")
+        try:
+            expected = cookie_token(environ, self.cookie, 4096)
+        except RequestRefused:  # the cookie tossed twice: prove nothing
+            return False
+        if not sent or not expected:
+            return False
+        return hmac.compare_digest(str(sent).encode("latin-1", "replace"), expected.encode("utf-8"))
+
+
+def check_request(environ: WSGIEnvironment, settings: CSRFSettings) -> None:
+    """Raise :class:`~wsgi_jwt_guard.errors.CrossSiteRequest` unless this
+    cookie-authenticated request is safe or shown to come from this site."""
+    if not settings.enabled:
+        return
+    methods = request_methods(environ)
+    if methods <= SAFE_METHODS:
+        return
+    method = min(methods - SAFE_METHODS)
+    origin = environ.get("HTTP_ORIGIN")
+    if origin is not None and origin.strip() != "null":
+        own = request_origin(environ)
+        if (own is not None and _normalize_origin(origin) == own) or settings.allows(origin):
+            return
+        if settings._double_submitted(environ):
+            return
+        raise CrossSiteRequest(
+            f"a cross-site {method} with the token cookie is refused: Origin is not this site"
+        )
+    if environ.get("HTTP_SEC_FETCH_SITE") == "same-origin" or settings._double_submitted(environ):
+        return
+    proof = "an Origin or Sec-Fetch-Site: same-origin header"
+    if settings.header is not None:
+        proof += f", or the {settings.header} header"
+    raise CrossSiteRequest(f"a {method} with the token cookie needs {proof}")

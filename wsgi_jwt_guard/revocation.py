@@ -1,0 +1,175 @@
+"""Revoking tokens before they expire: logout, stolen tokens (DESIGN §5).
+
+A JWT stays valid until its ``exp``. :class:`Revocations` lets the service cut
+that short, in two ways:
+
+* :meth:`~Revocations.revoke_token` -- one token, by its ``jti``;
+* :meth:`~Revocations.revoke_subject` -- every token a subject holds that was
+  issued (``iat``) before a moment: "log out everywhere".
+
+::
+
+    guard = from_config(app, {..., "cache": {"type": "redis", "url": "redis://..."},
+                              "revocation": {"check_interval": 5}})
+    guard.revocations.revoke_subject("user:default/mallory")
+
+Entries are JSON text in the guard's shared cache, so a revocation made by any
+worker on any host reaches all of them; each lives as long as a token it could
+affect (``exp`` for a ``jti``, ``max_token_lifetime`` for a subject).
+
+Every protected request is checked, including tokens served from the
+verified-token cache. To keep a network round trip off each request, each
+worker remembers what it read for ``check_interval`` seconds (default 5): a
+revocation made on another worker takes effect everywhere within that delay,
+and at once on the worker that made it. A token without ``iat`` counts as
+issued before any subject revocation.
+
+If the shared cache is down, revocations already seen stay in force and new
+ones reach only the worker that made them (``revoke_*`` return ``False``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from .caches import SharedCache
+from .errors import ConfigError, InvalidToken
+
+if TYPE_CHECKING:
+    from cachelib import BaseCache
+
+    from .identity import Identity
+
+__all__ = ["Revocations", "RevokedToken"]
+
+_PREFIX = "wsgi_jwt_guard:revoked:"
+# Bounds the per-worker memory of what was read; past it the memory starts over.
+_LOCAL_ENTRIES = 100_000
+
+
+class RevokedToken(InvalidToken):
+    """The token was revoked (its ``jti``, or its subject before its ``iat``)."""
+
+
+class Revocations:
+    """Revoked ``jti`` values and subjects, shared through a cache.
+
+    :param cache: the shared cache (the guard's own, usually).
+    :param check_interval: seconds a worker reuses what it read; the
+        propagation delay of a revocation made elsewhere.
+    :param max_token_lifetime: the longest lifetime of any accepted token; a
+        subject revocation is kept this long.
+    """
+
+    def __init__(
+        self,
+        cache: BaseCache | None = None,
+        *,
+        check_interval: float = 5.0,
+        max_token_lifetime: float = 86400.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for name, value in (
+            ("check_interval", check_interval),
+            ("max_token_lifetime", max_token_lifetime),
+        ):
+            if type(value) not in (int, float) or not 0 <= value < math.inf:
+                raise ConfigError(name, "expected a non-negative number of seconds")
+        self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache)
+        self.check_interval = check_interval
+        self.max_token_lifetime = max_token_lifetime
+        self.clock = clock
+        # key -> (what the shared cache said, when it was read)
+        self._seen: dict[str, tuple[float | None, float]] = {}
+        self._lock = threading.Lock()
+
+    # --- revoking ---------------------------------------------------------------
+
+    def revoke_token(self, jti: str, *, expires_at: float, issuer: str | None = None) -> bool:
+        """Revoke the token with this ``jti`` (of ``issuer``) until ``expires_at``.
+
+        Returns ``False`` if only this worker knows (the shared cache is down).
+        """
+        if not isinstance(jti, str) or not jti:
+            raise ValueError("expected the token's 'jti'")
+        ttl = expires_at - self.clock()
+        if ttl <= 0:
+            return True  # expired already: nothing to do
+        return self._store(_key("jti", issuer, jti), expires_at, ttl)
+
+    def revoke_subject(
+        self, subject: str, *, before: float | None = None, issuer: str | None = None
+    ) -> bool:
+        """Revoke every token of ``subject`` (of ``issuer``) issued before ``before`` (now).
+
+        Returns ``False`` if only this worker knows (the shared cache is down).
+        """
+        if not isinstance(subject, str) or not subject:
+            raise ValueError("expected a subject")
+        moment = self.clock() if before is None else before
+        return self._store(_key("sub", issuer, subject), moment, self.max_token_lifetime)
+
+    def _store(self, key: str, value: float, ttl: float) -> bool:
+        shared = self.cache.set(key, json.dumps(value), timeout=max(1, math.ceil(ttl)))
+        self._remember(key, value)
+        return shared
+
+    # --- checking -----------------------------------------------------------------
+
+    def check(self, identity: Identity) -> None:
+        """Raise :class:`RevokedToken` if ``identity``'s token has been revoked."""
+        claims = identity.claims
+        jti = claims.get("jti")
+        if isinstance(jti, str) and self._lookup(_key("jti", identity.issuer, jti)) is not None:
+            raise RevokedToken("the token has been revoked", source=identity.source)
+        before = self._lookup(_key("sub", identity.issuer, str(claims.get("sub", ""))))
+        if before is not None:
+            iat: object = claims.get("iat")
+            issued = float(iat) if isinstance(iat, (int, float)) and iat is not True else -math.inf
+            if issued < before:
+                raise RevokedToken(
+                    "the token has been revoked (its subject was logged out)",
+                    source=identity.source,
+                )
+
+    def _lookup(self, key: str) -> float | None:
+        now = self.clock()
+        seen = self._seen.get(key)
+        if seen is not None and now - seen[1] < self.check_interval:
+            return seen[0]
+        value = _parse(self.cache.get(key))
+        if seen is not None and seen[0] is not None:
+            # What was revoked stays revoked, even if the shared cache is down.
+            value = seen[0] if value is None else max(value, seen[0])
+        self._remember(key, value)
+        return value
+
+    def _remember(self, key: str, value: float | None) -> None:
+        with self._lock:
+            if len(self._seen) >= _LOCAL_ENTRIES:
+                # Forget absences first: revocations must stay known.
+                self._seen = {k: v for k, v in self._seen.items() if v[0] is not None}
+            self._seen[key] = (value, self.clock())
+
+
+def _key(kind: str, issuer: str | None, value: str) -> str:
+    # Hashed: subjects and jti values are attacker-influenced text, and cache
+    # keys must stay short and free of separators.
+    digest = hashlib.sha256(f"{issuer or ''}\0{value}".encode("utf-8", "surrogatepass"))
+    return f"{_PREFIX}{kind}:{digest.hexdigest()}"
+
+
+def _parse(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None  # corrupt: treated as absent, as an unreadable cache would be
+    return float(value) if type(value) in (int, float) and math.isfinite(value) else None

@@ -1,0 +1,134 @@
+"""The verified-token cache (DESIGN §5): a repeat token costs a lookup, not a signature check.
+
+:class:`~wsgi_jwt_guard.verification.Verifier` keeps the
+:class:`~wsgi_jwt_guard.identity.Identity` of every token that verified, keyed
+on the *full* token string, and answers the same token from here until the
+entry runs out::
+
+    cache = TokenCache(maxsize=10_000, max_age=300)
+    identity = cache.get(token, "header", now)      # None: verify it the long way
+    ...
+    cache.put(identity, now)                          # only after it verified
+
+The rules that make it safe:
+
+* **The key is the whole token.** Two different strings are two different
+  entries; nothing (a prefix, a hash, the signature alone) can make one token
+  match another's entry.
+* **Only successes are stored.** A refused token leaves no trace, so garbage --
+  however much of it -- can neither grow the cache nor evict good entries.
+  Valid tokens can only be minted by the issuers, so only they can fill it.
+* **Entries never outlive the token.** An entry serves from the time its token
+  verified until the token's ``exp`` (leeway is not extended: past ``exp`` the
+  token goes through full verification again) or ``max_age`` seconds, whichever
+  comes first. ``max_age`` bounds how long a token keeps working after its
+  signing key has been withdrawn from the issuer's JWKS. Times come from the
+  caller (the verifier's clock, which tests replace).
+* **Bounded.** At most ``maxsize`` entries, least recently used evicted first;
+  ``maxsize=0`` turns the cache off.
+* **Thread-safe.** One lock around every read and write of the table.
+
+Revocation is not checked here: the middleware checks it after every
+verification, cached or not, so a revoked token is refused on its next request.
+
+The identity is shared by every request that presents the same token: its
+``claims`` mapping is read-only, and the lists and objects inside it must be
+treated as read-only too.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+from collections import OrderedDict
+
+from .identity import Identity, TokenSource
+
+__all__ = ["TokenCache"]
+
+
+class _Entry:
+    """One verified token: when it may be served and its identity per source."""
+
+    __slots__ = ("by_source", "not_after", "not_before")
+
+    def __init__(self, identity: Identity, not_before: float, not_after: float) -> None:
+        self.not_before = not_before
+        self.not_after = not_after
+        self.by_source: dict[TokenSource, Identity] = {identity.source: identity}
+
+
+class TokenCache:
+    """Identities of verified tokens, by the full token string; bounded, LRU, thread-safe.
+
+    :param maxsize: the most entries kept; the least recently used goes first.
+        ``0`` disables the cache.
+    :param max_age: the longest an entry serves, in seconds, even if the token's
+        ``exp`` is later; ``None`` for no limit beyond ``exp``.
+
+    ``hits`` and ``misses`` count lookups (a miss is any lookup that did not
+    return an identity, including expired entries and a disabled cache).
+    """
+
+    def __init__(self, maxsize: int = 10_000, *, max_age: float | None = 300.0) -> None:
+        if type(maxsize) is not int or maxsize < 0:
+            raise ValueError("maxsize must be a whole number, 0 or more")
+        if max_age is not None and (type(max_age) not in (int, float) or not max_age > 0):
+            raise ValueError("max_age must be a positive number of seconds, or None")
+        self.maxsize = maxsize
+        self.max_age = math.inf if max_age is None else float(max_age)
+        self.hits = 0
+        self.misses = 0
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, token: str, source: TokenSource, now: float) -> Identity | None:
+        """The cached identity of ``token`` as seen from ``source``, or ``None``."""
+        with self._lock:
+            entry = self._entries.get(token)
+            if entry is None:
+                self.misses += 1
+                return None
+            # Outside [verified at, expiry): drop it and verify again. A clock
+            # that went backwards lands here too, which fails safe.
+            if not entry.not_before <= now < entry.not_after:
+                del self._entries[token]
+                self.misses += 1
+                return None
+            self._entries.move_to_end(token)
+            self.hits += 1
+            identity = entry.by_source.get(source)
+            if identity is None:
+                # The same token from another place (a header token that came
+                # back in the cookie): same claims, the right ``source``.
+                first = next(iter(entry.by_source.values()))
+                identity = dataclasses.replace(first, source=source)
+                entry.by_source[source] = identity
+            return identity
+
+    def put(self, identity: Identity, now: float) -> None:
+        """Remember ``identity``, which verified at ``now``, until its ``exp`` or ``max_age``."""
+        if not self.maxsize:
+            return
+        not_after = min(identity.expires_at, now + self.max_age)
+        if not now < not_after:
+            return
+        token = identity.token
+        with self._lock:
+            entries = self._entries
+            entries[token] = _Entry(identity, now, not_after)
+            entries.move_to_end(token)
+            while len(entries) > self.maxsize:
+                entries.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every entry (the counters are kept)."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._entries
