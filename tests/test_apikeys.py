@@ -114,10 +114,18 @@ def test_repr_never_shows_the_key() -> None:
         pytest.param({"key": "short", "subject": "s"}, "key", id="short"),
         pytest.param({"key": "k" * 31, "subject": "s"}, "key", id="31-characters"),
         pytest.param({"key": "k" * 20 + " " + "k" * 20, "subject": "s"}, "key", id="space"),
-        pytest.param({"key": "a" * 15 + "." + "b" * 15 + "." + "c" * 5, "subject": "s"}, "key", id="jwt-shaped"),
+        pytest.param(
+            {"key": "a" * 15 + "." + "b" * 15 + "." + "c" * 5, "subject": "s"},
+            "key",
+            id="jwt-shaped",
+        ),
         pytest.param({"key": CI_KEY, "subject": ""}, "subject", id="no-subject"),
-        pytest.param({"key": CI_KEY, "subject": "s", "paths": "/api"}, "paths", id="paths-a-string"),
-        pytest.param({"key": CI_KEY, "subject": "s", "paths": ["api"]}, "paths", id="relative-path"),
+        pytest.param(
+            {"key": CI_KEY, "subject": "s", "paths": "/api"}, "paths", id="paths-a-string"
+        ),
+        pytest.param(
+            {"key": CI_KEY, "subject": "s", "paths": ["api"]}, "paths", id="relative-path"
+        ),
     ],
 )
 def test_key_mistakes(options: dict[str, Any], key: str) -> None:

@@ -165,10 +165,14 @@ def test_a_memcached_client_that_may_unpickle_is_refused() -> None:
         pytest.param({"type": "mongodb"}, "cache.type", id="unknown-type"),
         pytest.param({"type": "redis"}, "cache.url", id="redis-without-url"),
         pytest.param({"type": "redis", "url": "http://x"}, "cache.url", id="redis-bad-scheme"),
-        pytest.param({"type": "redis", "url": "redis://h", "dir": "/x"}, "cache.dir", id="redis-with-dir"),
+        pytest.param(
+            {"type": "redis", "url": "redis://h", "dir": "/x"}, "cache.dir", id="redis-with-dir"
+        ),
         pytest.param({"type": "filesystem"}, "cache.dir", id="filesystem-without-dir"),
         pytest.param({"type": "memcached"}, "cache.servers", id="memcached-without-servers"),
-        pytest.param({"type": "memcached", "servers": "h:1"}, "cache.servers", id="servers-a-string"),
+        pytest.param(
+            {"type": "memcached", "servers": "h:1"}, "cache.servers", id="servers-a-string"
+        ),
         pytest.param({"type": "memcached", "servers": ["h"]}, "cache.servers", id="no-port"),
         pytest.param({"type": "memcached", "servers": ["h:x"]}, "cache.servers", id="bad-port"),
         pytest.param({"type": "memory", "threshold": 0}, "cache.threshold", id="threshold-zero"),
@@ -186,7 +190,9 @@ def test_config_mistakes_name_the_key(config: dict[str, Any], key: str) -> None:
     [
         pytest.param({}, SimpleCache, id="default-memory"),
         pytest.param({"type": "redis", "url": "redis://127.0.0.1:1/0"}, RedisCache, id="redis"),
-        pytest.param({"type": "memcached", "servers": ["127.0.0.1:1"]}, MemcachedCache, id="memcached"),
+        pytest.param(
+            {"type": "memcached", "servers": ["127.0.0.1:1"]}, MemcachedCache, id="memcached"
+        ),
     ],
 )
 def test_build_makes_the_cachelib_class(config: dict[str, Any], cls: type) -> None:

@@ -80,9 +80,7 @@ def get(client: Client, key: SigningKey, provider: Provider) -> Any:
     return client.get("/api/catalog", headers={"Authorization": f"Bearer {token}"})
 
 
-def test_discovery_finds_the_jwks_and_tokens_verify(
-    provider: Provider, ec_key: SigningKey
-) -> None:
+def test_discovery_finds_the_jwks_and_tokens_verify(provider: Provider, ec_key: SigningKey) -> None:
     client = guard(provider)
     assert provider.requests == []  # nothing is fetched at start-up
 
@@ -124,7 +122,9 @@ def _set(field_name: str, value: Callable[[Provider], Any]) -> Callable[[Provide
         pytest.param(
             _set("jwks_uri", lambda p: "http://127.0.0.1:1/certs"), id="jwks-uri-other-port"
         ),
-        pytest.param(lambda p: setattr(p, "configuration", ["not", "an", "object"]), id="not-an-object"),
+        pytest.param(
+            lambda p: setattr(p, "configuration", ["not", "an", "object"]), id="not-an-object"
+        ),
     ],
 )
 def test_a_discovery_document_that_does_not_check_out_gives_503(
@@ -148,9 +148,7 @@ def test_a_jwks_uri_on_another_host_is_trusted_only_when_listed(
     # accounts.google.com publishes its keys on www.googleapis.com: listing the
     # host is how a deployment says that is expected.
     provider.configuration["jwks_uri"] = "https://keys.example.test/certs"
-    issuer = Issuer(
-        provider.issuer, discovery=True, jwks_allowed_hosts=["keys.example.test"]
-    )
+    issuer = Issuer(provider.issuer, discovery=True, jwks_allowed_hosts=["keys.example.test"])
     client = issuer.key_source()
     # The URL is accepted; the fetch itself then fails (no such host), not the check.
     with pytest.raises(Exception, match="unavailable"):
@@ -188,7 +186,9 @@ def test_rotation_after_discovery_refetches_the_jwks_only(
         pytest.param(
             {"discovery": True, "keys": [{"kty": "EC"}]}, "jwks_uri", id="discovery-and-static"
         ),
-        pytest.param({"discovery": True, "jwks_allowed_hosts": [1]}, "jwks_allowed_hosts", id="hosts"),
+        pytest.param(
+            {"discovery": True, "jwks_allowed_hosts": [1]}, "jwks_allowed_hosts", id="hosts"
+        ),
     ],
 )
 def test_discovery_config_mistakes(options: dict[str, Any], key: str) -> None:

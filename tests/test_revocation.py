@@ -76,7 +76,9 @@ def test_a_jti_is_scoped_to_its_issuer(
     guard, client = guarded()
     assert guard.revocations is not None
     guard.revocations.revoke_token("token-1", expires_at=time.time() + 600, issuer="https://other")
-    assert client.get("/api/catalog", headers=bearer(ec_key.token(jti="token-1"))).status_code == 200
+    assert (
+        client.get("/api/catalog", headers=bearer(ec_key.token(jti="token-1"))).status_code == 200
+    )
 
 
 def test_logout_everywhere_refuses_older_tokens_only(
@@ -223,7 +225,9 @@ def test_from_config(ec_key: SigningKey) -> None:
     [
         pytest.param({"check_interval": -1}, "revocation.check_interval", id="negative"),
         pytest.param({"check_interval": "5"}, "revocation.check_interval", id="string"),
-        pytest.param({"max_token_lifetime": float("inf")}, "revocation.max_token_lifetime", id="inf"),
+        pytest.param(
+            {"max_token_lifetime": float("inf")}, "revocation.max_token_lifetime", id="inf"
+        ),
         pytest.param({"enabled": "yes"}, "revocation.enabled", id="enabled-string"),
         pytest.param({"ttl": 5}, "revocation.ttl", id="unknown"),
     ],
@@ -232,6 +236,9 @@ def test_config_mistakes(ec_key: SigningKey, table: dict[str, Any], key: str) ->
     with pytest.raises(ConfigError) as caught:
         from_config(
             lambda e, s: [],
-            {"issuers": [{"issuer": "https://i.test", "keys": [ec_key.public_jwk()]}], "revocation": table},
+            {
+                "issuers": [{"issuer": "https://i.test", "keys": [ec_key.public_jwk()]}],
+                "revocation": table,
+            },
         )
     assert caught.value.key == key
