@@ -625,6 +625,11 @@ def test_token_types_accepted(
         pytest.param(None, id="missing"),
         pytest.param("at+jwt", id="at+jwt"),
         pytest.param("vnd.backstage.user+jwt", id="suffixed"),
+        # RFC 8725 §3.11: a limited-user token (Backstage's cookie token for
+        # static assets) or a plugin token must not pass where a full user
+        # access token is required, nor an OIDC ID token ("JWT" above).
+        pytest.param("vnd.backstage.limited-user", id="backstage-limited-user"),
+        pytest.param("vnd.backstage.plugin", id="backstage-plugin"),
         pytest.param("text/vnd.backstage.user", id="other-media-type"),
         pytest.param("", id="empty"),
     ],
