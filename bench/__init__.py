@@ -8,7 +8,7 @@ modules:
 * :mod:`bench.fixtures` -- keys, tokens, a JWKS server on 127.0.0.1, WSGI plumbing;
 * :mod:`bench.peers` -- what users write today: PyJWT + ``PyJWKClient``,
   ``jose.jwt.decode``, Flask + flask-jwt-extended;
-* :mod:`bench.http` -- gunicorn + ``wrk`` on 127.0.0.1 (apps in :mod:`bench.apps`);
+* :mod:`bench.gunicorn_wrk` -- gunicorn + ``wrk`` on 127.0.0.1 (apps in :mod:`bench.apps`);
 * :mod:`bench.memory` -- the verified-token cache under valid and garbage tokens;
 * :mod:`bench.run` -- the rows, the table, PASS/MISS.
 

@@ -168,7 +168,7 @@ def _import_app(spec: str) -> WSGIApplication:
         try:
             target = getattr(target, name)
         except AttributeError:
-            raise CommandError(f"{module_name!r} has no attribute {attribute!r}") from None
+            raise CommandError(f"{module_name!r} has no attribute {name!r}") from None
     if not callable(target):
         raise CommandError(f"{spec!r} is not a WSGI application (not callable)")
     app: WSGIApplication = target
@@ -176,6 +176,7 @@ def _import_app(spec: str) -> WSGIApplication:
 
 
 def _not_ready(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    """Placeholder app: of a server before its app is built, of a guard built to verify only."""
     start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
     return [b"starting\n"]
 

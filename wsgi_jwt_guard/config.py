@@ -12,7 +12,7 @@ The schema (every key optional except where noted)::
 
     [[issuers]]                        # any number; or none if [service_tokens] is set
     issuer = "https://auth.example.com/api/auth"                          # required
-    # jwks_uri, or static keys: keys = [{jwk}, ...] / keys_file / pem / pem_file
+    # jwks_uri, discovery = true, or static keys: keys / keys_file / pem / pem_file
     jwks_uri = "https://auth.example.com/api/auth/.well-known/jwks.json"
     audience = ["backstage"]           # string or list; omitted = aud not checked
     algorithms = ["ES256"]
@@ -23,6 +23,21 @@ The schema (every key optional except where noted)::
     [service_tokens]
     secrets = ["<base64 secret, 32+ characters>"]   # first signs, all verify
     subject = "backstage-server"
+
+    [cache]                            # shared JWKS documents and revocations
+    type = "redis"                     # memory | filesystem | redis | memcached
+    url = "redis://cache.internal:6379/0"
+
+    [[api_keys]]                       # static keys: Authorization: Bearer <key>
+    key = "<32+ random characters>"
+    subject = "external:ci"
+    paths = ["/api/catalog"]
+
+    [revocation]
+    check_interval = 5
+
+    [csrf]                             # unsafe methods authenticated by the cookie
+    allowed_origins = ["https://backstage.example.com"]
 
     [cookie]
     name = "token"
@@ -267,7 +282,8 @@ def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
 
     ``WSGI_JWT_GUARD_ISSUER`` adds the one issuer (the file must then have no
     ``[[issuers]]``); ``..._JWKS_URI`` and ``..._AUDIENCE`` set that issuer's
-    ``jwks_uri`` and ``audience``, or those of the file's only issuer;
+    ``jwks_uri`` and ``audience``, or those of the file's only issuer. An
+    issuer from the environment without a JWKS URI uses OIDC discovery;
     ``..._SERVICE_SECRET`` sets ``service_tokens.secrets``. A variable never
     overrides the file: setting the same thing in both raises
     :class:`~wsgi_jwt_guard.errors.ConfigError`, so no deployment depends on a
@@ -308,7 +324,7 @@ def _issuer_from_environment(issuers: object, values: Mapping[str, str]) -> obje
         raise ConfigError(name, f"which issuer? {problem}")
     uri = values[ENV_JWKS_URI]
     if uri:
-        for key in ("jwks_uri", "keys", "keys_file", "pem", "pem_file"):
+        for key in ("jwks_uri", "discovery", "keys", "keys_file", "pem", "pem_file"):
             if entry.get(key):
                 raise ConfigError(ENV_JWKS_URI, f"the configuration file already sets {key}")
         try:  # only the URL can be wrong here: the other arguments are fixed
@@ -317,6 +333,13 @@ def _issuer_from_environment(issuers: object, values: Mapping[str, str]) -> obje
         except ConfigError as exc:
             raise ConfigError(ENV_JWKS_URI, exc.message) from None
         entry["jwks_uri"] = uri
+    elif values[ENV_ISSUER]:
+        # No JWKS URL given: find it by OIDC discovery, as most identity providers allow.
+        try:
+            Issuer(values[ENV_ISSUER], discovery=True)
+        except ConfigError as exc:
+            raise ConfigError(ENV_ISSUER, exc.message) from None
+        entry["discovery"] = True
     if values[ENV_AUDIENCE]:
         if entry.get("audience"):
             raise ConfigError(ENV_AUDIENCE, "the configuration file already sets audience")

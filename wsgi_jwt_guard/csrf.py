@@ -46,7 +46,9 @@ __all__ = ["SAFE_METHODS", "CSRFSettings", "check_request", "request_origin"]
 
 #: RFC 9110 §9.2.1: methods that must not change state; never checked.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_ORIGIN = re.compile(r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?")
+_ORIGIN = re.compile(
+    r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?", re.IGNORECASE
+)
 _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 

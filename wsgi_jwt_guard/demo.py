@@ -212,7 +212,7 @@ or stylesheet loads. The guard sets an HttpOnly cookie when a token arrives in t
 header, and accepts it on these routes. The steps below run on load (a second visit
 already has the cookie: use a private window to see step 1 blocked again).</p>
 <p id="styled">This line turns green when the protected stylesheet loads.</p>
-<ol id="steps"></ol>
+<ul id="steps"></ul>
 <div id="images"></div>
 <pre id="identity"></pre>
 <script>

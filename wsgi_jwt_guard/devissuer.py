@@ -67,7 +67,9 @@ class SigningKey:
     :param kid: the ``kid`` put in token headers and the public JWK.
     """
 
-    def __init__(self, private: Any, *, algorithm: str | None = None, kid: str | None = None):
+    def __init__(
+        self, private: Any, *, algorithm: str | None = None, kid: str | None = None
+    ) -> None:
         if isinstance(private, ec.EllipticCurvePrivateKey):
             fitting = _CURVES.get(private.curve.name)
             if fitting is None:

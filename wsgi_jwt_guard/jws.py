@@ -24,7 +24,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,10 +159,27 @@ def _too_deep(value: object) -> bool:
     return False
 
 
+# The decoder's C scanner: (text, index) -> (value, end); StopIteration if no value starts there.
+_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _json_value(text: str) -> Any:
+    """``_DECODER.decode(text)``, calling its C scanner directly when that settles it."""
+    # decode() is Python around the C scanner (two regex calls for surrounding
+    # whitespace). Tokens' JSON has none: scan the whole text in C, and only
+    # fall back to decode() -- same result, or its error -- when the scan does
+    # not end exactly at the end of the text.
+    try:
+        value, end = _SCAN_ONCE(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else _DECODER.decode(text)
+
+
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     try:
         text = _b64url_decode(segment).decode("utf-8")
-        value = _DECODER.decode(text)
+        value = _json_value(text)
     except (ValueError, RecursionError):
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
         raise InvalidToken(f"the token {what} is not a valid base64url JSON object") from None

@@ -42,21 +42,16 @@ import dataclasses
 import math
 import threading
 from collections import OrderedDict
+from typing import Any
 
 from .identity import Identity, TokenSource
 
 __all__ = ["TokenCache"]
 
 
-class _Entry:
-    """One verified token: when it may be served and its identity per source."""
-
-    __slots__ = ("by_source", "not_after", "not_before")
-
-    def __init__(self, identity: Identity, not_before: float, not_after: float) -> None:
-        self.not_before = not_before
-        self.not_after = not_after
-        self.by_source: dict[TokenSource, Identity] = {identity.source: identity}
+# An entry is a list, cheaper to build than an object on every first-seen token:
+# [not_before, not_after, identity, other sources' identities or None].
+_NOT_BEFORE, _NOT_AFTER, _IDENTITY, _OTHERS = range(4)
 
 
 class TokenCache:
@@ -80,7 +75,7 @@ class TokenCache:
         self.max_age = math.inf if max_age is None else float(max_age)
         self.hits = 0
         self.misses = 0
-        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._entries: OrderedDict[str, list[Any]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, token: str, source: TokenSource, now: float) -> Identity | None:
@@ -92,34 +87,41 @@ class TokenCache:
                 return None
             # Outside [verified at, expiry): drop it and verify again. A clock
             # that went backwards lands here too, which fails safe.
-            if not entry.not_before <= now < entry.not_after:
+            if not entry[_NOT_BEFORE] <= now < entry[_NOT_AFTER]:
                 del self._entries[token]
                 self.misses += 1
                 return None
             self._entries.move_to_end(token)
             self.hits += 1
-            identity = entry.by_source.get(source)
-            if identity is None:
-                # The same token from another place (a header token that came
-                # back in the cookie): same claims, the right ``source``.
-                first = next(iter(entry.by_source.values()))
-                identity = dataclasses.replace(first, source=source)
-                entry.by_source[source] = identity
-            return identity
+            identity: Identity = entry[_IDENTITY]
+            if identity.source == source:
+                return identity
+            # The same token from another place (a header token that came back
+            # in the cookie): same claims, the right ``source``.
+            others: dict[TokenSource, Identity] | None = entry[_OTHERS]
+            if others is None:
+                others = entry[_OTHERS] = {}
+            if source not in others:
+                others[source] = dataclasses.replace(identity, source=source)
+            return others[source]
 
     def put(self, identity: Identity, now: float) -> None:
         """Remember ``identity``, which verified at ``now``, until its ``exp`` or ``max_age``."""
         if not self.maxsize:
             return
-        not_after = min(identity.expires_at, now + self.max_age)
+        not_after = identity.expires_at
+        if now + self.max_age < not_after:
+            not_after = now + self.max_age
         if not now < not_after:
             return
         token = identity.token
+        entry = [now, not_after, identity, None]
         with self._lock:
             entries = self._entries
-            entries[token] = _Entry(identity, now, not_after)
-            entries.move_to_end(token)
-            while len(entries) > self.maxsize:
+            if token in entries:
+                entries.move_to_end(token)
+            entries[token] = entry
+            if len(entries) > self.maxsize:
                 entries.popitem(last=False)
 
     def clear(self) -> None:

@@ -129,14 +129,14 @@ class Verifier:
         if self.service_tokens is None:
             raise InvalidToken("service tokens are not accepted")
         exp = self.service_tokens.verify(jws, now=now)
-        return Identity(
-            subject=self.service_tokens.subject,
-            claims=MappingProxyType(jws.claims),
-            issuer=None,
-            kind="service",
-            source=source,
-            expires_at=exp,
-            token=token,
+        return Identity._verified(
+            self.service_tokens.subject,
+            MappingProxyType(jws.claims),
+            None,
+            "service",
+            source,
+            exp,
+            token,
         )
 
     def _user_identity(
@@ -164,12 +164,6 @@ class Verifier:
         for name in issuer.required_claims:
             if name not in claims:
                 raise InvalidToken(f"the token lacks the required {name!r} claim")
-        return Identity(
-            subject=subject,
-            claims=MappingProxyType(claims),
-            issuer=issuer.issuer,
-            kind="user",
-            source=source,
-            expires_at=exp,
-            token=token,
+        return Identity._verified(
+            subject, MappingProxyType(claims), issuer.issuer, "user", source, exp, token
         )

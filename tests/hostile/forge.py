@@ -93,7 +93,7 @@ class Forge:
     # -- building blocks ---------------------------------------------------------------
 
     def claims(self, drop: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
-        payload = user_claims(jti=f"{time.monotonic_ns()}", **overrides)
+        payload = user_claims(**{"jti": f"{time.monotonic_ns()}", **overrides})
         for name in drop:
             payload.pop(name, None)
         return payload

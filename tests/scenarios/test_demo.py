@@ -26,6 +26,7 @@ import requests
 from tests.helpers import SERVICE_SECRET
 from tests.processes import Demo, cli_command, running_demo
 
+BASH = shutil.which("bash") or "/bin/bash"
 _EXPECTED = re.compile(r"#[^#]*?(\d{3})\b[^#]*$")
 
 
@@ -58,7 +59,7 @@ def _curl_lines(demo: Demo) -> list[tuple[str, int]]:
 
 def _with_curl(line: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
     result = subprocess.run(
-        ["bash", "-c", line], env=env, cwd=cwd, capture_output=True, text=True, timeout=20
+        [BASH, "-c", line], env=env, cwd=cwd, capture_output=True, text=True, timeout=20
     )
     assert result.returncode == 0, f"{line}\n{result.stderr}"
     head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
@@ -71,9 +72,11 @@ def _with_requests(
     line: str, env: dict[str, str], jars: dict[str, requests.cookies.RequestsCookieJar]
 ) -> tuple[int, str]:
     """Run a curl line through requests, after bash has expanded it exactly as it would."""
-    dump_argv = f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    dump_argv = (
+        f"{shlex.quote(sys.executable)} -c 'import json,sys; print(json.dumps(sys.argv[1:]))'"
+    )
     expanded = subprocess.run(
-        ["bash", "-c", dump_argv + line.removeprefix("curl")],
+        [BASH, "-c", dump_argv + line.removeprefix("curl")],
         env=env,
         capture_output=True,
         text=True,
@@ -138,7 +141,8 @@ def test_every_printed_curl_line_behaves_as_printed(
 def test_banner_shows_the_issuer_endpoints_and_they_answer(demo: Demo) -> None:
     jwks_url = re.search(r"JWKS\s+(\S+)", demo.banner)
     discovery_url = re.search(r"OIDC discovery\s+(\S+)", demo.banner)
-    assert jwks_url and discovery_url
+    assert jwks_url
+    assert discovery_url
     discovery = requests.get(discovery_url.group(1), timeout=5).json()
     assert discovery["issuer"] == f"{demo.base}/api/auth"
     assert discovery["jwks_uri"] == jwks_url.group(1)
@@ -174,4 +178,6 @@ def test_page_is_public_and_the_rest_is_authenticated_first(demo: Demo) -> None:
     assert "/api/techdocs/assets/logo.svg" in page.text
     assert requests.get(f"{demo.base}/anything-else", timeout=5).status_code == 401
     authorized = {"Authorization": f"Bearer {demo.token}"}
-    assert requests.get(f"{demo.base}/anything-else", headers=authorized, timeout=5).status_code == 404
+    assert (
+        requests.get(f"{demo.base}/anything-else", headers=authorized, timeout=5).status_code == 404
+    )

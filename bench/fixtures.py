@@ -1,0 +1,185 @@
+"""What every row shares: keys, tokens, a JWKS server on 127.0.0.1, a hello-world app.
+
+Tokens look like Backstage user tokens (``iss``, ``sub``, ``aud``, ``iat``,
+``exp``, ``ent``), plus ``jti`` to make each one distinct. Every peer gets the
+same tokens and the same key material.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from werkzeug.test import EnvironBuilder
+
+ISSUER = "https://auth.bench.test/api/auth"
+AUDIENCE = "backstage"
+PATH = "/api/hello"
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class Key:
+    """A signing key, its public JWK and PEM, and a token factory."""
+
+    alg: str
+    kid: str
+    private: Any
+
+    @classmethod
+    def es256(cls) -> Key:
+        return cls("ES256", "bench-ec", ec.generate_private_key(ec.SECP256R1()))
+
+    @classmethod
+    def rs256(cls) -> Key:
+        return cls("RS256", "bench-rsa", rsa.generate_private_key(65537, 2048))
+
+    @property
+    def public(self) -> Any:
+        return self.private.public_key()
+
+    def jwk(self) -> dict[str, str]:
+        numbers = self.public.public_numbers()
+        if self.alg == "ES256":
+            fields = {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64url(numbers.x.to_bytes(32, "big")),
+                "y": b64url(numbers.y.to_bytes(32, "big")),
+            }
+        else:
+            fields = {
+                "kty": "RSA",
+                "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+                "e": b64url(numbers.e.to_bytes(3, "big")),
+            }
+        return {**fields, "kid": self.kid, "alg": self.alg, "use": "sig"}
+
+    def pem(self) -> str:
+        return self.public.public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        ).decode("ascii")
+
+    def sign(self, data: bytes) -> bytes:
+        if self.alg == "ES256":
+            r, s = decode_dss_signature(self.private.sign(data, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return self.private.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[no-any-return]
+
+    def token(self, serial: int | str = 0, *, lifetime: int = 3600) -> str:
+        now = int(time.time())
+        header = {"alg": self.alg, "kid": self.kid, "typ": "JWT"}
+        claims = {
+            "iss": ISSUER,
+            "sub": "user:default/alice",
+            "aud": AUDIENCE,
+            "iat": now - 1,
+            "exp": now + lifetime,
+            "ent": ["user:default/alice", "group:default/team-a"],
+            "jti": f"bench-{serial}",
+        }
+        signing_input = ".".join(
+            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+        )
+        return f"{signing_input}.{b64url(self.sign(signing_input.encode('ascii')))}"
+
+    def tokens(self, count: int, *, prefix: str = "") -> list[str]:
+        return [self.token(f"{prefix}{i}") for i in range(count)]
+
+
+class JWKSServer:
+    """A JWKS document served over HTTP on 127.0.0.1, for every peer that fetches keys."""
+
+    def __init__(self, *keys: Key) -> None:
+        body = json.dumps({"keys": [key.jwk() for key in keys]}).encode()
+        self.fetches = 0
+        server_state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server_state.fetches += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "max-age=600")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> JWKSServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+    """The hello-world app every stack wraps."""
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+    return [b"hello"]
+
+
+def environ_for(token: str | None, *, cookie: str | None = None) -> dict[str, Any]:
+    """A GET of ``PATH`` as a WSGI server would hand it over."""
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    if cookie is not None:
+        headers["Cookie"] = f"token={cookie}"
+    environ: dict[str, Any] = EnvironBuilder(path=PATH, headers=headers).get_environ()
+    return environ
+
+
+class Caller:
+    """Calls a WSGI app as a server does: fresh environ copy, body drained, ``close()``."""
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, int] = {}
+
+    def start_response(self, status: str, headers: list[Any], exc_info: Any = None) -> None:
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+
+    def call(self, app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> None:
+        body = app(dict(environ), self.start_response)
+        for _ in body:
+            pass
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+
+    def expect_ok(self) -> None:
+        """Every measured request must have been a 200: a fast 401 would be a lie."""
+        wrong = {status: n for status, n in self.statuses.items() if not status.startswith("200")}
+        if wrong:
+            raise AssertionError(f"requests that did not succeed: {wrong}")
+        self.statuses.clear()
+
+
+def environs(tokens: Iterable[str]) -> list[dict[str, Any]]:
+    base = environ_for("x")
+    return [{**base, "HTTP_AUTHORIZATION": f"Bearer {token}"} for token in tokens]
+
+
+@contextmanager
+def jwks_server(*keys: Key) -> Iterator[JWKSServer]:
+    with JWKSServer(*keys) as server:
+        yield server

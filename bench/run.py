@@ -1,0 +1,479 @@
+"""Measure every target row of issue 5 and print one table: ``python -m bench [--quick]``."""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import ssl
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any
+
+from cryptography.hazmat.backends.openssl import backend as openssl_backend
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+from bench import gunicorn_wrk, memory
+from bench.fixtures import (
+    AUDIENCE,
+    ISSUER,
+    Caller,
+    Key,
+    environ_for,
+    environs,
+    hello_app,
+    jwks_server,
+)
+from bench.peers import JoseMiddleware, PyJWTMiddleware, flask_app
+from bench.timing import Prepare, interleaved
+from wsgi_jwt_guard import CookieSettings, Issuer, JWTGuard, Verifier
+
+
+@dataclass(frozen=True)
+class Size:
+    """How much work each row does."""
+
+    rounds: int
+    first_seen: int  # distinct tokens per round, in-process rows
+    repeat: int  # requests per round, repeat-token rows
+    peer_first_seen: int
+    peer_repeat: int
+    http_rounds: int
+    http_seconds: int
+    memory_valid: int
+    memory_garbage: int
+    memory_bound: int
+
+
+SIZES = {
+    "full": Size(21, 400, 20_000, 300, 3_000, 5, 3, 100_000, 1_000_000, 10_000),
+    "quick": Size(7, 200, 5_000, 100, 1_000, 3, 1, 5_000, 100_000, 1_000),
+    "smoke": Size(2, 5, 50, 5, 20, 0, 0, 100, 1_000, 50),
+}
+
+
+@dataclass
+class Row:
+    what: str
+    guard: str
+    baseline: str
+    ratio: float | None
+    target: str
+    met: bool | None  # None: informational, or not measured
+
+    def cells(self) -> list[str]:
+        ratio = "" if self.ratio is None else f"{self.ratio:.3f}"
+        result = "" if self.met is None else ("PASS" if self.met else "MISS")
+        return [self.what, self.guard, self.baseline, ratio, self.target, result]
+
+
+# --- the floor: one signature check in OpenSSL -------------------------------
+
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_PKCS1 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
+def raw_checks(key: Key, tokens: list[str]) -> Callable[[], None]:
+    """``cryptography``'s verify of each token's signature, nothing else, everything prepared."""
+    public = key.public
+    items = []
+    for token in tokens:
+        signing_input, _, signature = token.rpartition(".")
+        raw = _b64decode(signature)
+        if key.alg == "ES256":
+            raw = encode_dss_signature(
+                int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+            )
+        items.append((raw, signing_input.encode("ascii")))
+    if key.alg == "ES256":
+
+        def run() -> None:
+            for signature, data in items:
+                public.verify(signature, data, _ECDSA_SHA256)
+
+    else:
+
+        def run() -> None:
+            for signature, data in items:
+                public.verify(signature, data, _PKCS1, _SHA256)
+
+    return run
+
+
+def _b64decode(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def static_issuer(key: Key) -> Issuer:
+    return Issuer(ISSUER, keys=[key.jwk()], audience=AUDIENCE, algorithms=[key.alg])
+
+
+# --- rows ----------------------------------------------------------------------
+
+
+def first_seen_rows(size: Size, es: Key, rs: Key) -> list[Row]:
+    rows = []
+    for key, limit in ((es, 1.20), (rs, 1.35)):
+        tokens = key.tokens(size.first_seen, prefix="first-")
+        warm = key.token("warm-up")
+        issuer = static_issuer(key)
+
+        def guard(
+            _: int, tokens: list[str] = tokens, issuer: Issuer = issuer, warm: str = warm
+        ) -> Callable[[], None]:
+            # A new verifier each round: every token is first-seen (its cache is empty),
+            # warmed with one other token as a running guard would be.
+            verifier = Verifier([issuer])
+            verifier.verify(warm, "header")
+
+            def run() -> None:
+                for token in tokens:
+                    verifier.verify(token, "header")
+
+            return run
+
+        raw = raw_checks(key, tokens)
+        samples = interleaved(
+            {"guard": guard, "raw": lambda _, raw=raw: raw},
+            rounds=size.rounds,
+            operations=len(tokens),
+        )
+        ratio = samples["guard"].median / samples["raw"].median
+        rows.append(
+            Row(
+                f"first-seen {key.alg}: Verifier.verify ÷ raw cryptography verify",
+                samples["guard"].us(),
+                samples["raw"].us(),
+                ratio,
+                f"≤ {limit:.2f}",
+                ratio <= limit,
+            )
+        )
+    return rows
+
+
+def _calls(app: Any, environ: dict[str, Any], count: int, caller: Caller) -> Callable[[], None]:
+    def run() -> None:
+        for _ in range(count):
+            caller.call(app, environ)
+
+    return run
+
+
+def _each(app: Any, envs: Iterable[dict[str, Any]], caller: Caller) -> Callable[[], None]:
+    def run() -> None:
+        for environ in envs:
+            caller.call(app, environ)
+
+    return run
+
+
+def repeat_rows(size: Size, es: Key) -> list[Row]:
+    token = es.token("repeat")
+    raw = raw_checks(es, es.tokens(200, prefix="floor-"))
+    issuer = static_issuer(es)
+    variants = {
+        "header token, default settings (guard sets the cookie)": ({}, environ_for(token)),
+        "header token, cookie off (API service)": (
+            {"cookie": CookieSettings(enabled=False)},
+            environ_for(token),
+        ),
+        "header + cookie token (browser)": ({}, environ_for(token, cookie=token)),
+    }
+    caller = Caller()
+    candidates: dict[str, Prepare] = {"raw": lambda _: raw}
+    for name, (options, environ) in variants.items():
+        guard = JWTGuard(hello_app, issuers=[issuer], routes={"/api": "protected"}, **options)
+        caller.call(guard, environ)  # verified once: every measured call is a repeat
+        candidates[name] = lambda _, guard=guard, environ=environ: _calls(
+            guard, environ, size.repeat, caller
+        )
+        candidates[f"bare {name}"] = lambda _, environ=environ: _calls(
+            hello_app, environ, size.repeat, caller
+        )
+    # raw runs 200 checks per timing, the rest size.repeat calls: normalize afterwards.
+    samples = interleaved(candidates, rounds=size.rounds, operations=size.repeat)
+    caller.expect_ok()
+    raw_median = samples.pop("raw").median * size.repeat / 200
+    rows = []
+    for name in variants:
+        wrapped, bare = samples[name], samples[f"bare {name}"]
+        overhead = wrapped.median - bare.median
+        ratio = overhead / raw_median
+        rows.append(
+            Row(
+                f"repeat token, in-process, {name}: (wrapped - bare) ÷ raw ES256",
+                f"{overhead * 1e6:.2f} µs (wrapped {wrapped.us()}, bare {bare.us()})",
+                f"{raw_median * 1e6:.2f} µs",
+                ratio,
+                "≤ 0.05",
+                ratio <= 0.05,
+            )
+        )
+    return rows
+
+
+def peer_rows(size: Size, es: Key) -> list[Row]:
+    caller = Caller()
+    first = environs(es.tokens(size.peer_first_seen, prefix="peer-"))
+    repeat = environ_for(es.token("peer-repeat"))
+    warm = environ_for(es.token("peer-warm"))
+    rows = []
+    with jwks_server(es) as server:
+        remote = Issuer(ISSUER, jwks_uri=server.url, audience=AUDIENCE, algorithms=["ES256"])
+        pyjwt_app = PyJWTMiddleware(hello_app, server.url, ["ES256"])
+        jose_app = JoseMiddleware(hello_app, server.url, ["ES256"])
+        for app in (pyjwt_app, jose_app):
+            caller.call(app, warm)
+
+        def fresh_guard(_: int) -> Callable[[], None]:
+            # A new guard each round, so every token is first-seen; its JWKS
+            # fetch and first verification happen here, untimed.
+            guard = JWTGuard(hello_app, issuers=[remote], routes={"/api": "protected"})
+            caller.call(guard, warm)
+            return _each(guard, first, caller)
+
+        first_samples = interleaved(
+            {
+                "guard": fresh_guard,
+                "pyjwt": lambda _: _each(pyjwt_app, first, caller),
+                "jose": lambda _: _each(jose_app, first, caller),
+            },
+            rounds=size.rounds,
+            operations=len(first),
+        )
+        guard = JWTGuard(hello_app, issuers=[remote], routes={"/api": "protected"})
+        caller.call(guard, repeat)
+        repeat_samples = interleaved(
+            {
+                "guard": lambda _: _calls(guard, repeat, size.peer_repeat, caller),
+                "pyjwt": lambda _: _calls(pyjwt_app, repeat, size.peer_repeat, caller),
+                "jose": lambda _: _calls(jose_app, repeat, size.peer_repeat, caller),
+            },
+            rounds=size.rounds,
+            operations=size.peer_repeat,
+        )
+        caller.expect_ok()
+    for label, samples, limit in (
+        ("first-seen", first_samples, 1.5),
+        ("repeat", repeat_samples, 10.0),
+    ):
+        ratio = samples["pyjwt"].median / samples["guard"].median
+        rows.append(
+            Row(
+                f"throughput vs PyJWT + PyJWKClient middleware, {label} ES256 tokens",
+                samples["guard"].per_second(),
+                samples["pyjwt"].per_second(),
+                ratio,
+                f"≥ {limit:g}x",
+                ratio >= limit,
+            )
+        )
+        jose_ratio = samples["jose"].median / samples["guard"].median
+        rows.append(
+            Row(
+                f"(info) throughput vs jose.jwt.decode per request, {label}",
+                samples["guard"].per_second(),
+                samples["jose"].per_second(),
+                jose_ratio,
+                "",
+                None,
+            )
+        )
+    return rows
+
+
+def flask_rows(size: Size, es: Key) -> list[Row]:
+    caller = Caller()
+    environ = environ_for(es.token("flask"))
+    guarded = flask_app()
+    guarded.wsgi_app = JWTGuard(  # type: ignore[method-assign]
+        guarded.wsgi_app, issuers=[static_issuer(es)], routes={"/api": "protected"}
+    )
+    extended = flask_app(public_pem=es.pem())
+    bare = flask_app()
+    for app in (guarded, extended, bare):
+        caller.call(app, environ)
+    samples = interleaved(
+        {
+            "guard": lambda _: _calls(guarded, environ, size.peer_repeat, caller),
+            "flask-jwt-extended": lambda _: _calls(extended, environ, size.peer_repeat, caller),
+            "bare": lambda _: _calls(bare, environ, size.peer_repeat, caller),
+        },
+        rounds=size.rounds,
+        operations=size.peer_repeat,
+    )
+    caller.expect_ok()
+    ratio = samples["flask-jwt-extended"].median / samples["guard"].median
+    return [
+        Row(
+            "throughput vs Flask + flask-jwt-extended, same app, repeat ES256 token",
+            samples["guard"].per_second(),
+            samples["flask-jwt-extended"].per_second(),
+            ratio,
+            "≥ 2x",
+            ratio >= 2.0,
+        ),
+        Row(
+            "(info) the same Flask app with no authentication at all",
+            samples["guard"].per_second(),
+            samples["bare"].per_second(),
+            samples["bare"].median / samples["guard"].median,
+            "",
+            None,
+        ),
+    ]
+
+
+def http_rows(size: Size, es: Key, worker_class: str) -> list[Row]:
+    what = f"gunicorn ({worker_class}, 1 worker) + wrk on 127.0.0.1, repeat token: wrapped ÷ bare"
+    why_not = gunicorn_wrk.available()
+    if why_not is not None or size.http_rounds == 0:
+        return [Row(what, "not measured", why_not or "skipped in this mode", None, "≥ 0.95", None)]
+    samples = gunicorn_wrk.measure(
+        es, rounds=size.http_rounds, seconds=size.http_seconds, worker_class=worker_class
+    )
+    ratio = samples["bare"].median / samples["wrapped"].median
+    return [
+        Row(
+            what,
+            samples["wrapped"].per_second(),
+            samples["bare"].per_second(),
+            ratio,
+            "≥ 0.95",
+            ratio >= 0.95,
+        )
+    ]
+
+
+def memory_rows(size: Size, es: Key) -> list[Row]:
+    result = memory.measure(
+        es, valid=size.memory_valid, garbage=size.memory_garbage, bound=size.memory_bound
+    )
+    per_entry = result.traced_after_valid / max(result.entries_after_valid, 1)
+    return [
+        Row(
+            f"memory: {result.valid:,} valid tokens, then {result.garbage:,} garbage tokens",
+            f"{result.entries_after_valid:,} → {result.entries_after_garbage:,} entries; "
+            f"{result.traced_after_valid / 2**20:.1f} MiB → "
+            f"{result.traced_after_garbage / 2**20:.1f} MiB "
+            f"(garbage: {result.garbage_growth / 1024:+.0f} KiB; "
+            f"≈{per_entry / 1024:.1f} KiB/entry)",
+            f"bound {result.bound:,} entries",
+            None,
+            "≤ bound; garbage adds nothing",
+            result.met,
+        )
+    ]
+
+
+# --- output -----------------------------------------------------------------------
+
+
+def machine() -> list[str]:
+    versions = []
+    for name in (
+        "wsgi_jwt_guard",
+        "python-jose",
+        "cryptography",
+        "PyJWT",
+        "Flask",
+        "Flask-JWT-Extended",
+        "gunicorn",
+        "Werkzeug",
+    ):
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                line.split(":", 1)[1].strip() for line in info if line.startswith("model name")
+            )
+    except (OSError, StopIteration):
+        pass
+    import os
+
+    return [
+        f"CPU: {cpu}, {os.cpu_count()} logical CPUs; {platform.platform()}",
+        f"Python {sys.version.split()[0]} ({platform.python_implementation()}); "
+        f"cryptography's {openssl_backend.openssl_version_text()}; "
+        f"Python's ssl: {ssl.OPENSSL_VERSION}",
+        "; ".join(versions),
+    ]
+
+
+def table(rows: list[Row]) -> str:
+    header = ["what", "guard", "baseline", "ratio", "target", "result"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row.cells()) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--quick",
+        action="store_const",
+        const="quick",
+        dest="mode",
+        help="fewer rounds, smaller sizes (about a minute)",
+    )
+    mode.add_argument(
+        "--smoke",
+        action="store_const",
+        const="smoke",
+        dest="mode",
+        help="a second or two; checks that it runs, figures meaningless",
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn + wrk row")
+    parser.add_argument(
+        "--worker-class",
+        default="sync",
+        help="gunicorn worker class for the HTTP row (default: sync)",
+    )
+    args = parser.parse_args(argv)
+    size = SIZES[args.mode or "full"]
+    started = time.monotonic()
+    es, rs = Key.es256(), Key.rs256()
+    print("\n".join(machine()), flush=True)
+    print(
+        f"mode: {args.mode or 'full'}; {size.rounds} interleaved rounds per row; medians ±IQR",
+        flush=True,
+    )
+    steps: list[Callable[[], list[Row]]] = [
+        lambda: first_seen_rows(size, es, rs),
+        lambda: repeat_rows(size, es),
+        lambda: peer_rows(size, es),
+        lambda: flask_rows(size, es),
+        (lambda: http_rows(size, es, args.worker_class))
+        if not args.no_http
+        else (lambda: http_rows(SIZES["smoke"], es, args.worker_class)),
+        lambda: memory_rows(size, es),
+    ]
+    rows: list[Row] = []
+    for step in steps:
+        new = step()
+        for row in new:
+            print(
+                f"  {row.what}: {row.guard} vs {row.baseline} -> {row.cells()[3]} {row.cells()[5]}",
+                file=sys.stderr,
+                flush=True,
+            )
+        rows += new
+    print()
+    print(table(rows))
+    met = sum(row.met is True for row in rows)
+    missed = sum(row.met is False for row in rows)
+    print(f"\n{met} met, {missed} missed; {time.monotonic() - started:.0f} s")
+    return 0
