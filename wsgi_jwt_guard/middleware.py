@@ -37,7 +37,7 @@ from .caches import SharedCache
 from .cookies import CookieSettings
 from .csrf import CSRFSettings, check_request
 from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
-from .extraction import cookie_token, extract_token, token_header_keys
+from .extraction import extract_token, token_header_keys
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metrics import EventHook, Metrics, reason_of
@@ -58,6 +58,8 @@ log = logging.getLogger("wsgi_jwt_guard")
 
 # Removed from every request: only the guard may say who the user is. A server,
 # a proxy's forwarded headers or a client could otherwise set them.
+# Set-Cookie values kept for reuse (one per recent token); past it, start over.
+_SET_COOKIE_MEMORY = 4096
 _SCRUBBED = ("REMOTE_USER", "AUTH_TYPE", ENVIRON_KEY, "HTTP_REMOTE_USER")
 
 
@@ -142,6 +144,8 @@ class JWTGuard:
         if cookie is not None and not isinstance(cookie, CookieSettings):
             raise ConfigError("cookie", "expected a CookieSettings object")
         self.cookie = cookie if cookie is not None else CookieSettings()
+        self._cookie_prefix = self.cookie.name + "="
+        self._set_cookies: dict[tuple[str, bool], str] = {}
         if csrf is not None and not isinstance(csrf, CSRFSettings):
             raise ConfigError("csrf", "expected a CSRFSettings object")
         self.csrf = csrf if csrf is not None else CSRFSettings()
@@ -150,6 +154,7 @@ class JWTGuard:
         if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
             raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
+        self._has_api_keys = bool(self.api_keys)
         if revocations is not None and not isinstance(revocations, Revocations):
             raise ConfigError("revocations", "expected a Revocations object")
         self.revocations = revocations
@@ -202,7 +207,7 @@ class JWTGuard:
             check_request(environ, self.csrf)
         try:
             identity = None
-            if self.api_keys and source != "cookie":
+            if self._has_api_keys and source != "cookie":
                 identity = self.api_keys.identify(token, source, path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
@@ -239,17 +244,30 @@ class JWTGuard:
         """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
         if identity.source != "header" or identity.kind != "user" or not self.cookie.enabled:
             return None
-        https = _is_https(environ)
-        if identity.token not in environ.get("HTTP_COOKIE", ""):
-            # The usual case (no cookie yet, or an older token): no need to parse.
-            return self.cookie.issue(identity.token, identity.expires_at, https=https)
-        try:
-            current = cookie_token(environ, self.cookie.name, self.max_token_size)
-        except RequestRefused:
-            current = None  # a tossed or oversized cookie is replaced
-        if current == identity.token:
-            return None
-        return self.cookie.issue(identity.token, identity.expires_at, https=https)
+        token = identity.token
+        cookie = environ.get("HTTP_COOKIE", "")
+        if token in cookie and _holds_only(cookie, self._cookie_prefix, token):
+            return None  # the browser has it already
+        # The value depends on the token and the scheme only: build it once per token.
+        https = environ.get("wsgi.url_scheme") == "https"
+        key = (token, https)
+        header = self._set_cookies.get(key)
+        if header is None:
+            header = self.cookie.issue(token, identity.expires_at, https=https) or ""
+            if len(self._set_cookies) >= _SET_COOKIE_MEMORY:
+                self._set_cookies.clear()
+            self._set_cookies[key] = header
+        return header or None
+
+
+def _holds_only(cookie: str, prefix: str, token: str) -> bool:
+    """Whether the ``Cookie`` header has exactly one ``name=`` pair and it is ``token``.
+
+    Two pairs of our name (cookie tossing from a sibling subdomain) or an
+    older token mean the cookie is set again.
+    """
+    found = [part for part in (p.strip() for p in cookie.split(";")) if part.startswith(prefix)]
+    return found == [prefix + token]
 
 
 def fingerprint(token: str) -> str:

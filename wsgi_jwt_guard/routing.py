@@ -245,11 +245,14 @@ def normalize_path(environ: WSGIEnvironment) -> str:
     if script_name.endswith("/"):
         script_name = script_name[:-1]
     raw: str = script_name + environ.get("PATH_INFO", "")
-    try:
-        # PEP 3333 hands over the path's bytes as latin-1 characters.
-        path = raw.encode("latin-1").decode("utf-8")
-    except UnicodeError:
-        raise UnsafePath("the request path is not valid UTF-8") from None
+    if raw.isascii():
+        path = raw  # ASCII reads the same in latin-1 and UTF-8
+    else:
+        try:
+            # PEP 3333 hands over the path's bytes as latin-1 characters.
+            path = raw.encode("latin-1").decode("utf-8")
+        except UnicodeError:
+            raise UnsafePath("the request path is not valid UTF-8") from None
     if not path:
         return "/"
     if path[0] != "/":
