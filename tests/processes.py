@@ -42,6 +42,14 @@ def cli_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "wsgi_jwt_guard"]
 
 
+def gunicorn_command(app: str, port: int, *options: str) -> list[str]:
+    """``python -m gunicorn`` serving ``app`` on ``127.0.0.1:port``, quick to stop."""
+    return [
+        sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
+        "--graceful-timeout", "3", *options, app,
+    ]  # fmt: skip
+
+
 class Process:
     """A subprocess whose combined stdout and stderr are collected line by line."""
 

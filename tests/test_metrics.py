@@ -31,10 +31,23 @@ def test_counts_allowed_public_and_refused_by_reason(
     assert guard.metrics.snapshot() == {
         "requests.public": 1,
         "requests.allowed": 2,
+        "token_cache.miss": 3,  # three distinct tokens: each verified in full
         "requests.refused.missing_token": 1,
         "requests.refused.expired_token": 1,
         "requests.refused.unsafe_path": 1,
     }
+
+
+def test_repeat_tokens_are_counted_as_token_cache_hits(
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey
+) -> None:
+    guard = make_guard()
+    client = Client(guard, use_cookies=False)
+    token = ec_key.token()
+    for _ in range(3):
+        client.get("/api/catalog", headers={"Authorization": f"Bearer {token}"})
+    counts = guard.metrics.snapshot()
+    assert (counts["token_cache.miss"], counts["token_cache.hit"]) == (1, 2)
 
 
 def test_hook_sees_every_increment_and_a_failing_hook_breaks_nothing(

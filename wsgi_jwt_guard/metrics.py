@@ -27,7 +27,9 @@ The counters:
 ``keys.fetch.ok`` / ``keys.fetch.failed``
     JWKS and discovery downloads;
 ``token_cache.hit`` / ``token_cache.miss``
-    lookups in the verified-token cache, when the guard has one.
+    lookups in the verified-token cache; read by :meth:`Metrics.snapshot`
+    only (the hook is not called for them: a hit is the cheapest request
+    there is, and a call per hit would cost more than the hit).
 
 The guard depends on no metrics library: the example
 ``examples/prometheus_metrics.py`` feeds ``prometheus_client``. A hook that

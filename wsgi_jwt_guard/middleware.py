@@ -138,6 +138,10 @@ class JWTGuard:
             token_cache_size=token_cache_size,
             token_cache_max_age=token_cache_max_age,
         )
+        token_cache = self.verifier.token_cache
+        self.metrics.add_source(
+            lambda: {"token_cache.hit": token_cache.hits, "token_cache.miss": token_cache.misses}
+        )
         if not isinstance(routes, RouteTable):
             routes = RouteTable(routes, default=default)
         self.routes = routes

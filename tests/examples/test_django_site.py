@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.processes import free_port, running
+from tests.processes import free_port, gunicorn_command, running
 from wsgi_jwt_guard.devissuer import DevIssuer
 
 
 @pytest.fixture(scope="module")
 def base(issuer_env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    command = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", "1",  # the example's database is in memory, one per process
-        "--graceful-timeout", "3",
-        "examples.django_site:application",
-    ]  # fmt: skip
+    # One worker: the example's database is in memory, one per process.
+    command = gunicorn_command("examples.django_site:application", port, "--workers", "1")
     url = f"http://127.0.0.1:{port}"
     with running(command, ready_url=f"{url}/health", env=issuer_env):
         yield url

@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
 import requests
 
-from tests.processes import free_port, running
+from tests.processes import free_port, gunicorn_command, running
 from wsgi_jwt_guard.devissuer import DevIssuer
 
 
 @pytest.fixture(scope="module")
 def base(issuer_env: dict[str, str]) -> Iterator[str]:
     port = free_port()
-    command = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", "2",
-        "--graceful-timeout", "3",
-        "examples.gunicorn_app:app",
-    ]  # fmt: skip
+    command = gunicorn_command("examples.gunicorn_app:app", port, "--workers", "2")
     url = f"http://127.0.0.1:{port}"
     with running(command, ready_url=f"{url}/health", env=issuer_env):
         yield url

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.processes import free_port, gunicorn_command
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 10.0
 
@@ -42,11 +44,6 @@ class Response:
     def json(self) -> Any:
         return json.loads(self.body)
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _parse(raw: bytes) -> Response:
@@ -162,11 +159,10 @@ def subprocess_server(
     """gunicorn or waitress serving ``tests.hostile.app:application`` on a free port."""
     port = free_port()
     if kind == "gunicorn":
-        command = [
-            sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-            "--worker-class", "gthread", "--threads", "8", "--graceful-timeout", "2",
-            "--log-level", "warning", *extra, "tests.hostile.app:application",
-        ]
+        command = gunicorn_command(
+            "tests.hostile.app:application", port, "--workers", "1",
+            "--worker-class", "gthread", "--threads", "8", "--log-level", "warning", *extra,
+        )  # fmt: skip
     elif kind == "waitress":
         command = [
             sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=8",

@@ -23,7 +23,7 @@ from werkzeug.test import Client
 
 from tests.conftest import JWKSServer
 from tests.helpers import ISSUER, SigningKey, echo_app
-from tests.processes import free_port, running
+from tests.processes import free_port, gunicorn_command, running
 from tests.servers import Server, redis_server
 from wsgi_jwt_guard import Issuer, JWTGuard
 
@@ -51,10 +51,9 @@ def test_gunicorn_workers_sharing_redis_fetch_once_and_survive_redis_going_down(
         "SCALE_JWKS_URI": jwks_server.url,
         "SCALE_REDIS_URL": f"redis://127.0.0.1:{redis.port}/0",
     }
-    command = [
-        sys.executable, "-m", "gunicorn", "tests.scenarios.scale_app:app",
-        "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--log-level", "warning",
-    ]  # fmt: skip
+    command = gunicorn_command(
+        "tests.scenarios.scale_app:app", port, "--workers", str(WORKERS), "--log-level", "warning"
+    )
     base = f"http://127.0.0.1:{port}"
     token = ec_key.token(aud=None)
 
