@@ -1,0 +1,51 @@
+"""Fixtures of the stack suite: the users' tokens, and every stack started once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.helpers import SERVICE_SECRET, SigningKey, b64url_json, service_token
+from tests.stack.stacks import Stack, running_stacks
+
+#: Token names the corpus uses as ``{name}``, and the subject each one is.
+SUBJECTS = {
+    "alice": "user:default/alice",
+    "mallory": "user:default/mallory",
+    "bob": "user:default/bob",
+    "service": "backstage-server",
+}
+
+
+def user_token(key: SigningKey, name: str, **claims: object) -> str:
+    subject = SUBJECTS[name]
+    return key.token(sub=subject, ent=[subject], jti=f"{name}-{time.monotonic_ns()}", **claims)
+
+
+@pytest.fixture(scope="session")
+def tokens(ec_key: SigningKey, other_ec_key: SigningKey) -> dict[str, str]:
+    """Every token the corpus names: valid ones per user, and broken ones."""
+    now = int(time.time())
+    return {
+        "alice": user_token(ec_key, "alice"),
+        "mallory": user_token(ec_key, "mallory"),
+        "bob": user_token(ec_key, "bob"),
+        "service": service_token(),
+        "expired": user_token(ec_key, "alice", iat=now - 7200, exp=now - 3600),
+        "badsig": user_token(other_ec_key, "alice"),  # same kid, a key nobody trusts
+        "badaud": user_token(ec_key, "alice", aud="someone-else"),
+        "noalg": b64url_json({"alg": "none", "typ": "JWT"})
+        + "."
+        + b64url_json({"iss": "https://auth.example.test/api/auth", "sub": SUBJECTS["alice"],
+                       "aud": "backstage", "exp": now + 600})
+        + ".",
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def stacks(ec_key: SigningKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stack]]:
+    directory = tmp_path_factory.mktemp("stack-views")
+    with running_stacks([ec_key.public_jwk()], SERVICE_SECRET, directory) as running:
+        yield running

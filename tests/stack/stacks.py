@@ -1,0 +1,124 @@
+"""Real servers in front of real frameworks: every combination, started once.
+
+Servers: gunicorn with its sync and gthread workers, waitress, Werkzeug's
+development server (``run_simple``) and gunicorn behind a same-host TCP relay
+(``relay.py``). gunicorn runs with its *defaults* -- ``forwarded_allow_ips``
+is ``127.0.0.1`` and ``forwarder_headers`` includes ``SCRIPT_NAME`` -- since
+that is how it is deployed and where the bypass of issue 10 lives.
+
+Each server x framework pair is a process of its own with its own view log;
+the relay stacks reach the gunicorn sync process of their framework through
+the relay. All processes start at once and are then polled until they answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from tests.processes import Process, free_port, gunicorn_command
+from tests.stack.apps import FRAMEWORKS
+from tests.stack.relay import relay
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = "tests.stack.apps:application"
+SERVERS = ("gunicorn-sync", "gunicorn-gthread", "waitress", "werkzeug", "relay")
+#: Servers that run requests on threads in one process.
+THREADED = ("gunicorn-gthread", "waitress")
+
+
+@dataclass
+class Stack:
+    """One server in front of one framework's app, behind the guard."""
+
+    server: str
+    framework: str
+    port: int
+    log: Path
+    process: Process
+
+    @property
+    def name(self) -> str:
+        return f"{self.server}/{self.framework}"
+
+    def records(self, probe: str | None = None) -> list[dict[str, Any]]:
+        """Every view that ran in this stack's process (for ``probe``: only its own)."""
+        if not self.log.exists():
+            return []
+        entries = [json.loads(line) for line in self.log.read_text().splitlines() if line]
+        if probe is None:
+            return entries
+        return [entry for entry in entries if entry.get("probe") == probe]
+
+
+def _command(server: str, port: int) -> list[str]:
+    if server == "gunicorn-sync":
+        return gunicorn_command(APP, port, "--workers", "1", "--log-level", "warning")
+    if server == "gunicorn-gthread":
+        return gunicorn_command(
+            APP, port, "--workers", "1", "--worker-class", "gthread", "--threads", "8",
+            "--log-level", "warning",
+        )  # fmt: skip
+    if server == "waitress":
+        return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=8", APP]
+    if server == "werkzeug":
+        return [sys.executable, "-m", "tests.stack.serve_werkzeug", str(port)]
+    raise ValueError(server)
+
+
+def _wait_until_serving(stack: Stack, timeout: float = 90.0) -> None:
+    """Poll until the app answers: twenty processes importing frameworks at once on
+    two cores take a while, and a listening socket is not yet a booted worker."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{stack.port}/api/auth/ready"
+    while True:
+        try:
+            requests.get(url, timeout=5)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            if stack.process.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{stack.name} did not start:\n{stack.process.output}") from None
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def running_stacks(
+    keys: list[dict[str, Any]], secret: str, directory: Path
+) -> Iterator[dict[str, Stack]]:
+    """Every server x framework, keyed by ``"server/framework"``; stopped afterwards."""
+    started: list[Stack] = []
+    try:
+        for framework in FRAMEWORKS:
+            for server in SERVERS:
+                if server == "relay":
+                    continue
+                port = free_port()
+                log = directory / f"{server}-{framework}.jsonl"
+                env = {
+                    "PYTHONPATH": str(ROOT),
+                    "STACK_FRAMEWORK": framework,
+                    "STACK_KEYS": json.dumps(keys),
+                    "STACK_SECRET": secret,
+                    "STACK_VIEW_LOG": str(log),
+                }
+                started.append(Stack(server, framework, port, log, Process(_command(server, port), env=env)))
+        for stack in started:  # all are starting already; now wait for each
+            _wait_until_serving(stack)
+        with contextlib.ExitStack() as relays:
+            stacks = {stack.name: stack for stack in started}
+            for framework in FRAMEWORKS:
+                behind = stacks[f"gunicorn-sync/{framework}"]
+                port = relays.enter_context(relay(behind.port))
+                stacks[f"relay/{framework}"] = Stack("relay", framework, port, behind.log, behind.process)
+            yield stacks
+    finally:
+        for stack in started:
+            stack.process.stop()
