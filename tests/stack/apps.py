@@ -27,7 +27,8 @@ function views and Pyramid views without a ``request_method`` predicate do.
 ``application`` is built from the environment so gunicorn, waitress and
 ``serve_werkzeug`` serve the same thing: ``STACK_FRAMEWORK``, ``STACK_KEYS``
 (the issuer's public JWKs, JSON), ``STACK_SECRET`` (the service-token secret)
-and ``STACK_VIEW_LOG`` (where views testify, see ``views.py``).
+``STACK_VIEW_LOG`` (where views testify, see ``views.py``) and, for a server
+that serves below a ``SCRIPT_NAME``, ``STACK_MOUNT`` (the guard's ``mount``).
 """
 
 from __future__ import annotations
@@ -70,6 +71,12 @@ def guard(app: Any, keys: list[dict[str, Any]], secret: str) -> JWTGuard:
         # anonymous OPTIONS would reach Django's and Pyramid's views.
         routes["/api/cors"] = Rule("protected", unless_methods=["OPTIONS"])
         options["cors"] = wsgi_jwt_guard.CORSSettings(allowed_origins=[CORS_ORIGIN])
+    mount = os.environ.get("STACK_MOUNT", "")
+    if mount:  # served below a SCRIPT_NAME (stacks.MOUNT)
+        options["mount"] = mount
+        # Each prefix both as the app sees it and as the client does, so the
+        # mounted tests hold whether the guard matches PATH_INFO or mount + PATH_INFO.
+        routes.update({mount + prefix: rule for prefix, rule in routes.items()})
     issuer = Issuer(ISSUER, keys=keys, audience=AUDIENCE, algorithms=["ES256"])
     return JWTGuard(
         app,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -45,7 +46,32 @@ def tokens(ec_key: SigningKey, other_ec_key: SigningKey) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def stacks(ec_key: SigningKey, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Stack]]:
+def all_stacks(
+    ec_key: SigningKey, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Stack]]:
     directory = tmp_path_factory.mktemp("stack-views")
     with running_stacks([ec_key.public_jwk()], SERVICE_SECRET, directory) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def stacks(all_stacks: dict[str, Stack]) -> dict[str, Stack]:
+    """Every server x framework the corpus runs through."""
+    return {name: stack for name, stack in all_stacks.items() if stack.server != "gunicorn-mounted"}
+
+
+@pytest.fixture(scope="session")
+def mounted(all_stacks: dict[str, Stack]) -> dict[str, Stack]:
+    """gunicorn serving below ``stacks.MOUNT``, the guard configured with that mount."""
+    chosen = {name: stack for name, stack in all_stacks.items() if stack.server == "gunicorn-mounted"}
+    for stack in chosen.values():
+        if stack.startup_error is not None:
+            pytest.fail(stack.startup_error)
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def pool() -> Iterator[ThreadPoolExecutor]:
+    """Threads that send one request to every stack at once."""
+    with ThreadPoolExecutor(max_workers=12) as executor:
+        yield executor

@@ -31,6 +31,9 @@ from tests.stack.relay import relay
 ROOT = Path(__file__).resolve().parents[2]
 APP = "tests.stack.apps:application"
 SERVERS = ("gunicorn-sync", "gunicorn-gthread", "waitress", "werkzeug", "relay")
+#: The guard configured with ``mount``, under gunicorn serving below ``SCRIPT_NAME``.
+MOUNT = "/svc"
+MOUNTED_FRAMEWORKS = ("flask", "django")
 #: Servers that run requests on threads in one process.
 THREADED = ("gunicorn-gthread", "waitress")
 
@@ -44,6 +47,8 @@ class Stack:
     port: int
     log: Path
     process: Process
+    #: Why it did not start (only the optional mounted stacks may fail to).
+    startup_error: str | None = None
 
     @property
     def name(self) -> str:
@@ -71,6 +76,8 @@ def _command(server: str, port: int) -> list[str]:
         return [sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "--threads=8", APP]
     if server == "werkzeug":
         return [sys.executable, "-m", "tests.stack.serve_werkzeug", str(port)]
+    if server == "gunicorn-mounted":
+        return _command("gunicorn-gthread", port)
     raise ValueError(server)
 
 
@@ -78,7 +85,8 @@ def _wait_until_serving(stack: Stack, timeout: float = 90.0) -> None:
     """Poll until the app answers: twenty processes importing frameworks at once on
     two cores take a while, and a listening socket is not yet a booted worker."""
     deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{stack.port}/api/auth/ready"
+    prefix = MOUNT if stack.server == "gunicorn-mounted" else ""
+    url = f"http://127.0.0.1:{stack.port}{prefix}/api/auth/ready"
     while True:
         try:
             requests.get(url, timeout=5)
@@ -89,29 +97,45 @@ def _wait_until_serving(stack: Stack, timeout: float = 90.0) -> None:
             time.sleep(0.05)
 
 
+def _start(
+    server: str, framework: str, keys: list[dict[str, Any]], secret: str, directory: Path
+) -> Stack:
+    port = free_port()
+    log = directory / f"{server}-{framework}.jsonl"
+    env = {
+        "PYTHONPATH": str(ROOT),
+        "STACK_FRAMEWORK": framework,
+        "STACK_KEYS": json.dumps(keys),
+        "STACK_SECRET": secret,
+        "STACK_VIEW_LOG": str(log),
+    }
+    if server == "gunicorn-mounted":
+        # gunicorn serves below the SCRIPT_NAME of its environment; the guard is told.
+        env.update(SCRIPT_NAME=MOUNT, STACK_MOUNT=MOUNT)
+    return Stack(server, framework, port, log, Process(_command(server, port), env=env))
+
+
 @contextlib.contextmanager
 def running_stacks(
     keys: list[dict[str, Any]], secret: str, directory: Path
 ) -> Iterator[dict[str, Stack]]:
-    """Every server x framework, keyed by ``"server/framework"``; stopped afterwards."""
+    """Every server x framework, keyed by ``"server/framework"``, plus the
+    ``gunicorn-mounted`` ones (not part of the corpus runs); stopped afterwards."""
     started: list[Stack] = []
     try:
         for framework in FRAMEWORKS:
             for server in SERVERS:
-                if server == "relay":
-                    continue
-                port = free_port()
-                log = directory / f"{server}-{framework}.jsonl"
-                env = {
-                    "PYTHONPATH": str(ROOT),
-                    "STACK_FRAMEWORK": framework,
-                    "STACK_KEYS": json.dumps(keys),
-                    "STACK_SECRET": secret,
-                    "STACK_VIEW_LOG": str(log),
-                }
-                started.append(Stack(server, framework, port, log, Process(_command(server, port), env=env)))
+                if server != "relay":
+                    started.append(_start(server, framework, keys, secret, directory))
+        for framework in MOUNTED_FRAMEWORKS:
+            started.append(_start("gunicorn-mounted", framework, keys, secret, directory))
         for stack in started:  # all are starting already; now wait for each
-            _wait_until_serving(stack)
+            try:
+                _wait_until_serving(stack)
+            except AssertionError as exc:
+                if stack.server != "gunicorn-mounted":
+                    raise
+                stack.startup_error = str(exc)  # fails the tests that use it, only
         with contextlib.ExitStack() as relays:
             stacks = {stack.name: stack for stack in started}
             for framework in FRAMEWORKS:

@@ -9,7 +9,6 @@ as anyone but the case's user, and nothing may answer 5xx. See ``oracle.py``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -17,12 +16,6 @@ import pytest
 from tests.stack.corpus import CASES, Case
 from tests.stack.oracle import send_everywhere, violations
 from tests.stack.stacks import Stack
-
-
-@pytest.fixture(scope="module")
-def pool() -> Iterator[ThreadPoolExecutor]:
-    with ThreadPoolExecutor(max_workers=12) as executor:
-        yield executor
 
 
 @pytest.mark.parametrize("case", CASES)
