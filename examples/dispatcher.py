@@ -3,13 +3,15 @@
 ::
 
     whole_tree = guard(DispatcherMiddleware(frontend, {"/api/catalog": catalog}))
-    one_mount = DispatcherMiddleware(frontend, {"/api/catalog": guard(catalog)})
+    one_mount = DispatcherMiddleware(frontend, {"/api/catalog": guard(catalog, "/api/catalog")})
 
-Either way the guard matches routes on ``SCRIPT_NAME + PATH_INFO``, the full
-path the client asked for, so one route table (``guard.toml``) means the same
-in both places. Inside the mount, ``/api/catalog/health`` arrives as
-``SCRIPT_NAME=/api/catalog``, ``PATH_INFO=/health``: a guard that read
-``PATH_INFO`` alone would take it for the public ``/health``.
+Either way the guard matches routes on the full path the client asked for,
+``mount + PATH_INFO``, so one route table (``guard.toml``) means the same in
+both places. Inside the mount, ``/api/catalog/health`` arrives as
+``SCRIPT_NAME=/api/catalog``, ``PATH_INFO=/health``, so the guard there is
+told its ``mount``. It never takes ``SCRIPT_NAME`` from the request: some
+servers let a client set it (gunicorn honours a ``SCRIPT_NAME`` header), and a
+request whose ``SCRIPT_NAME`` is not the configured mount is refused with 400.
 
 The difference between the two: with ``one_mount`` only the catalog is
 guarded, and the frontend answers everyone. Run either under any WSGI server,
@@ -29,7 +31,7 @@ from typing import Any
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
-from wsgi_jwt_guard import JWTGuard, from_config
+from wsgi_jwt_guard import JWTGuard, from_config, load_config
 
 GUARD_CONFIG = Path(__file__).with_name("guard.toml")
 
@@ -54,12 +56,13 @@ frontend = _echo("frontend")
 catalog = _echo("catalog")
 
 
-def guard(app: Any) -> JWTGuard:
-    return from_config(app, GUARD_CONFIG)
+def guard(app: Any, mount: str = "") -> JWTGuard:
+    """``guard.toml`` around ``app``, which runs with ``SCRIPT_NAME == mount``."""
+    return from_config(app, {**load_config(GUARD_CONFIG), "mount": mount})
 
 
 #: Everything behind one guard: /health public, the rest needs a token.
 whole_tree = guard(DispatcherMiddleware(frontend, {"/api/catalog": catalog}))
 
 #: Only the mounted catalog behind a guard; the frontend is open.
-one_mount = DispatcherMiddleware(frontend, {"/api/catalog": guard(catalog)})
+one_mount = DispatcherMiddleware(frontend, {"/api/catalog": guard(catalog, "/api/catalog")})

@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
+from werkzeug.test import Client
 
+from tests.conftest import JWKSServer
+from tests.helpers import AUDIENCE, ISSUER, SigningKey, echo_app
 from tests.servers import Server, memcached_server, redis_server
-from wsgi_jwt_guard import ConfigError
+from wsgi_jwt_guard import ConfigError, Issuer, JWTGuard
 from wsgi_jwt_guard.caches import SharedCache, build_cache
 
 
@@ -235,7 +238,7 @@ def test_a_server_going_down_falls_back_to_process_memory_and_back(
             assert shared.add("claim", "1") is True
             for _ in range(20):
                 assert shared.get("k") == "during"
-        warnings = [r for r in caplog.records if "shared cache" in r.getMessage()]
+        warnings = [r for r in caplog.records if "failed" in r.getMessage()]
         assert len(warnings) == 1  # one warning per outage, not one per call
 
         server.start()
@@ -253,3 +256,149 @@ def test_process_memory_only_without_a_shared_cache() -> None:
 
 
 Make = Callable[[], BaseCache]
+
+
+# --------------------------------------------------------------------------------------
+# Authenticated entries: whoever can write to the cache server cannot plant state
+# --------------------------------------------------------------------------------------
+
+SECRET = "s" * 32
+OLD_SECRET = "o" * 32
+
+
+def redis_client(server: Server) -> Any:
+    import redis as redis_module
+
+    return redis_module.Redis(host="127.0.0.1", port=server.port)
+
+
+def _backend(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> BaseCache:
+    servers = {
+        "redis": request.getfixturevalue("redis") if kind == "redis" else None,
+        "memcached": request.getfixturevalue("memcached") if kind == "memcached" else None,
+    }
+    return make(kind, servers["redis"], servers["memcached"], tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["filesystem", "redis", "memcached"])
+def test_entries_without_a_valid_hmac_read_as_absent(
+    request: pytest.FixtureRequest, kind: str, tmp_path: Path
+) -> None:
+    backend = _backend(request, kind, tmp_path)
+    signed = SharedCache(backend, secrets=[SECRET])
+    attacker = SharedCache(backend)  # can write to the server, does not know the secret
+    forger = SharedCache(backend, secrets=["f" * 32])
+
+    assert signed.set("jwks", '{"keys": []}')
+    assert signed.get("jwks") == '{"keys": []}'
+    # A worker without the secret reads the envelope, which no reader takes for JSON.
+    assert attacker.get("jwks").startswith("wjg1:")
+
+    attacker.set("jwks", '{"keys": ["planted"]}')
+    assert signed.get("jwks") is None
+    forger.set("jwks", '{"keys": ["forged"]}')
+    assert signed.get("jwks") is None
+
+    # A genuine entry moved under another key is refused: the key is signed too.
+    signed.set("revoked:alice", "1700000000")
+    raw = SharedCache(backend).get("revoked:alice")
+    attacker.set("revoked:bob", raw)
+    assert signed.get("revoked:bob") is None
+    assert signed.get("revoked:alice") == "1700000000"
+
+    # A key holding a foreign entry exists: add() does not claim it, get() sees nothing.
+    attacker.set("claim", "planted")
+    assert signed.add("claim", "mine") is False
+    assert signed.get("claim") is None
+
+
+def test_rotation_the_first_secret_signs_and_every_one_verifies(redis: Server) -> None:
+    backend = build_cache({"type": "redis", "url": f"redis://127.0.0.1:{redis.port}/0"})
+    old = SharedCache(backend, secrets=[OLD_SECRET])
+    rotating = SharedCache(backend, secrets=[SECRET, OLD_SECRET])
+    new = SharedCache(backend, secrets=[SECRET])
+
+    old.set("a", "written by a worker not yet rotated")
+    assert rotating.get("a") == "written by a worker not yet rotated"
+    assert new.get("a") is None  # the old secret was dropped too early there
+    rotating.set("b", "written during the rotation")
+    assert new.get("b") == "written during the rotation"
+    assert old.get("b") is None
+
+
+def test_secrets_from_configuration(redis: Server) -> None:
+    built = build_cache(
+        {"type": "redis", "url": f"redis://127.0.0.1:{redis.port}/0", "secrets": [SECRET]}
+    )
+    assert isinstance(built, SharedCache)
+    assert built.secrets == (SECRET,)
+    # The guard and the revocations use that same view, secrets and all.
+    assert SharedCache(built).secrets == (SECRET,)
+
+
+@pytest.mark.parametrize(
+    ("secrets", "key"),
+    [
+        pytest.param("s" * 32, "cache.secrets", id="a-string"),
+        pytest.param(["short"], "cache.secrets[0]", id="too-short"),
+        pytest.param([SECRET, 42], "cache.secrets[1]", id="not-text"),
+    ],
+)
+def test_secret_mistakes_name_the_key(secrets: Any, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_cache({"type": "memory", "secrets": secrets})
+    assert caught.value.key == key
+    with pytest.raises(ConfigError):
+        SharedCache(SimpleCache(), secrets=secrets)
+
+
+def test_a_shared_cache_without_secrets_is_warned_about_once(
+    redis: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = build_cache({"type": "redis", "url": f"redis://127.0.0.1:{redis.port}/0"})
+    with caplog.at_level(logging.WARNING, "wsgi_jwt_guard"):
+        SharedCache(backend)
+        SharedCache(backend)  # the guard and its revocations: one warning
+        SharedCache(SimpleCache())  # process memory: nothing to plant into
+        SharedCache(backend, secrets=[SECRET])
+    warnings = [r.getMessage() for r in caplog.records if "no secrets" in r.getMessage()]
+    assert warnings == [warnings[0]]
+    assert "RedisCache" in warnings[0]
+    assert "[cache] secrets" in warnings[0]
+
+
+@pytest.mark.parametrize("secrets", [[], [SECRET]], ids=["no-secrets", "secrets"])
+def test_keys_planted_in_redis_are_trusted_only_without_secrets(
+    redis: Server,
+    jwks_server: JWKSServer,
+    ec_key: SigningKey,
+    other_ec_key: SigningKey,
+    secrets: list[str],
+) -> None:
+    """Someone who can write to Redis, but not to the issuer, plants their own
+    key in place of the issuer's in the shared JWKS entry. A worker that starts
+    next trusts it unless entries are authenticated."""
+    url = f"redis://127.0.0.1:{redis.port}/0"
+    client = redis_client(redis)
+    client.flushdb()
+    jwks_server.publish(ec_key)
+
+    def worker() -> Client:
+        issuer = Issuer(ISSUER, jwks_uri=jwks_server.url, insecure_http=True, audience=AUDIENCE)
+        cache = build_cache({"type": "redis", "url": url, "secrets": secrets})
+        return Client(JWTGuard(echo_app, issuers=[issuer], cache=cache), use_cookies=False)
+
+    first = worker()
+    assert first.get("/x", headers={"Authorization": f"Bearer {ec_key.token()}"}).status_code == 200
+    genuine, planted = ec_key.public_jwk(), other_ec_key.public_jwk()
+    entries = 0
+    for key in client.keys("*"):
+        value = client.get(key).decode()
+        if genuine["x"] in value:
+            client.set(key, value.replace(genuine["x"], planted["x"]).replace(genuine["y"], planted["y"]))
+            entries += 1
+    assert entries  # the shared JWKS entry was found and rewritten
+
+    forged = other_ec_key.token()
+    status = worker().get("/x", headers={"Authorization": f"Bearer {forged}"}).status_code
+    assert status == (200 if not secrets else 401)

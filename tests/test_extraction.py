@@ -153,7 +153,15 @@ def test_bearer_token_size(header: str, max_size: int, accepted: bool) -> None:
         pytest.param(None, "token", None, id="no-cookie-header"),
         pytest.param("", "token", None, id="empty-cookie-header"),
         pytest.param("token=", "token", None, id="empty-value"),
+        # RFC 6265 §4.1.1's quoted form is unwrapped; quotes never group pairs.
         pytest.param('token=""', "token", None, id="empty-quoted-value"),
+        pytest.param('token="abc"', "token", "abc", id="quoted-value"),
+        pytest.param('token="abc', "token", '"abc', id="one-quote-is-part-of-the-value"),
+        pytest.param('a="; token=abc; b="', "token", "abc", id="quotes-never-group-pairs"),
+        pytest.param(" token = abc ;", "token", "abc", id="blanks-trimmed"),
+        pytest.param("token=abc;token=abc", "token", "abc", id="no-space-after-semicolon"),
+        pytest.param("token=a=b", "token", "a=b", id="split-at-first-equals"),
+        pytest.param("token", "token", None, id="nameless-cookie"),
         pytest.param("other=token", "token", None, id="name-in-value"),
         pytest.param("mytoken=abc; tokens=def", "token", None, id="similar-names"),
         pytest.param("Token=abc", "token", None, id="name-case-sensitive"),
@@ -169,6 +177,12 @@ def test_cookie_token(cookie: str | None, name: str, token: str | None) -> None:
         pytest.param("token=A; token=B", id="two-values"),
         pytest.param("token=A; other=1; token=B", id="two-values-apart"),
         pytest.param("token=A; token=B; token=A", id="three-values"),
+        # werkzeug's RFC 2109 parser reads '"; token=B; b="' as one quoted value
+        # of 'a' and would see only A; a browser sends these pairs exactly so.
+        pytest.param('token=A; a="; token=B; b="', id="quote-hides-second-token"),
+        pytest.param('a="x; token=A"; token=B', id="quote-around-first-token"),
+        pytest.param("token=A;token=B", id="no-space"),
+        pytest.param("token=A; token=B\t", id="trailing-tab"),
     ],
 )
 def test_cookie_token_tossed(cookie: str) -> None:
@@ -488,14 +502,23 @@ def test_custom_headers_are_ignored_unless_configured(client: Client, ec_key: Si
     assert_refused(client.get("/api/catalog", headers={IAP: ec_key.token()}), 401, None)
 
 
-def test_authorization_and_cookie_come_before_custom_headers(
+def test_authorization_comes_before_custom_headers_and_they_before_the_cookie(
     iap_client: Client, ec_key: SigningKey
 ) -> None:
     alice, bob = ec_key.token(sub="user:default/alice"), ec_key.token(sub="user:default/bob")
     by_header = iap_client.get("/api/catalog", headers={"Authorization": f"Bearer {alice}", IAP: bob})
     assert assert_reached(by_header)["remote_user"] == "user:default/alice"
-    by_cookie = iap_client.get("/api/catalog", headers={"Cookie": f"token={alice}", IAP: bob})
-    assert assert_reached(by_cookie)["remote_user"] == "user:default/alice"
+    # The proxy sets (and strips) its header; a sibling subdomain can plant the
+    # cookie. A planted cookie never overrides the proxy-asserted user.
+    planted = iap_client.get("/api/catalog", headers={"Cookie": f"token={alice}", IAP: bob})
+    body = assert_reached(planted)
+    assert body["remote_user"] == "user:default/bob"
+    assert body["identity"]["source"] == "custom-header"
+    # Even a tossed (duplicated) cookie is not read when the proxy's header is there.
+    tossed = iap_client.get(
+        "/api/catalog", headers={"Cookie": f"token={alice}; token=x", IAP: bob}
+    )
+    assert assert_reached(tossed)["remote_user"] == "user:default/bob"
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from werkzeug.test import Client
+from werkzeug.test import Client, create_environ, run_wsgi_app
 
 from tests.helpers import SigningKey
 from wsgi_jwt_guard import ConfigError, JWTGuard, Metrics
 from wsgi_jwt_guard.metrics import reason_of
-from wsgi_jwt_guard.middleware import fingerprint
+from wsgi_jwt_guard.middleware import fingerprint, loggable
 
 
 def test_counts_allowed_public_and_refused_by_reason(
@@ -118,11 +119,68 @@ def test_refusals_are_logged_at_info_with_a_fingerprint_never_the_token(
     (record,) = [r for r in caplog.records if r.getMessage().startswith("refused")]
     assert record.levelno == logging.INFO
     message = record.getMessage()
-    assert "GET '/api/catalog/entities'" in message
+    assert "GET /api/catalog/entities:" in message
     assert "expired_token" in message
     assert fingerprint(token) in message
     assert token not in caplog.text
     assert token.split(".")[2] not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        pytest.param({"REQUEST_METHOD": "GET\x1b[2J\x1b[31m"}, id="esc-in-method"),
+        pytest.param({"PATH_INFO": "/api/catalog/\x1b]0;owned\x07"}, id="esc-in-path"),
+        pytest.param({"PATH_INFO": "/api/catalog/a\x0bb"}, id="vertical-tab"),
+        # U+0085 (NEL) and U+2028 arrive as their UTF-8 bytes, latin-1 decoded (PEP 3333).
+        pytest.param({"PATH_INFO": "/api/catalog/\xc2\x85refused GET /x"}, id="nel"),
+        pytest.param({"PATH_INFO": "/api/catalog/\xe2\x80\xa8x"}, id="line-separator"),
+        pytest.param({"PATH_INFO": "/api/catalog/a\nrefused GET /admin: ok"}, id="newline"),
+        pytest.param({"PATH_INFO": "/api/catalog/" + "a" * 5000}, id="long-path"),
+        pytest.param({"PATH_INFO": "/api/catalog/\\x1b"}, id="backslash-looks-like-escape"),
+        pytest.param(
+            {
+                "REQUEST_METHOD": "POST",
+                "HTTP_X_HTTP_METHOD_OVERRIDE": "DELETE\r\nrefused GET /admin: ok\x1b[0m",
+                "cookie": True,
+            },
+            id="override-in-description",
+        ),
+    ],
+)
+def test_refusal_log_lines_escape_what_the_request_sent(
+    make_guard: Callable[..., JWTGuard],
+    ec_key: SigningKey,
+    caplog: pytest.LogCaptureFixture,
+    environ: dict[str, Any],
+) -> None:
+    env = create_environ("/api/catalog/x")
+    if environ.pop("cookie", False):
+        env["HTTP_COOKIE"] = f"token={ec_key.token()}"
+    env.update(environ)
+    with caplog.at_level(logging.INFO, "wsgi_jwt_guard"):
+        run_wsgi_app(make_guard(), env, buffered=True)
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    message = record.getMessage()
+    # One line of printable ASCII: nothing can start a new line or drive a terminal.
+    assert message.isascii()
+    assert message.isprintable()
+    assert len(message) < 1200
+
+
+@pytest.mark.parametrize(
+    ("value", "logged"),
+    [
+        pytest.param("/api/x", "/api/x", id="plain"),
+        pytest.param("\x1b[2J", "\\x1b[2J", id="esc"),
+        pytest.param("a\\x1b", "a\\\\x1b", id="literal-backslash-escaped"),
+        pytest.param("\u2028", "\\u2028", id="line-separator"),
+        pytest.param("\U0001f600", "\\U0001f600", id="astral"),
+        pytest.param("a" * 300, "a" * 256 + "...", id="cut"),
+    ],
+)
+def test_loggable(value: str, logged: str) -> None:
+    assert loggable(value) == logged
 
 
 def test_nothing_is_printed_by_default(ec_key: SigningKey) -> None:

@@ -127,6 +127,65 @@ def test_tossed_cookie_holding_the_token_is_replaced(client: Client, ec_key: Sig
     assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={token};")
 
 
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        pytest.param('token="{t}"', id="quoted"),
+        pytest.param("token={t}; token={t}", id="same-token-twice"),
+        pytest.param("a=1;token={t} ", id="no-space-trailing-blank"),
+    ],
+)
+def test_cookie_holding_the_token_in_another_spelling_is_not_reset(
+    client: Client, ec_key: SigningKey, cookie: str
+) -> None:
+    # One reader for the whole guard: what extraction takes for the token, the
+    # Set-Cookie decision does too (no Set-Cookie on every response).
+    token = ec_key.token()
+    headers = {**bearer(token), "Cookie": cookie.format(t=token)}
+    assert "Set-Cookie" not in client.get("/api/catalog", headers=headers).headers
+
+
+def test_a_token_hidden_behind_a_quote_is_seen_and_replaced(
+    client: Client, ec_key: SigningKey
+) -> None:
+    token = ec_key.token()
+    headers = {**bearer(token), "Cookie": f'token={token}; a="; token=attacker; b="'}
+    assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={token};")
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "cookie_set"),
+    [
+        pytest.param(None, True, id="none"),
+        pytest.param("private, max-age=60", True, id="private"),
+        pytest.param("no-store", True, id="no-store"),
+        pytest.param("max-age=60", True, id="max-age-only"),
+        # RFC 9111 §3.5: these let a shared cache store an answer to a request
+        # with Authorization; a CDN would then hand the token to everyone.
+        pytest.param("public, max-age=3600", False, id="public"),
+        pytest.param("PUBLIC", False, id="public-upper"),
+        pytest.param("s-maxage=600", False, id="s-maxage"),
+        pytest.param("max-age=0, must-revalidate", False, id="must-revalidate"),
+    ],
+)
+def test_no_token_cookie_on_a_response_shared_caches_may_store(
+    make_guard: Guard, ec_key: SigningKey, cache_control: str | None, cookie_set: bool
+) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        if cache_control is not None:
+            headers.append(("Cache-Control", cache_control))
+        start_response("200 OK", headers)
+        return [b"catalog"]
+
+    response = Client(make_guard(app), use_cookies=False).get(
+        "/api/catalog", headers=bearer(ec_key.token())
+    )
+    assert response.status_code == 200
+    assert ("Set-Cookie" in response.headers) is cookie_set
+    assert response.get_data() == b"catalog"
+
+
 def test_no_cookie_for_service_tokens_or_when_disabled(make_guard: Guard, ec_key: SigningKey) -> None:
     client = Client(make_guard(), use_cookies=False)
     assert "Set-Cookie" not in client.get("/api/catalog", headers=bearer(service_token())).headers

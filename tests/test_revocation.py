@@ -10,9 +10,10 @@ import pytest
 from cachelib import SimpleCache
 from werkzeug.test import Client
 
-from tests.helpers import SigningKey
+from tests.helpers import SigningKey, service_token
 from tests.servers import Server, redis_server
 from wsgi_jwt_guard import ConfigError, JWTGuard, from_config
+from wsgi_jwt_guard.apikeys import APIKey
 from wsgi_jwt_guard.caches import build_cache
 from wsgi_jwt_guard.revocation import Revocations
 
@@ -56,10 +57,7 @@ def test_a_revoked_jti_is_refused_and_others_are_not(
     assert client.get("/api/catalog", headers=bearer(stolen)).status_code == 200
 
     assert guard.revocations is not None
-    guard.revocations.revoke_token("token-1", expires_at=time.time() + 600, issuer=None)
-    guard.revocations.revoke_token(
-        "token-1", expires_at=time.time() + 600, issuer="https://auth.example.test/api/auth"
-    )
+    guard.revocations.revoke_token("token-1", expires_at=time.time() + 600)
 
     response = client.get("/api/catalog", headers=bearer(stolen))
     assert response.status_code == 401
@@ -98,6 +96,54 @@ def test_logout_everywhere_refuses_older_tokens_only(
     assert client.get("/api/catalog", headers=bearer(no_iat)).status_code == 401
     assert client.get("/api/catalog", headers=bearer(newer)).status_code == 200
     assert client.get("/api/catalog", headers=bearer(someone_else)).status_code == 200
+
+
+def test_revoke_subject_without_an_issuer_revokes_every_token_of_the_subject(
+    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: Clock
+) -> None:
+    # The module's own example: no issuer named, so any issuer's tokens.
+    guard, client = guarded()
+    mallory = ec_key.token(sub="user:default/mallory", iat=int(clock.now) - 60)
+    alice = ec_key.token(sub="user:default/alice", iat=int(clock.now) - 60)
+    assert guard.revocations is not None
+    assert client.get("/api/catalog", headers=bearer(mallory)).status_code == 200
+
+    guard.revocations.revoke_subject("user:default/mallory")
+
+    response = client.get("/api/catalog", headers=bearer(mallory))
+    assert response.status_code == 401
+    assert "logged out" in response.get_json()["error"]["message"]
+    assert client.get("/api/catalog", headers=bearer(alice)).status_code == 200
+
+
+def test_an_issuer_scoped_revocation_leaves_other_issuers_alone(
+    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: Clock
+) -> None:
+    guard, client = guarded()
+    assert guard.revocations is not None
+    guard.revocations.revoke_subject("user:default/alice", issuer="https://other.example")
+    guard.revocations.revoke_token("t-1", expires_at=clock.now + 600, issuer="https://other")
+    token = ec_key.token(iat=int(clock.now) - 60, jti="t-1")
+    assert client.get("/api/catalog", headers=bearer(token)).status_code == 200
+
+
+def test_api_keys_and_service_tokens_are_checked_too(
+    make_guard: Callable[..., JWTGuard], clock: Clock
+) -> None:
+    key = APIKey("k" * 40, subject="external:ci")
+    revocations = Revocations(SimpleCache(), clock=clock)
+    client = Client(make_guard(api_keys=[key], revocations=revocations), use_cookies=False)
+    service = service_token()
+    assert client.get("/api/catalog", headers=bearer(key.key)).status_code == 200
+    assert client.get("/api/catalog", headers=bearer(service)).status_code == 200
+
+    revocations.revoke_subject("external:ci")
+    revocations.revoke_subject("backstage-server", before=clock.now + 1)
+
+    response = client.get("/api/catalog", headers=bearer(key.key))
+    assert response.status_code == 401
+    assert "revoked" in response.get_json()["error"]["message"]
+    assert client.get("/api/catalog", headers=bearer(service)).status_code == 401
 
 
 def test_a_token_served_from_the_verified_token_cache_is_still_checked(

@@ -12,7 +12,7 @@ from werkzeug.test import Client, TestResponse, create_environ, run_wsgi_app
 from werkzeug.wrappers import Request
 
 from tests.helpers import SigningKey, echo_app, service_token
-from wsgi_jwt_guard import ConfigError, JWTGuard, RouteTable, Rule
+from wsgi_jwt_guard import ConfigError, CORSSettings, JWTGuard, RouteTable, Rule
 
 MakeGuard = Callable[..., JWTGuard]
 
@@ -338,7 +338,7 @@ def test_unless_exempt_path_ignores_a_bad_token(make_guard: MakeGuard) -> None:
 
 
 def test_unless_applies_to_the_full_path_under_a_mount(make_guard: MakeGuard) -> None:
-    guard = make_guard(routes={"/api/techdocs": Rule(unless=[CSS])})
+    guard = make_guard(routes={"/api/techdocs": Rule(unless=[CSS])}, mount="/api/techdocs")
     client = Client(DispatcherMiddleware(echo_app, {"/api/techdocs": guard}), use_cookies=False)
     assert_reached(client.get("/api/techdocs/static/docs/a.css"))
     assert_refused(client.get("/api/techdocs/static/docs/a.js"), 401)
@@ -359,29 +359,67 @@ def test_unless_cannot_be_reached_by_dot_segments(make_guard: MakeGuard) -> None
 # --------------------------------------------------------------------------------------
 
 
+PREFLIGHT = {"Origin": "https://app.example.test", "Access-Control-Request-Method": "DELETE"}
+CORS = CORSSettings(allowed_origins=["https://app.example.test"])
+
+
 @pytest.mark.parametrize("configured", [["OPTIONS"], ["options"], ("Options",)])
+@pytest.mark.parametrize(
+    ("method", "headers", "status"),
+    [
+        # A preflight is answered by the guard itself: the app never runs.
+        pytest.param("OPTIONS", PREFLIGHT, 204, id="preflight"),
+        # Django and Pyramid run the normal view for OPTIONS: anything that is
+        # not a preflight keeps the route's policy.
+        pytest.param("OPTIONS", {}, 401, id="plain-options"),
+        pytest.param("OPTIONS", {"Origin": "https://app.example.test"}, 401, id="origin-only"),
+        pytest.param("GET", {}, 401, id="get"),
+        pytest.param("HEAD", {}, 401, id="head"),
+        pytest.param("POST", {}, 401, id="post"),
+        pytest.param("DELETE", PREFLIGHT, 401, id="delete-with-preflight-headers"),
+    ],
+)
+def test_unless_methods_options(
+    make_guard: MakeGuard, configured: list[str], method: str, headers: dict[str, str], status: int
+) -> None:
+    calls: list[str] = []
+
+    def spy(environ: dict[str, Any], start_response: Any) -> Any:
+        calls.append(environ["REQUEST_METHOD"])
+        return echo_app(environ, start_response)
+
+    routes = {"/api/catalog": Rule("protected", unless_methods=configured)}
+    client = Client(make_guard(app=spy, routes=routes, cors=CORS), use_cookies=False)
+    response = client.open("/api/catalog/entities", method=method, headers=headers)
+    assert response.status_code == status
+    assert calls == []
+
+
 @pytest.mark.parametrize(
     ("method", "public"),
     [
-        pytest.param("OPTIONS", True, id="preflight"),
-        pytest.param("GET", False, id="get"),
-        pytest.param("HEAD", False, id="head"),
+        pytest.param("GET", True, id="get"),
+        pytest.param("HEAD", True, id="head-with-get"),
         pytest.param("POST", False, id="post"),
-        pytest.param("DELETE", False, id="delete"),
+        pytest.param("OPTIONS", False, id="options"),
     ],
 )
-def test_unless_methods(
-    make_guard: MakeGuard, configured: list[str], method: str, public: bool
-) -> None:
-    routes = {"/api/catalog": Rule("protected", unless_methods=configured)}
+def test_unless_methods_get_and_head(make_guard: MakeGuard, method: str, public: bool) -> None:
+    routes = {"/api/catalog": Rule("protected", unless_methods=["GET", "HEAD"])}
     client = Client(make_guard(routes=routes), use_cookies=False)
     response = client.open("/api/catalog/entities", method=method)
-    if public:
-        assert assert_reached(response)["remote_user"] is None
-    else:
-        assert response.status_code == 401
-        if method != "HEAD":
-            assert "error" in response.json
+    assert response.status_code == (200 if public else 401)
+
+
+def test_options_exemption_needs_cors_settings(make_guard: MakeGuard) -> None:
+    routes = {"/api/catalog": Rule("protected", unless_methods=["OPTIONS"])}
+    with pytest.raises(ConfigError) as caught:
+        make_guard(routes=routes)
+    assert caught.value.key == "routes.'/api/catalog'.unless_methods"
+    assert "cors" in caught.value.message
+    with pytest.raises(ConfigError) as caught:
+        make_guard(default=Rule("protected", unless_methods=["OPTIONS"]))
+    assert caught.value.key == "default.unless_methods"
 
 
 def test_unless_methods_are_normalized() -> None:
@@ -468,10 +506,12 @@ def test_unsafe_path_is_refused(
         pytest.param({"PATH_INFO": "/api/auth/"}, id="trailing-slash"),
         pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, id="mount-empty"),
         pytest.param({"SCRIPT_NAME": "/api/", "PATH_INFO": "/auth/x"}, id="mount-slash"),
+        pytest.param({"SCRIPT_NAME": "/", "PATH_INFO": "/api/auth/x"}, id="root-script-slash"),
     ],
 )
 def test_safe_unusual_path_is_accepted(make_guard: MakeGuard, environ: dict[str, str]) -> None:
-    response = call_environ(make_guard(), **environ)
+    mount = environ.get("SCRIPT_NAME", "").rstrip("/")
+    response = call_environ(make_guard(mount=mount), **environ)
     body = assert_reached(response)
     # The guard never rewrites what the app sees.
     assert body["path"] == environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
@@ -543,7 +583,7 @@ def _fallback(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 def test_guard_mounted_in_dispatcher_sees_full_path(
     make_guard: MakeGuard, ec_key: SigningKey
 ) -> None:
-    guard = make_guard(routes={"/api/auth": "public", "/api/catalog": "protected"})
+    guard = make_guard(routes={"/api/auth": "public", "/api/catalog": "protected"}, mount="/api")
     client = Client(DispatcherMiddleware(_fallback, {"/api": guard}), use_cookies=False)
 
     body = assert_reached(client.get("/api/auth/login"))
@@ -557,7 +597,7 @@ def test_guard_mounted_in_dispatcher_sees_full_path(
 
 def test_mount_relative_routes_do_not_match(make_guard: MakeGuard) -> None:
     # Routes are full paths: "/auth" is not "/api/auth" seen through a mount.
-    guard = make_guard(routes={"/auth": "public"})
+    guard = make_guard(routes={"/auth": "public"}, mount="/api")
     client = Client(DispatcherMiddleware(_fallback, {"/api": guard}), use_cookies=False)
     assert_refused(client.get("/api/auth"), 401)
 
@@ -575,23 +615,116 @@ def test_guard_around_dispatcher_tree(make_guard: MakeGuard, ec_key: SigningKey)
 
 
 @pytest.mark.parametrize(
-    ("environ", "public"),
+    ("mount", "environ", "public"),
     [
-        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "/auth/x"}, True, id="split"),
-        pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, True, id="all-script"),
-        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "/authx"}, False, id="split-boundary"),
-        pytest.param({"SCRIPT_NAME": "/api", "PATH_INFO": "/catalog"}, False, id="split-protected"),
-        pytest.param({"SCRIPT_NAME": "/x", "PATH_INFO": "/api/auth"}, False, id="script-counts"),
+        pytest.param("/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/auth/x"}, True, id="split"),
+        pytest.param("/api/auth", {"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, True, id="all"),
+        pytest.param("/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/authx"}, False, id="boundary"),
+        pytest.param("/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/catalog"}, False, id="split-401"),
     ],
 )
-def test_script_name_is_part_of_the_path(
-    make_guard: MakeGuard, environ: dict[str, str], public: bool
+def test_routes_match_the_mount_and_path_info(
+    make_guard: MakeGuard, mount: str, environ: dict[str, str], public: bool
 ) -> None:
-    response = call_environ(make_guard(), **environ)
+    response = call_environ(make_guard(mount=mount), **environ)
     if public:
         assert_reached(response)
     else:
         assert_refused(response, 401)
+
+
+@pytest.mark.parametrize(
+    ("mount", "environ"),
+    [
+        # gunicorn honours a SCRIPT_NAME request header from its forwarders
+        # (127.0.0.1 by default): GET /api/auth/api/catalog/secret with
+        # "SCRIPT_NAME: /api/auth" reaches the app as PATH_INFO=/api/catalog/secret,
+        # which every framework routes to the protected view.
+        pytest.param(
+            "", {"SCRIPT_NAME": "/api/auth", "PATH_INFO": "/api/catalog/secret"}, id="bypass"
+        ),
+        pytest.param("", {"SCRIPT_NAME": "/api", "PATH_INFO": "/auth/x"}, id="unconfigured"),
+        pytest.param("/api", {"SCRIPT_NAME": "", "PATH_INFO": "/auth/x"}, id="missing"),
+        pytest.param("/api", {"SCRIPT_NAME": "/api/auth", "PATH_INFO": "/x"}, id="longer"),
+        pytest.param("/api", {"SCRIPT_NAME": "/ap", "PATH_INFO": "/i/auth"}, id="shorter"),
+        pytest.param("/api", {"SCRIPT_NAME": "/API", "PATH_INFO": "/auth"}, id="case"),
+        pytest.param("/api", {"SCRIPT_NAME": "/api//", "PATH_INFO": "/auth"}, id="slashes"),
+        pytest.param("/api", {"SCRIPT_NAME": "/api%2f", "PATH_INFO": "/auth"}, id="encoded"),
+    ],
+)
+@pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "valid-token"])
+def test_a_script_name_other_than_the_mount_is_refused(
+    make_guard: MakeGuard,
+    ec_key: SigningKey,
+    mount: str,
+    environ: dict[str, str],
+    with_token: bool,
+) -> None:
+    calls: list[str] = []
+
+    def spy(environ: dict[str, Any], start_response: Any) -> Any:
+        calls.append(environ["PATH_INFO"])
+        return echo_app(environ, start_response)
+
+    headers = bearer(ec_key.token()) if with_token else None
+    response = call_environ(make_guard(app=spy, mount=mount), headers=headers, **environ)
+    body = assert_refused(response, 400, "InputError")
+    assert "SCRIPT_NAME" in body["error"]["message"]
+    assert calls == []
+
+
+@pytest.mark.parametrize(
+    "mount", ["api", "/api/", "/a/../b", "/a//b", "/a?b", "/a;b", "/caf\xe9", 1, None]
+)
+def test_mount_config_error(make_guard: MakeGuard, mount: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_guard(mount=mount)
+    assert caught.value.key == "mount"
+
+
+# --------------------------------------------------------------------------------------
+# Absurd paths: 414 early, and a lookup linear in the path
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/api/auth/", "/api/catalog/", "/"], ids=["public", "protected", "root"])
+def test_path_over_the_limit_is_414(make_guard: MakeGuard, path: str) -> None:
+    guard = make_guard(max_path_length=1024)
+    assert_reached(call_environ(guard, PATH_INFO="/api/auth/" + "a" * (1024 - 10)))
+    response = call_environ(guard, PATH_INFO=path + "a/" * 600)
+    body = assert_refused(response, 414, "InputError")
+    assert "1024" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("value", [255, 1 << 21, "8192", 8192.0, True])
+def test_max_path_length_config_error(make_guard: MakeGuard, value: object) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_guard(max_path_length=value)
+    assert caught.value.key == "max_path_length"
+
+
+class _CountingDict(dict[str, Rule]):
+    """Counts lookups and the characters hashed for them."""
+
+    probes = 0
+    hashed = 0
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        _CountingDict.probes += 1
+        _CountingDict.hashed += len(key)
+        return super().get(key, default)
+
+
+@pytest.mark.parametrize("segments", [10, 1_000, 4_000])
+def test_lookup_work_does_not_grow_with_the_path(segments: int) -> None:
+    # The old lookup cut one segment at a time and hashed each shorter copy:
+    # quadratic in the path, ~1 s for 128 KiB of "/a" with the GIL held.
+    table = RouteTable({"/api/auth": "public", "/api/catalog/entities": "protected", "/x": "optional"})
+    table._rules = _CountingDict(table._rules)
+    _CountingDict.probes = _CountingDict.hashed = 0
+    assert table.match("/api/catalog" + "/a" * segments).policy == "protected"
+    assert _CountingDict.probes <= 3  # one per distinct prefix length in the table
+    assert _CountingDict.hashed <= 40
 
 
 # --------------------------------------------------------------------------------------
@@ -613,6 +746,7 @@ def test_script_name_is_part_of_the_path(
         pytest.param(lambda: Rule(unless_methods=["GET /"]), "unless_methods", id="methods-junk"),
         pytest.param(lambda: Rule(unless_methods=[""]), "unless_methods", id="methods-empty"),
         pytest.param(lambda: Rule(unless_methods=[None]), "unless_methods", id="methods-none"),
+        pytest.param(lambda: Rule(unless_methods=["HEAD"]), "unless_methods", id="head-alone"),
         pytest.param(lambda: Rule(tokens=[]), "tokens", id="empty-tokens"),
         pytest.param(lambda: Rule(tokens=["admin"]), "tokens", id="unknown-token-kind"),
         pytest.param(lambda: Rule(cookie="yes"), "cookie", id="cookie-not-bool"),

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import logging
 
+from .caches import SharedCache
 from .config import from_config, load_config
 from .cookies import CookieSettings
+from .cors import CORSSettings
 from .csrf import CSRFSettings
 from .errors import (
     AuthenticationError,
@@ -27,6 +29,8 @@ from .errors import (
     InvalidToken,
     KeysUnavailable,
     MissingToken,
+    PathTooLong,
+    PreflightRefused,
     RequestRefused,
     UnknownKey,
     UnsafePath,
@@ -42,6 +46,7 @@ from .verification import Verifier
 __all__ = [
     "ENVIRON_KEY",
     "AuthenticationError",
+    "CORSSettings",
     "CSRFSettings",
     "ConfigError",
     "CookieSettings",
@@ -57,11 +62,14 @@ __all__ = [
     "KeysUnavailable",
     "Metrics",
     "MissingToken",
+    "PathTooLong",
     "Policy",
+    "PreflightRefused",
     "RequestRefused",
     "RouteTable",
     "Rule",
     "ServiceTokens",
+    "SharedCache",
     "UnknownKey",
     "UnsafePath",
     "Verifier",

@@ -26,6 +26,25 @@ serializers use ``pickle``, so anyone able to write to a cache server could
 otherwise run code in every worker. Whatever is read is validated again by
 its reader (a corrupt or poisoned entry is ignored and refetched).
 
+Whoever can write to the cache server could otherwise plant signing keys or
+lift revocations. With ``secrets``, every entry the guard writes carries an
+HMAC-SHA256 over its key and value, and an entry without a valid one is
+ignored as if absent (then refetched or overwritten)::
+
+    [cache]
+    type = "redis"
+    url = "redis://cache.internal:6379/0"
+    secrets = ["<32+ random characters>", "<the previous one, while rotating>"]
+
+The first secret signs, every one verifies: to rotate, put the new secret
+first and keep the old one until every worker runs with the new list. Give
+every worker the same list (``WSGI_JWT_GUARD_CONFIG`` or the file); a worker
+without it writes entries the others ignore. The guard logs a warning at start
+when a shared cache has no secrets. An HMAC cannot stop deletion: someone who
+can delete entries can still make workers refetch keys, or forget a revocation
+they have not read yet -- restrict who can reach the cache server (Redis ACLs,
+a private network), and keep the secrets out of it.
+
 If the shared cache fails (Redis down, memcached unreachable),
 :class:`SharedCache` logs one warning, carries on with an in-process cache and
 tries the shared one again after ``retry_after`` seconds. Requests keep being
@@ -35,11 +54,15 @@ made elsewhere) degrades to per-process until it is back.
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
+import hmac
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+import weakref
+from collections.abc import Callable, Mapping, Sequence
 from typing import IO, Any
 
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
@@ -55,6 +78,12 @@ CACHE_TYPES = ("memory", "filesystem", "redis", "memcached")
 # A cache server that does not answer within this long is treated as down:
 # requests must not queue behind it.
 _SOCKET_TIMEOUT = 0.5
+# Authenticated entries: "<tag><base64url HMAC-SHA256 (43 chars)>.<value>".
+_SIGNED = "wjg1:"
+_MAC_LENGTH = 43
+_MIN_SECRET = 32
+# Backends warned about once, however many SharedCache views they get.
+_WARNED: weakref.WeakSet[BaseCache] = weakref.WeakSet()
 
 
 class _TextSerializer(BaseSerializer):
@@ -121,9 +150,12 @@ def _may_unpickle(client: object) -> bool:
 
 
 class SharedCache(BaseCache):
-    """A text-only view of a shared cache that falls back to process memory.
+    """A text-only, optionally authenticated view of a shared cache that falls
+    back to process memory.
 
     :param cache: the shared cache; ``None`` means process memory only.
+    :param secrets: HMAC secrets (32+ characters each); the first signs, all
+        verify. Entries without a valid HMAC read as absent.
     :param retry_after: seconds to use process memory before trying a failed
         shared cache again.
     """
@@ -132,6 +164,7 @@ class SharedCache(BaseCache):
         self,
         cache: BaseCache | None = None,
         *,
+        secrets: Sequence[str] = (),
         retry_after: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -139,8 +172,24 @@ class SharedCache(BaseCache):
         if cache is not None and not isinstance(cache, BaseCache):
             raise ConfigError("cache", "expected a cachelib cache")
         if isinstance(cache, SharedCache):
+            secrets = secrets or cache.secrets
             cache = cache.shared
+        #: The HMAC secrets, the signing one first.
+        self.secrets: tuple[str, ...] = _check_secrets(secrets)
+        self._keys = [secret.encode("utf-8") for secret in self.secrets]
         self.shared: BaseCache | None = _text_only(cache) if cache is not None else None
+        if (
+            cache is not None
+            and not self.secrets
+            and not isinstance(cache, SimpleCache)
+            and cache not in _WARNED
+        ):
+            _WARNED.add(cache)
+            log.warning(
+                "the shared cache %s has no secrets: anyone who can write to it can plant"
+                " signing keys or lift revocations; set [cache] secrets",
+                type(cache).__name__,
+            )
         self.local = SimpleCache(threshold=10_000)
         self.retry_after = retry_after
         self.clock = clock
@@ -175,25 +224,56 @@ class SharedCache(BaseCache):
         ok, value = self._call("get", key)
         if not ok:
             value = self.local.get(key)
+            return value if isinstance(value, str) else None  # process memory: trusted
         if isinstance(value, bytes):  # memcached hands back what it was given, as bytes
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError:
                 return None
-        return value if isinstance(value, str) else None
+        if not isinstance(value, str):
+            return None
+        return self._opened(key, value) if self._keys else value
 
     def set(self, key: str, value: Any, timeout: Any = None) -> bool:
         """Store ``value`` in the shared cache; ``False`` if only process memory has it."""
         self.local.set(key, value, timeout)
-        ok, stored = self._call("set", key, value, timeout)
+        ok, stored = self._call("set", key, self._sealed(key, value), timeout)
         return ok and stored is not False
 
     def add(self, key: str, value: Any, timeout: Any = None) -> bool:
-        """Store ``value`` unless ``key`` exists: the shared cache's atomic claim."""
-        ok, added = self._call("add", key, value, timeout)
+        """Store ``value`` unless ``key`` exists: the shared cache's atomic claim.
+
+        A key holding an unauthenticated entry exists too: ``add`` is then
+        ``False`` while :meth:`get` reads ``None``.
+        """
+        ok, added = self._call("add", key, self._sealed(key, value), timeout)
         if ok:
             return bool(added)
         return bool(self.local.add(key, value, timeout))
+
+    def _mac(self, secret: bytes, key: str, value: str) -> str:
+        # The key is signed too: an entry copied under another key is refused.
+        message = key.encode("utf-8", "surrogatepass") + b"\0" + value.encode("utf-8")
+        digest = hmac.new(secret, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+    def _sealed(self, key: str, value: Any) -> Any:
+        if not self._keys or not isinstance(value, str):
+            return value
+        return f"{_SIGNED}{self._mac(self._keys[0], key, value)}.{value}"
+
+    def _opened(self, key: str, entry: str) -> str | None:
+        """The value of an authenticated ``entry``; ``None`` if it is not one."""
+        start = len(_SIGNED)
+        dot = start + _MAC_LENGTH
+        if not entry.startswith(_SIGNED) or entry[dot : dot + 1] != ".":
+            return None
+        sent = entry[start:dot].encode("ascii", "replace")
+        value = entry[dot + 1 :]
+        for secret in self._keys:
+            if hmac.compare_digest(sent, self._mac(secret, key, value).encode("ascii")):
+                return value
+        return None
 
     def delete(self, key: str) -> bool:
         self.local.delete(key)
@@ -209,12 +289,24 @@ class SharedCache(BaseCache):
         return bool(cleared) if ok else True
 
 
+def _check_secrets(secrets: object) -> tuple[str, ...]:
+    if isinstance(secrets, str) or not isinstance(secrets, Sequence):
+        raise ConfigError("cache.secrets", "expected a list of secrets, the signing one first")
+    for index, secret in enumerate(secrets):
+        if not isinstance(secret, str) or len(secret) < _MIN_SECRET:
+            raise ConfigError(
+                f"cache.secrets[{index}]", f"expected at least {_MIN_SECRET} random characters"
+            )
+    return tuple(secrets)
+
+
 def build_cache(config: Mapping[str, Any]) -> BaseCache:
     """The cache a ``[cache]`` table describes (see the module docs).
 
     ``memory``: ``threshold``. ``filesystem``: ``dir`` (required), ``threshold``.
     ``redis``: ``url`` (required, ``redis://`` or ``rediss://``). ``memcached``:
-    ``servers`` (required, ``["host:port", ...]``). All: ``key_prefix``.
+    ``servers`` (required, ``["host:port", ...]``). All: ``key_prefix``,
+    ``secrets`` (the result is then a :class:`SharedCache` that signs entries).
     """
     known = {
         "memory": {"threshold"},
@@ -225,7 +317,7 @@ def build_cache(config: Mapping[str, Any]) -> BaseCache:
     kind = config.get("type", "memory")
     if kind not in known:
         raise ConfigError("cache.type", f"expected one of {list(CACHE_TYPES)}")
-    allowed = known[kind] | {"type", "key_prefix"}
+    allowed = known[kind] | {"type", "key_prefix", "secrets"}
     for key in config:
         if key not in allowed:
             expected = sorted(allowed)
@@ -236,16 +328,20 @@ def build_cache(config: Mapping[str, Any]) -> BaseCache:
     threshold = config.get("threshold", 10_000)
     if type(threshold) is not int or threshold < 1:
         raise ConfigError("cache.threshold", "expected a positive whole number")
+    secrets = _check_secrets(config.get("secrets", ()))
+    cache: BaseCache
     if kind == "memory":
-        return SimpleCache(threshold=threshold)
-    if kind == "filesystem":
+        cache = SimpleCache(threshold=threshold)
+    elif kind == "filesystem":
         directory = config.get("dir")
         if not isinstance(directory, str) or not directory:
             raise ConfigError("cache.dir", "expected the directory the workers share")
-        return FileSystemCache(directory, threshold=threshold, mode=0o600)
-    if kind == "redis":
-        return _redis(config.get("url"), prefix)
-    return _memcached(config.get("servers"), prefix)
+        cache = FileSystemCache(directory, threshold=threshold, mode=0o600)
+    elif kind == "redis":
+        cache = _redis(config.get("url"), prefix)
+    else:
+        cache = _memcached(config.get("servers"), prefix)
+    return SharedCache(cache, secrets=secrets) if secrets else cache
 
 
 def _redis(url: object, prefix: str) -> BaseCache:

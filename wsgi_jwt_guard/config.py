@@ -3,6 +3,8 @@
 The schema (every key optional except where noted)::
 
     default = "protected"              # policy for paths no route matches
+    mount = ""                         # the SCRIPT_NAME the guard runs under ("/api")
+    max_path_length = 8192             # longer paths: 414
     max_token_size = 8192
     remote_user_claim = "sub"
     realm = "wsgi-jwt-guard"
@@ -27,6 +29,7 @@ The schema (every key optional except where noted)::
     [cache]                            # shared JWKS documents and revocations
     type = "redis"                     # memory | filesystem | redis | memcached
     url = "redis://cache.internal:6379/0"
+    secrets = ["<32+ random characters>"]   # entries are signed; the first signs
 
     [[api_keys]]                       # static keys: Authorization: Bearer <key>
     key = "<32+ random characters>"
@@ -37,6 +40,9 @@ The schema (every key optional except where noted)::
     check_interval = 5
 
     [csrf]                             # unsafe methods authenticated by the cookie
+    allowed_origins = ["https://backstage.example.com"]
+
+    [cors]                             # preflights answered by the guard
     allowed_origins = ["https://backstage.example.com"]
 
     [cookie]
@@ -66,6 +72,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .apikeys import APIKey
 from .caches import build_cache
 from .cookies import CookieSettings
+from .cors import CORSSettings
 from .csrf import CSRFSettings
 from .errors import ConfigError
 from .issuers import Issuer
@@ -99,6 +106,9 @@ _TOP_LEVEL = frozenset(
         "remote_user_claim",
         "realm",
         "csrf",
+        "cors",
+        "mount",
+        "max_path_length",
         "token_cache_size",
         "token_cache_max_age",
         "cache",
@@ -155,7 +165,7 @@ def guard_options(config: Mapping[str, Any]) -> dict[str, Any]:
         key: config[key]
         for key in (
             *("default", "max_token_size", "remote_user_claim", "realm", "token_headers"),
-            *("token_cache_size", "token_cache_max_age"),
+            *("token_cache_size", "token_cache_max_age", "mount", "max_path_length"),
         )
         if key in config
     }
@@ -170,6 +180,8 @@ def guard_options(config: Mapping[str, Any]) -> dict[str, Any]:
         options["cookie"] = _build(CookieSettings, config["cookie"], "cookie")
     if "csrf" in config:
         options["csrf"] = _build(CSRFSettings, config["csrf"], "csrf")
+    if "cors" in config:
+        options["cors"] = _build(CORSSettings, config["cors"], "cors")
     routes = config.get("routes", {})
     if not isinstance(routes, Mapping):
         raise ConfigError("routes", "expected a table of path prefixes")

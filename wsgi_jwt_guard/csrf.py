@@ -1,12 +1,15 @@
-"""Cross-site request forgery checks for cookie-authenticated requests.
+"""Cross-site request forgery checks for requests authenticated by ambient credentials.
 
 Browsers attach the token cookie to every request to this site, including the
 ones another site makes them send (a hidden ``<form method=post>``, a
 ``fetch`` with ``credentials: "include"``). ``SameSite=Lax`` stops most of
 them, not all: same-site sibling domains, browsers without it, methods sent as
-top-level navigations. So by default the guard refuses, with ``403``, an
-*unsafe* request (anything but ``GET``/``HEAD``/``OPTIONS``/``TRACE``, counting
-``X-HTTP-Method-Override`` and its kin) whose token came from the cookie,
+top-level navigations. An identity-aware proxy (Google IAP, Cloudflare Access)
+does the same with its header: it adds ``X-Goog-IAP-JWT-Assertion`` to every
+request that carries its own session cookie, whichever site caused it. So by
+default the guard refuses, with ``403``, an *unsafe* request (anything but
+``GET``/``HEAD``/``OPTIONS``/``TRACE``, counting ``X-HTTP-Method-Override``
+and its kin) whose token came from the cookie or a ``token_headers`` header,
 unless the request shows it was made by this site::
 
     JWTGuard(app, ..., csrf=CSRFSettings(allowed_origins=["https://app.example.com"]))
@@ -19,8 +22,8 @@ A request passes when
 3. double-submit is configured and the ``header`` equals the ``cookie`` -- a
    header another site cannot set without this site's CORS consent.
 
-Tokens from the ``Authorization`` header or a ``token_headers`` header are not
-checked: a browser never adds those on its own. ``403`` rather than ``401``:
+Tokens from the ``Authorization`` header are not checked: a browser never
+adds it on its own, and another site cannot make it send one. ``403`` rather than ``401``:
 the credential is fine and re-authenticating would not help; the request's
 provenance is what is refused (as Django's CSRF check and Go's
 ``CrossOriginProtection`` answer). Behind a proxy that rewrites ``Host``, use
@@ -35,14 +38,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, CrossSiteRequest, RequestRefused
-from .extraction import cookie_token, environ_key
+from .cookies import cookie_values
+from .errors import ConfigError, CrossSiteRequest
+from .extraction import environ_key
 from .routing import request_methods
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["SAFE_METHODS", "CSRFSettings", "check_request", "request_origin"]
+__all__ = ["SAFE_METHODS", "CSRFSettings", "check_request", "normalize_origin", "request_origin"]
 
 #: RFC 9110 §9.2.1: methods that must not change state; never checked.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -53,7 +57,7 @@ _DEFAULT_PORTS = {"http": "80", "https": "443"}
 _COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
-def _normalize_origin(value: str) -> str | None:
+def normalize_origin(value: str) -> str | None:
     """``scheme://host[:port]`` lower-cased, default port dropped; ``None`` if not one."""
     match = _ORIGIN.fullmatch(value.strip())
     if match is None:
@@ -70,12 +74,12 @@ def request_origin(environ: WSGIEnvironment) -> str | None:
     host = environ.get("HTTP_HOST")
     if not host:
         host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-    return _normalize_origin(f"{scheme}://{host}")
+    return normalize_origin(f"{scheme}://{host}")
 
 
 @dataclass(frozen=True)
 class CSRFSettings:
-    """How unsafe requests authenticated by the token cookie prove they are same-site."""
+    """How unsafe requests authenticated by ambient credentials prove they are same-site."""
 
     #: ``False`` turns the check off (the app then owns CSRF protection entirely).
     enabled: bool = True
@@ -95,7 +99,7 @@ class CSRFSettings:
             raise ConfigError("allowed_origins", "expected a list of origins")
         origins = set()
         for index, origin in enumerate(self.allowed_origins):
-            normalized = _normalize_origin(origin) if isinstance(origin, str) else None
+            normalized = normalize_origin(origin) if isinstance(origin, str) else None
             if normalized is None:
                 raise ConfigError(
                     f"allowed_origins[{index}]",
@@ -122,44 +126,51 @@ class CSRFSettings:
 
     def allows(self, origin: str) -> bool:
         """Whether ``origin`` (an ``Origin`` header value) is in ``allowed_origins``."""
-        normalized = _normalize_origin(origin)
+        normalized = normalize_origin(origin)
         return normalized is not None and normalized in self._origins
 
     def _double_submitted(self, environ: WSGIEnvironment) -> bool:
         if self._header_key is None or self.cookie is None:
             return False
         sent = environ.get(self._header_key, "")
-        try:
-            expected = cookie_token(environ, self.cookie, 4096)
-        except RequestRefused:  # the cookie tossed twice: prove nothing
+        values = set(cookie_values(environ.get("HTTP_COOKIE", ""), self.cookie))
+        if not sent or len(values) != 1:  # absent, or tossed twice: proves nothing
             return False
-        if not sent or not expected:
+        expected = values.pop()
+        if not expected:
             return False
-        return hmac.compare_digest(str(sent).encode("latin-1", "replace"), expected.encode("utf-8"))
+        # PEP 3333 strings carry the bytes as latin-1; compare the bytes.
+        return hmac.compare_digest(
+            str(sent).encode("latin-1", "replace"), expected.encode("latin-1", "replace")
+        )
 
 
-def check_request(environ: WSGIEnvironment, settings: CSRFSettings) -> None:
-    """Raise :class:`~wsgi_jwt_guard.errors.CrossSiteRequest` unless this
-    cookie-authenticated request is safe or shown to come from this site."""
+def check_request(environ: WSGIEnvironment, settings: CSRFSettings, credential: str) -> None:
+    """Raise :class:`~wsgi_jwt_guard.errors.CrossSiteRequest` unless this request,
+    authenticated by an ambient ``credential`` (``"the token cookie"``, a
+    header's name), is safe or shown to come from this site."""
     if not settings.enabled:
         return
     methods = request_methods(environ)
     if methods <= SAFE_METHODS:
         return
-    method = min(methods - SAFE_METHODS)
+    unsafe = min(methods - SAFE_METHODS)
+    # Named in the answer and the log only if it is a plain method name.
+    plain = unsafe.isascii() and unsafe.isalpha() and len(unsafe) <= 16
+    method = unsafe if plain else "unsafe request"
     origin = environ.get("HTTP_ORIGIN")
     if origin is not None and origin.strip() != "null":
         own = request_origin(environ)
-        if (own is not None and _normalize_origin(origin) == own) or settings.allows(origin):
+        if (own is not None and normalize_origin(origin) == own) or settings.allows(origin):
             return
         if settings._double_submitted(environ):
             return
         raise CrossSiteRequest(
-            f"a cross-site {method} with the token cookie is refused: Origin is not this site"
+            f"a cross-site {method} with {credential} is refused: Origin is not this site"
         )
     if environ.get("HTTP_SEC_FETCH_SITE") == "same-origin" or settings._double_submitted(environ):
         return
     proof = "an Origin or Sec-Fetch-Site: same-origin header"
     if settings.header is not None:
         proof += f", or the {settings.header} header"
-    raise CrossSiteRequest(f"a {method} with the token cookie needs {proof}")
+    raise CrossSiteRequest(f"a {method} with {credential} needs {proof}")

@@ -30,6 +30,8 @@ __all__ = [
     "InvalidToken",
     "KeysUnavailable",
     "MissingToken",
+    "PathTooLong",
+    "PreflightRefused",
     "RequestRefused",
     "UnknownKey",
     "UnsafePath",
@@ -74,6 +76,13 @@ class UnsafePath(RequestRefused):
     """The path cannot be normalized safely (dot segments, ``%2f``, NUL, ...)."""
 
     status = 400
+    name = "InputError"
+
+
+class PathTooLong(RequestRefused):
+    """414: the path is longer than ``max_path_length``; refused before any other work."""
+
+    status = 414
     name = "InputError"
 
 
@@ -125,6 +134,14 @@ class CrossSiteRequest(RequestRefused):
     """403: an unsafe request authenticated by the token cookie that does not
     show it came from this site (see :mod:`wsgi_jwt_guard.csrf`). The token is
     fine, so there is no ``WWW-Authenticate`` challenge and the cookie is kept."""
+
+    status = 403
+    name = "NotAllowedError"
+
+
+class PreflightRefused(RequestRefused):
+    """403: a CORS preflight the guard answers itself and does not allow (its
+    origin, method or headers are not in :class:`~wsgi_jwt_guard.cors.CORSSettings`)."""
 
     status = 403
     name = "NotAllowedError"

@@ -7,11 +7,21 @@ Sources, in order:
    present but malformed, of another scheme, or duplicated (servers join
    repeated headers with a comma) is refused -- never a fall-back to the
    cookie, or a forged header could be papered over by a victim's cookie.
-2. The token cookie, on routes that accept it. The same name sent twice with
-   different values (cookie tossing from a sibling domain) is refused.
-3. Custom headers configured as ``token_headers``, in order, each carrying a
+2. Custom headers configured as ``token_headers``, in order, each carrying a
    bare JWT (``X-Goog-IAP-JWT-Assertion``, ``Cf-Access-Jwt-Assertion``). Only
    configure one that your proxy always sets or strips, or clients could send it.
+3. The token cookie, on routes that accept it, read as browsers write it
+   (:func:`~wsgi_jwt_guard.cookies.cookie_values`). The same name sent twice
+   with different values (cookie tossing from a sibling domain) is refused.
+
+The ``Authorization`` header is the caller's explicit choice: a browser never
+adds it on its own, and no other site can make it. The other two are
+*ambient* (:data:`AMBIENT_SOURCES`): an identity-aware proxy adds its header
+from its own session cookie, and a browser sends the cookie, on requests any
+site can trigger. Both are therefore subject to the CSRF check
+(:mod:`wsgi_jwt_guard.csrf`), and the proxy's header comes before the cookie:
+the proxy strips and sets it, while a cookie can be planted by a sibling
+subdomain, so a planted cookie never overrides the identity the proxy asserts.
 
 Tokens longer than ``max_size`` characters are refused before any parsing.
 """
@@ -22,8 +32,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from werkzeug.sansio.http import parse_cookie
-
+from .cookies import cookie_values
 from .errors import ConfigError, InvalidRequest, InvalidToken
 from .identity import TokenSource
 
@@ -31,6 +40,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
 __all__ = [
+    "AMBIENT_SOURCES",
     "bearer_token",
     "cookie_token",
     "custom_header_token",
@@ -38,6 +48,9 @@ __all__ = [
     "extract_token",
     "token_header_keys",
 ]
+
+#: Sources a browser or a proxy attaches without the caller's code asking.
+AMBIENT_SOURCES: frozenset[TokenSource] = frozenset({"cookie", "custom-header"})
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
@@ -96,16 +109,7 @@ def _too_long(max_size: int, source: TokenSource) -> InvalidToken:
 
 def cookie_token(environ: WSGIEnvironment, name: str, max_size: int) -> str | None:
     """The value of the token cookie, ``None`` if absent or empty."""
-    header: str = environ.get("HTTP_COOKIE", "")
-    if name not in header:  # cheap test before parsing every cookie
-        return None
-    try:
-        # PEP 3333 strings carry the header's bytes; werkzeug.http.parse_cookie
-        # would raise on bytes that are not UTF-8, which any client can send.
-        text = header.encode("latin-1").decode("utf-8", "replace")
-    except UnicodeEncodeError:  # a server that decoded the header already
-        text = header
-    values = set(parse_cookie(text).getlist(name))
+    values = set(cookie_values(environ.get("HTTP_COOKIE", ""), name))
     values.discard("")
     if not values:
         return None
@@ -142,12 +146,12 @@ def extract_token(
     token = bearer_token(environ, max_size)
     if token is not None:
         return token, "header"
-    if cookie_name is not None:
-        token = cookie_token(environ, cookie_name, max_size)
-        if token is not None:
-            return token, "cookie"
     for key in header_keys:
         token = custom_header_token(environ, key, max_size)
         if token is not None:
             return token, "custom-header"
+    if cookie_name is not None:
+        token = cookie_token(environ, cookie_name, max_size)
+        if token is not None:
+            return token, "cookie"
     return None

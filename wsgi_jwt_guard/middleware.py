@@ -14,8 +14,15 @@ verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
 
 A request goes through DESIGN §2 in one pass, in the order of ``__call__``:
 scrub, route, extract, verify, inject, respond. Refusals are answered by the
-guard (400/401/403/503, see :mod:`wsgi_jwt_guard.responses`) and the app never
-runs.
+guard (400/401/403/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
+never runs.
+
+The guard decides on the request the app will act on: routes match
+``PATH_INFO`` (below the configured ``mount``), as every WSGI router does, and
+a ``SCRIPT_NAME`` other than the ``mount`` is refused -- some servers let a
+client set it. Mounted inside a ``DispatcherMiddleware`` at ``/api``::
+
+    DispatcherMiddleware(frontend, {"/api": JWTGuard(api, mount="/api", ...)})
 
 .. warning::
     The guard trusts ``wsgi.url_scheme`` to decide the cookie's ``Secure``
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -34,16 +42,17 @@ from cachelib import BaseCache
 
 from .apikeys import APIKey, APIKeys
 from .caches import SharedCache
-from .cookies import CookieSettings
+from .cookies import CookieSettings, cookie_values, shared_cacheable
+from .cors import CORSSettings, is_preflight
 from .csrf import CSRFSettings, check_request
-from .errors import ConfigError, InvalidToken, MissingToken, RequestRefused
-from .extraction import extract_token, token_header_keys
+from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
+from .extraction import AMBIENT_SOURCES, extract_token, token_header_keys
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metrics import EventHook, Metrics, reason_of
 from .responses import refuse
 from .revocation import Revocations
-from .routing import Policy, RouteTable, Rule, normalize_path
+from .routing import Policy, RouteTable, Rule, check_mount, normalize_path
 from .service import ServiceTokens
 from .verification import Verifier
 
@@ -75,13 +84,25 @@ class JWTGuard:
     :param csrf: how unsafe requests authenticated by the cookie prove they come
         from this site (default: same-origin ``Origin``/``Sec-Fetch-Site``, else 403).
     :param token_headers: request headers that carry a bare JWT, tried after the
-        ``Authorization`` header and the cookie (``X-Goog-IAP-JWT-Assertion``).
-        Only name headers that your proxy always sets or strips.
+        ``Authorization`` header and before the cookie (``X-Goog-IAP-JWT-Assertion``).
+        Only name headers that your proxy always sets or strips. Like the
+        cookie, they are ambient credentials: unsafe requests get the CSRF check.
+    :param mount: the ``SCRIPT_NAME`` the guard runs under (``/api`` inside a
+        ``DispatcherMiddleware`` mount or behind a server's configured prefix);
+        a request with any other ``SCRIPT_NAME`` is refused with 400. Routes
+        are matched on ``mount + PATH_INFO``.
+    :param max_path_length: longer ``PATH_INFO`` values are refused with 414
+        before any other work; 8 KiB is twice gunicorn's whole request line.
+    :param cors: answer CORS preflights in the guard (:mod:`wsgi_jwt_guard.cors`);
+        required by ``unless_methods = ["OPTIONS"]``.
     :param max_token_size: longer tokens are refused unparsed; 8 KiB fits any
         real JWT and bounds the work an attacker can cause.
     :param remote_user_claim: the claim copied to ``REMOTE_USER``.
     :param realm: the ``realm`` of ``WWW-Authenticate`` challenges.
-    :param cache: a ``cachelib`` cache shared by JWKS clients (default: per process).
+    :param cache: a ``cachelib`` cache shared by JWKS clients and revocations
+        (default: per process); wrap it in a
+        :class:`~wsgi_jwt_guard.caches.SharedCache` with ``secrets`` so that
+        nobody who can write to the cache server can plant keys.
     :param api_keys: static API keys (:mod:`wsgi_jwt_guard.apikeys`), accepted
         from the ``Authorization`` header and custom token headers, never the cookie.
     :param revocations: revoked tokens and subjects to refuse
@@ -107,6 +128,9 @@ class JWTGuard:
         cookie: CookieSettings | None = None,
         csrf: CSRFSettings | None = None,
         token_headers: Sequence[str] = (),
+        mount: str = "",
+        max_path_length: int = 8192,
+        cors: CORSSettings | None = None,
         max_token_size: int = 8192,
         remote_user_claim: str = "sub",
         realm: str = "wsgi-jwt-guard",
@@ -123,12 +147,23 @@ class JWTGuard:
             raise ConfigError("remote_user_claim", "expected a claim name")
         if not isinstance(realm, str):
             raise ConfigError("realm", "expected a string")
+        self.mount = check_mount(mount)
+        if type(max_path_length) is not int or not 256 <= max_path_length <= 1 << 20:
+            raise ConfigError("max_path_length", "expected a whole number from 256 to 1048576")
+        self.max_path_length = max_path_length
+        if cors is not None and not isinstance(cors, CORSSettings):
+            raise ConfigError("cors", "expected a CORSSettings object")
+        self.cors = cors
         self.token_header_keys = token_header_keys(token_headers)
+        # How a refusal names the ambient credential the CSRF check saw.
+        self._header_names = {
+            key: name for key, name in zip(self.token_header_keys, token_headers, strict=True)
+        }
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
         self.metrics = Metrics(on_event)
         #: State shared between workers: JWKS documents, revocations.
-        self.cache = SharedCache(cache)
+        self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache)
         self.verifier = Verifier(
             issuers,
             service_tokens,
@@ -145,10 +180,18 @@ class JWTGuard:
         if not isinstance(routes, RouteTable):
             routes = RouteTable(routes, default=default)
         self.routes = routes
+        if cors is None:
+            for prefix, rule in [*routes.rules.items(), ("default", routes.default)]:
+                if rule.answers_preflight:
+                    key = "default" if prefix == "default" else f"routes.{prefix!r}"
+                    raise ConfigError(
+                        f"{key}.unless_methods",
+                        "OPTIONS: the guard answers CORS preflights itself and never passes an"
+                        " anonymous OPTIONS to the app; configure cors (allowed origins)",
+                    )
         if cookie is not None and not isinstance(cookie, CookieSettings):
             raise ConfigError("cookie", "expected a CookieSettings object")
         self.cookie = cookie if cookie is not None else CookieSettings()
-        self._cookie_prefix = self.cookie.name + "="
         self._set_cookies: dict[tuple[str, bool], str] = {}
         if csrf is not None and not isinstance(csrf, CSRFSettings):
             raise ConfigError("csrf", "expected a CSRFSettings object")
@@ -169,11 +212,20 @@ class JWTGuard:
             environ.pop(key, None)
         # 2-4. Route, extract, verify.
         try:
-            identity = self._authenticate(environ)
+            path = normalize_path(environ, mount=self.mount, max_length=self.max_path_length)
+            if self.cors is not None and is_preflight(environ):
+                headers = self.cors.preflight(environ)  # the app never sees a preflight
+                self.metrics.increment("requests.preflight")
+                start_response("204 No Content", headers)
+                return []
+            identity = self._authenticate(environ, path)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
+        cors = self._cors_headers(environ)
         if identity is None:  # a public route, or anonymous on an optional one
             self.metrics.increment("requests.public")
+            if cors is not None:
+                start_response = _finishing(start_response, None, cors)
             return self.app(environ, start_response)
         self.metrics.increment("requests.allowed")
         # 5. Inject.
@@ -185,13 +237,12 @@ class JWTGuard:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
         set_cookie = self._cookie_to_set(environ, identity)
-        if set_cookie is not None:
-            start_response = _adding_header(start_response, ("Set-Cookie", set_cookie))
+        if set_cookie is not None or cors is not None:
+            start_response = _finishing(start_response, set_cookie, cors)
         return self.app(environ, start_response)
 
-    def _authenticate(self, environ: WSGIEnvironment) -> Identity | None:
+    def _authenticate(self, environ: WSGIEnvironment, path: str) -> Identity | None:
         """The request's verified identity, ``None`` if none is needed or sent."""
-        path = normalize_path(environ)
         rule, policy = self.routes.resolve(path, environ)
         if policy == "public":
             return None
@@ -207,16 +258,21 @@ class JWTGuard:
                 return None
             raise MissingToken("this route requires a token")
         token, source = found
-        if source == "cookie":  # browsers send it on their own, cross-site too
-            check_request(environ, self.csrf)
+        if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
+            credential = "the token cookie"
+            if source == "custom-header":
+                credential = "the " + next(
+                    self._header_names[key] for key in self.token_header_keys if key in environ
+                ) + " header"
+            check_request(environ, self.csrf, credential)
         try:
             identity = None
             if self._has_api_keys and source != "cookie":
                 identity = self.api_keys.identify(token, source, path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
-                if self.revocations is not None:
-                    self.revocations.check(identity)
+            if self.revocations is not None:  # every kind: user, service, API key
+                self.revocations.check(identity)
             rule.authorize(identity)
         except RequestRefused as refusal:
             refusal.fingerprint = fingerprint(token)
@@ -229,20 +285,34 @@ class JWTGuard:
         reason = reason_of(type(refusal))
         self.metrics.increment(f"requests.refused.{reason}")
         if log.isEnabledFor(logging.INFO):
+            # Everything request-derived is escaped: one line, no terminal escapes.
             log.info(
-                "refused %s %r: %s (%s), token %s",
-                environ.get("REQUEST_METHOD"),
-                environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+                "refused %s %s: %s (%s), token %s",
+                loggable(environ.get("REQUEST_METHOD", ""), 32),
+                loggable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
                 reason,
-                refusal.description,
+                loggable(refusal.description),
                 refusal.fingerprint or "-",
             )
-        extra = []
+        # A refused preflight grants nothing; other refusals stay readable cross-origin.
+        cors = None if isinstance(refusal, PreflightRefused) else self._cors_headers(environ)
+        extra = cors or []
         if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
             # Clear it so the browser stops sending it (an expired cookie would
             # otherwise fail on every request until the browser drops it).
             extra.append(("Set-Cookie", self.cookie.clear(https=_is_https(environ))))
         return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
+
+    def _cors_headers(self, environ: WSGIEnvironment) -> list[tuple[str, str]] | None:
+        """CORS headers for the answer to an allowed cross-origin request, else ``None``."""
+        if self.cors is None:
+            return None
+        origin = environ.get("HTTP_ORIGIN")
+        if origin is None:
+            return None
+        if not self.cors.origin_allowed(origin):
+            return [("Vary", "Origin")]
+        return [*self.cors.response_headers(origin), ("Vary", "Origin")]
 
     def _cookie_to_set(self, environ: WSGIEnvironment, identity: Identity) -> str | None:
         """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
@@ -250,8 +320,8 @@ class JWTGuard:
             return None
         token = identity.token
         cookie = environ.get("HTTP_COOKIE", "")
-        if token in cookie and _holds_only(cookie, self._cookie_prefix, token):
-            return None  # the browser has it already
+        if token in cookie and set(cookie_values(cookie, self.cookie.name)) == {token}:
+            return None  # the browser has it already (tossed copies beside it: set again)
         # The value depends on the token and the scheme only: build it once per token.
         https = environ.get("wsgi.url_scheme") == "https"
         key = (token, https)
@@ -264,14 +334,33 @@ class JWTGuard:
         return header or None
 
 
-def _holds_only(cookie: str, prefix: str, token: str) -> bool:
-    """Whether the ``Cookie`` header has exactly one ``name=`` pair and it is ``token``.
+# Anything outside printable ASCII, and the backslash that starts an escape.
+_UNLOGGABLE = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
 
-    Two pairs of our name (cookie tossing from a sibling subdomain) or an
-    older token mean the cookie is set again.
+
+def loggable(value: object, limit: int = 256) -> str:
+    """``value`` safe to write into a log line: escaped, one line, at most ``limit`` long.
+
+    Control characters (ESC, CR, LF, vertical tab, NEL, U+2028...) and any
+    other non-ASCII character become ``\\xNN``/``\\uNNNN`` escapes, so request
+    data can neither forge a line nor drive an operator's terminal.
     """
-    found = [part for part in (p.strip() for p in cookie.split(";")) if part.startswith(prefix)]
-    return found == [prefix + token]
+    text = str(value)
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]
+    if not text.isascii() or not text.isprintable() or "\\" in text:
+        text = _UNLOGGABLE.sub(_escape, text)
+    return text + "..." if cut else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x5C:
+        return "\\\\"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
 
 
 def fingerprint(token: str) -> str:
@@ -283,8 +372,16 @@ def _is_https(environ: WSGIEnvironment) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
 
 
-def _adding_header(start_response: StartResponse, header: tuple[str, str]) -> StartResponse:
-    """Wrap ``start_response`` to add one header; the body iterable is untouched."""
+def _finishing(
+    start_response: StartResponse,
+    set_cookie: str | None,
+    cors: list[tuple[str, str]] | None,
+) -> StartResponse:
+    """Wrap ``start_response`` to add the token cookie and CORS headers.
+
+    The cookie is left out of a response shared caches may store, and the CORS
+    headers out of one whose app set its own. The body iterable is untouched.
+    """
 
     def wrapped(
         status: str,
@@ -293,6 +390,13 @@ def _adding_header(start_response: StartResponse, header: tuple[str, str]) -> St
         | tuple[None, None, None]
         | None = None,
     ) -> Any:
-        return start_response(status, [*headers, header], exc_info)
+        extra: list[tuple[str, str]] = []
+        if set_cookie is not None and not shared_cacheable(headers):
+            extra.append(("Set-Cookie", set_cookie))
+        if cors is not None and not any(
+            key.lower() == "access-control-allow-origin" for key, _ in headers
+        ):
+            extra.extend(cors)
+        return start_response(status, [*headers, *extra] if extra else headers, exc_info)
 
     return wrapped

@@ -13,6 +13,12 @@ that short, in two ways:
                               "revocation": {"check_interval": 5}})
     guard.revocations.revoke_subject("user:default/mallory")
 
+Both apply to every identity the guard accepts: user tokens, service tokens
+and static API keys. Without ``issuer=`` they match the ``jti`` or subject
+whatever the issuer; with it, only tokens of that issuer. An API key has no
+``iat``, so ``revoke_subject`` blocks it for ``max_token_lifetime``; to retire
+a key for good, remove it from the configuration.
+
 Entries are JSON text in the guard's shared cache, so a revocation made by any
 worker on any host reaches all of them; each lives as long as a token it could
 affect (``exp`` for a ``jti``, ``max_token_lifetime`` for a subject).
@@ -92,7 +98,9 @@ class Revocations:
     # --- revoking ---------------------------------------------------------------
 
     def revoke_token(self, jti: str, *, expires_at: float, issuer: str | None = None) -> bool:
-        """Revoke the token with this ``jti`` (of ``issuer``) until ``expires_at``.
+        """Revoke the token with this ``jti`` until ``expires_at``.
+
+        ``issuer``: only that issuer's token with this ``jti``; ``None``: any.
 
         Returns ``False`` if only this worker knows (the shared cache is down).
         """
@@ -106,7 +114,10 @@ class Revocations:
     def revoke_subject(
         self, subject: str, *, before: float | None = None, issuer: str | None = None
     ) -> bool:
-        """Revoke every token of ``subject`` (of ``issuer``) issued before ``before`` (now).
+        """Revoke every token of ``subject`` issued before ``before`` (default: now).
+
+        ``issuer``: only tokens of that issuer; ``None``: every token and API
+        key whose subject is ``subject``, whoever issued it.
 
         Returns ``False`` if only this worker knows (the shared cache is down).
         """
@@ -125,10 +136,19 @@ class Revocations:
     def check(self, identity: Identity) -> None:
         """Raise :class:`RevokedToken` if ``identity``'s token has been revoked."""
         claims = identity.claims
+        issuer = identity.issuer
         jti = claims.get("jti")
-        if isinstance(jti, str) and self._lookup(_key("jti", identity.issuer, jti)) is not None:
+        if isinstance(jti, str) and (
+            self._lookup(_key("jti", None, jti)) is not None
+            or (issuer is not None and self._lookup(_key("jti", issuer, jti)) is not None)
+        ):
             raise RevokedToken("the token has been revoked", source=identity.source)
-        before = self._lookup(_key("sub", identity.issuer, str(claims.get("sub", ""))))
+        subject = str(claims.get("sub", identity.subject))
+        before = self._lookup(_key("sub", None, subject))
+        if issuer is not None:
+            by_issuer = self._lookup(_key("sub", issuer, subject))
+            if by_issuer is not None:
+                before = by_issuer if before is None else max(before, by_issuer)
         if before is not None:
             iat: object = claims.get("iat")
             issued = float(iat) if isinstance(iat, (int, float)) and iat is not True else -math.inf
@@ -159,9 +179,11 @@ class Revocations:
 
 
 def _key(kind: str, issuer: str | None, value: str) -> str:
+    """The cache key of a revocation; ``issuer=None`` is the any-issuer entry."""
     # Hashed: subjects and jti values are attacker-influenced text, and cache
-    # keys must stay short and free of separators.
-    digest = hashlib.sha256(f"{issuer or ''}\0{value}".encode("utf-8", "surrogatepass"))
+    # keys must stay short and free of separators. "\0" cannot be in an issuer.
+    scope = "\0*" if issuer is None else issuer
+    digest = hashlib.sha256(f"{scope}\0{value}".encode("utf-8", "surrogatepass"))
     return f"{_PREFIX}{kind}:{digest.hexdigest()}"
 
 

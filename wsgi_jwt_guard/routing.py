@@ -14,12 +14,22 @@ A :class:`RouteTable` maps path prefixes to :class:`Rule` objects::
 
 Matching rules, all chosen to fail closed:
 
-* The path matched is ``SCRIPT_NAME + PATH_INFO`` as the server decoded it, so a
-  guard inside a ``DispatcherMiddleware`` mount sees the same full path as one
-  outside it. The query string, ``RAW_URI`` and ``REQUEST_URI`` are never read.
+* The path matched is the one the wrapped app routes on: ``PATH_INFO``, as the
+  server decoded it. Every WSGI router (Flask, Django, Pyramid, Bottle,
+  ``DispatcherMiddleware``) dispatches on ``PATH_INFO`` and treats
+  ``SCRIPT_NAME`` as where the app is mounted, so the guard must too. A client
+  can set ``SCRIPT_NAME`` through some servers (gunicorn honours a
+  ``SCRIPT_NAME`` request header from its trusted forwarders, 127.0.0.1 by
+  default): the guard accepts only the ``SCRIPT_NAME`` the deployment
+  configured as its ``mount`` (``""`` unless set) and refuses any other with
+  ``400``. Route prefixes are full paths, ``mount + PATH_INFO``, so a route
+  table means the same inside a ``DispatcherMiddleware`` mount as around it.
+  The query string, ``RAW_URI`` and ``REQUEST_URI`` are never read.
 * The longest prefix wins, and a prefix only matches on a segment boundary:
   ``/api/auth`` matches ``/api/auth``, ``/api/auth/`` and ``/api/auth/x``, never
-  ``/api/authx`` or ``/api/auth.json``. Matching is case-sensitive.
+  ``/api/authx`` or ``/api/auth.json``. Matching is case-sensitive. A lookup
+  costs time linear in the path, and paths longer than ``max_path_length``
+  (8 KiB by default) are refused with ``414`` before anything else is done.
 * A path the guard and the app could read differently is refused with ``400``
   rather than "resolved": dot segments (``/a/../b``), repeated slashes
   (``/a//b``), still-encoded ``%2e``/``%2f``/``%5c``/``%00``/``%3b``/``%25XX`` after decoding
@@ -33,7 +43,11 @@ Matching rules, all chosen to fail closed:
   full-width dots, U+FF0E, are a ``..`` segment to some stacks).
 * Method exemptions (``unless_methods``) hold only if every method the request
   names does: a ``X-HTTP-Method-Override: DELETE`` on an ``OPTIONS`` request is
-  not a preflight.
+  not a preflight. ``OPTIONS`` is special: Django and Pyramid run the normal
+  view for it, so an exempt ``OPTIONS`` never reaches the app anonymously.
+  The guard answers a CORS preflight itself (:mod:`wsgi_jwt_guard.cors`), and
+  any other ``OPTIONS`` follows the route's policy. ``HEAD`` runs the ``GET``
+  view in every framework, so it can only be exempt together with ``GET``.
 * A path no prefix matches gets the table's default, ``protected`` unless set.
 """
 
@@ -45,13 +59,13 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .errors import ConfigError, InsufficientScope, UnsafePath
+from .errors import ConfigError, InsufficientScope, PathTooLong, UnsafePath
 from .identity import Identity, TokenKind
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["Policy", "RouteTable", "Rule", "normalize_path", "request_methods"]
+__all__ = ["Policy", "RouteTable", "Rule", "check_mount", "normalize_path", "request_methods"]
 
 #: ``public``: no token needed (a token sent is ignored). ``protected``: a valid
 #: token is required. ``optional``: no token means anonymous, a valid token is
@@ -68,7 +82,9 @@ class Rule:
     policy: Policy = "protected"
     #: Regular expressions; a path that fully matches one is public.
     unless: Sequence[str] = ()
-    #: Methods that are public on this route (``["OPTIONS"]`` for CORS preflight).
+    #: Methods that are public on this route. ``OPTIONS`` means "the guard
+    #: answers CORS preflights here" (see :mod:`wsgi_jwt_guard.cors`); ``HEAD``
+    #: needs ``GET`` too, since every framework runs the ``GET`` view for it.
     unless_methods: Collection[str] = ()
     #: Whether the token cookie is accepted here (the ``Authorization`` header always is).
     cookie: bool = True
@@ -100,9 +116,12 @@ class Rule:
             isinstance(method, str) and method.isalpha() for method in self.unless_methods
         ):
             raise ConfigError("unless_methods", "expected a list of HTTP method names")
-        object.__setattr__(
-            self, "unless_methods", frozenset(method.upper() for method in self.unless_methods)
-        )
+        methods = frozenset(method.upper() for method in self.unless_methods)
+        if "HEAD" in methods and "GET" not in methods:
+            raise ConfigError(
+                "unless_methods", "HEAD runs the GET view in every framework: exempt GET too"
+            )
+        object.__setattr__(self, "unless_methods", methods)
         if not isinstance(self.cookie, bool):
             raise ConfigError("cookie", "expected true or false")
         tokens = frozenset(self.tokens) if not isinstance(self.tokens, str) else {self.tokens}
@@ -116,9 +135,18 @@ class Rule:
             raise ConfigError("scopes", "expected a list of scope names")
         object.__setattr__(self, "scopes", frozenset(self.scopes))
 
+    @property
+    def answers_preflight(self) -> bool:
+        """Whether the guard answers CORS preflights on this route (``OPTIONS`` exempt)."""
+        return "OPTIONS" in self.unless_methods
+
     def policy_for(self, path: str, method: str) -> Policy:
-        """The policy for this request, after the method and path exemptions."""
-        if method in self.unless_methods:
+        """The policy for this request, after the method and path exemptions.
+
+        An exempt ``OPTIONS`` is not made public here: the middleware answers
+        a genuine preflight itself and anything else keeps the route's policy.
+        """
+        if method in self.unless_methods and method != "OPTIONS":
             return "public"
         for pattern in self._patterns:
             if pattern.fullmatch(path):
@@ -172,7 +200,12 @@ def _as_rule(value: Rule | str, key: str) -> Rule:
 
 
 class RouteTable:
-    """Path prefixes compiled into a dict; a lookup costs one probe per path segment."""
+    """Path prefixes compiled into a dict.
+
+    A lookup probes the dict once per distinct prefix length in the table,
+    longest first, so its cost depends on the table and never grows with the
+    number of segments in the path an attacker sends.
+    """
 
     def __init__(
         self,
@@ -190,6 +223,8 @@ class RouteTable:
             if normalized in self._rules:
                 raise ConfigError(key, f"duplicates the route {normalized!r}")
             self._rules[normalized] = _as_rule(value, key)
+        self._root = self._rules.get("/", self.default)
+        self._lengths = sorted({len(p) for p in self._rules if p != "/"}, reverse=True)
 
     def resolve(self, path: str, environ: WSGIEnvironment) -> tuple[Rule, Policy]:
         """The rule and policy for a normalized ``path``; :class:`UnsafePath` if ambiguous."""
@@ -209,15 +244,19 @@ class RouteTable:
     def match(self, path: str) -> Rule:
         """The rule of the longest prefix of ``path`` on a segment boundary."""
         rules = self._rules
-        candidate = path
-        while True:
-            rule = rules.get(candidate)
+        size = len(path)
+        for length in self._lengths:
+            if length > size or (length < size and path[length] != "/"):
+                continue
+            rule = rules.get(path[:length] if length < size else path)
             if rule is not None:
                 return rule
-            cut = candidate.rfind("/")
-            if cut <= 0:
-                return rules.get("/", self.default)
-            candidate = candidate[:cut]
+        return self._root
+
+    @property
+    def rules(self) -> Mapping[str, Rule]:
+        """The normalized prefixes and their rules (the default not included)."""
+        return dict(self._rules)
 
     def __repr__(self) -> str:
         return f"RouteTable({self._rules!r}, default={self.default!r})"
@@ -231,6 +270,17 @@ def _normalize_prefix(prefix: object, key: str) -> str:
     return prefix if prefix == "/" else prefix.removesuffix("/")
 
 
+def check_mount(mount: object) -> str:
+    """Validate the ``mount`` setting: ``""`` or a plain path such as ``/api``."""
+    if not isinstance(mount, str) or (
+        mount and (not mount.startswith("/") or mount.endswith("/") or not mount.isascii())
+    ):
+        raise ConfigError("mount", "expected '' or a path such as '/api' (no trailing '/')")
+    if _UNSAFE.search(mount) or "?" in mount or "#" in mount or ";" in mount:
+        raise ConfigError("mount", "expected a plain, normalized path")
+    return mount
+
+
 # One scan finds every form of path the guard refuses (see the module docstring).
 # Still-encoded escapes after the server decoded the path mean double encoding:
 # %2e . %2f / %5c \ %00 NUL %3b ; and %25XX (a third layer, any character).
@@ -239,12 +289,24 @@ _UNSAFE = re.compile(
 )
 
 
-def normalize_path(environ: WSGIEnvironment) -> str:
-    """The decoded request path to match, or :class:`UnsafePath` if it is ambiguous."""
+def normalize_path(
+    environ: WSGIEnvironment, *, mount: str = "", max_length: int = 8192
+) -> str:
+    """The decoded path to match, ``mount + PATH_INFO``; refuses what is unsafe.
+
+    :class:`UnsafePath` (400) if ``SCRIPT_NAME`` is not ``mount`` or the path is
+    ambiguous, :class:`PathTooLong` (414) past ``max_length`` characters.
+    """
     script_name: str = environ.get("SCRIPT_NAME", "")
-    if script_name.endswith("/"):
-        script_name = script_name[:-1]
-    raw: str = script_name + environ.get("PATH_INFO", "")
+    if script_name != mount and script_name != mount + "/":
+        raise UnsafePath(
+            "the request's SCRIPT_NAME is not where this service is mounted"
+            " (the guard's 'mount' setting)"
+        )
+    path_info: str = environ.get("PATH_INFO", "")
+    if len(path_info) > max_length:
+        raise PathTooLong(f"the request path is longer than {max_length} characters")
+    raw = mount + path_info
     if raw.isascii():
         path = raw  # ASCII reads the same in latin-1 and UTF-8
     else:

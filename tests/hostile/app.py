@@ -24,11 +24,20 @@ from urllib.parse import unquote
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from wsgi_jwt_guard import CookieSettings, Issuer, JWTGuard, Rule, ServiceTokens, get_identity
+from wsgi_jwt_guard import (
+    CookieSettings,
+    CORSSettings,
+    Issuer,
+    JWTGuard,
+    Rule,
+    ServiceTokens,
+    get_identity,
+)
 
 ISSUER = "https://auth.example.test/api/auth"
 AUDIENCE = "backstage"
 CSS = r"/api/techdocs/static/docs/.+\.css"
+CORS_ORIGIN = "https://app.example.test"
 
 ROUTES: dict[str, Any] = {
     "/api/auth": "public",
@@ -66,8 +75,6 @@ def handler_for(environ: dict[str, Any]) -> str:
         return "public"
     if re.fullmatch(CSS.lower(), path):
         return "public"
-    if path.startswith("/api/cors") and lenient_method(environ) == "OPTIONS":
-        return "public"
     if path == "/api/search" or path.startswith("/api/search/"):
         return "optional"
     return "protected"
@@ -95,6 +102,9 @@ def build_guard(keys: list[dict[str, Any]], secret: str, app: Any = handler_app,
     options.setdefault("routes", ROUTES)
     options.setdefault("service_tokens", ServiceTokens([secret]))
     options.setdefault("cookie", CookieSettings())
+    # The guard answers preflights on /api/cors itself; any other OPTIONS is
+    # protected (Django and Pyramid run the normal view for it).
+    options.setdefault("cors", CORSSettings(allowed_origins=[CORS_ORIGIN]))
     issuer = Issuer(ISSUER, keys=keys, audience=AUDIENCE, algorithms=["ES256", "RS256"])
     return JWTGuard(app, issuers=[issuer], **options)
 
@@ -111,7 +121,7 @@ def build_stack(keys: list[dict[str, Any]], secret: str, stack: str) -> Any:
     if stack == "proxyfix":  # README: ProxyFix outside the guard, default (no x_prefix)
         return ProxyFix(build_guard(keys, secret), x_for=1, x_proto=1, x_host=1)
     if stack == "mounted":  # the guard wrapping one mounted app, routes are full paths
-        return DispatcherMiddleware(_not_mounted, {"/api": build_guard(keys, secret)})
+        return DispatcherMiddleware(_not_mounted, {"/api": build_guard(keys, secret, mount="/api")})
     if stack == "tree":  # the guard around a DispatcherMiddleware tree
         tree = DispatcherMiddleware(
             _not_mounted, {"/api/auth": handler_app, "/api/catalog": handler_app, "/api": handler_app}

@@ -147,13 +147,48 @@ def assert_csrf_refusal(response: Any, token: str) -> None:
 
 @pytest.mark.parametrize(("how", "headers"), [
     pytest.param("header", lambda t: {"Authorization": f"Bearer {t}"}, id="authorization-header"),
-    pytest.param("custom-header", lambda t: {"X-Goog-IAP-JWT-Assertion": t}, id="custom-header"),
     pytest.param("service-header", lambda t: {"Authorization": f"Bearer {service_token()}"}, id="service-token-header"),
 ])
-def test_non_cookie_tokens_are_not_checked(client: Guard, forge: Forge, how: str, headers: Any) -> None:
-    """A browser never attaches these by itself, so a cross-site page cannot forge them."""
+def test_authorization_tokens_are_not_checked(client: Guard, forge: Forge, how: str, headers: Any) -> None:
+    """A browser never attaches Authorization by itself, so a cross-site page cannot forge it."""
     response = client().post("/api/catalog", headers={**headers(forge.valid()), "Origin": "https://evil.example"})
     assert response.status_code == 200
+
+
+IAP = "X-Goog-IAP-JWT-Assertion"
+
+
+@pytest.mark.parametrize(("extra", "status"), [
+    # An identity-aware proxy adds its header from its own session cookie, so a
+    # cross-site form POST arrives with a valid header token: ambient, like the cookie.
+    pytest.param({"Origin": "https://evil.example"}, 403, id="cross-site-origin"),
+    pytest.param({"Sec-Fetch-Site": "cross-site"}, 403, id="cross-site-fetch-metadata"),
+    pytest.param({}, 403, id="no-provenance"),
+    pytest.param({"X-HTTP-Method-Override": "DELETE", "Origin": "https://evil.example"}, 403, id="override"),
+    pytest.param({"Origin": OWN}, 200, id="same-origin"),
+    pytest.param({"Sec-Fetch-Site": "same-origin"}, 200, id="same-origin-fetch-metadata"),
+])
+def test_proxy_headers_are_ambient_credentials(
+    client: Guard, forge: Forge, reached: list[dict[str, Any]], extra: dict[str, str], status: int
+) -> None:
+    response = client().post("/api/catalog", headers={IAP: forge.valid(), **extra})
+    assert response.status_code == status
+    if status == 403:
+        assert reached == []
+        assert IAP in response.get_json()["error"]["message"]
+
+
+def test_a_planted_cookie_never_overrides_the_proxy_asserted_user(
+    client: Guard, ec_key: SigningKey, reached: list[dict[str, Any]]
+) -> None:
+    alice = ec_key.token(sub="user:default/alice")
+    mallory = ec_key.token(sub="user:default/mallory")
+    guard = client()
+    for cookie_header in (f"token={mallory}", f"token={mallory}; token={alice}", f'token={mallory}; a="'):
+        response = guard.get("/api/catalog", headers={IAP: alice, "Cookie": cookie_header})
+        assert response.status_code == 200
+        assert response.get_json() == {"user": "user:default/alice"}
+    assert {environ["REMOTE_USER"] for environ in reached} == {"user:default/alice"}
 
 
 def test_public_routes_are_not_checked(client: Guard, forge: Forge) -> None:

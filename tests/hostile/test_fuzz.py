@@ -253,5 +253,5 @@ def test_the_lenient_reading_is_what_the_suite_claims() -> None:
     assert handler_for(environ("/api/auth/\uff0e\uff0e/catalog".encode().decode("latin-1"))) == "protected"
     assert handler_for(environ("/API/AUTH/x")) == "public"
     assert handler_for(environ("/api/techdocs/static/docs/a.css")) == "public"
-    assert handler_for(environ("/api/cors", "OPTIONS")) == "public"
+    assert handler_for(environ("/api/cors", "OPTIONS")) == "protected"
     assert b64(js({})) == "e30"

@@ -171,10 +171,27 @@ def test_path_tricks_in_other_stacks(stacked: int, forge: Forge, target: str, al
 OVERRIDES = ["X-HTTP-Method-Override", "X-HTTP-Method", "X-Method-Override"]
 
 
-def test_cors_preflight_is_public(server: int) -> None:
-    body = check(request(server, "/api/cors/x", method="OPTIONS"), valid_token=False)
-    assert body is not None
-    assert body["handler"] == "public"
+PREFLIGHT = [("Origin", "https://app.example.test"), ("Access-Control-Request-Method", "DELETE")]
+
+
+def test_cors_preflight_is_answered_by_the_guard(server: int) -> None:
+    response = request(server, "/api/cors/x", PREFLIGHT, method="OPTIONS")
+    assert response.status == 204
+    assert response.body == b""  # no handler ran
+    assert response.header("Access-Control-Allow-Origin") == "https://app.example.test"
+
+
+@pytest.mark.parametrize("headers", [
+    pytest.param([], id="plain-options"),
+    pytest.param(PREFLIGHT[:1], id="origin-only"),
+    pytest.param([("Origin", "https://evil.example"), PREFLIGHT[1]], id="other-origin"),
+])
+def test_other_options_requests_never_reach_a_handler_anonymously(server: int, headers: Any) -> None:
+    """Django and Pyramid answer OPTIONS with the normal view: an anonymous
+    OPTIONS that is not an allowed preflight must not reach the app."""
+    response = request(server, "/api/cors/x", headers, method="OPTIONS")
+    check(response, valid_token=False)
+    assert response.status in (401, 403)
 
 
 @pytest.mark.parametrize("header", OVERRIDES)
@@ -194,9 +211,11 @@ def test_method_override_never_makes_a_request_public(
     assert response.status == 401
 
 
-def test_preflight_with_a_matching_override_stays_public(server: int) -> None:
-    response = request(server, "/api/cors/x", [("X-HTTP-Method-Override", "OPTIONS")], method="OPTIONS")
-    assert response.status == 200
+def test_preflight_with_an_override_is_still_answered_by_the_guard(server: int) -> None:
+    headers = [*PREFLIGHT, ("X-HTTP-Method-Override", "DELETE")]
+    response = request(server, "/api/cors/x", headers, method="OPTIONS")
+    assert response.status == 204
+    assert response.body == b""
 
 
 @pytest.mark.parametrize(("headers", "error"), [
@@ -272,21 +291,30 @@ def test_spoofed_forwarded_prefix_is_ignored_by_default_proxyfix(stacked: int) -
     assert response.status in (401, 404)
 
 
-def test_x_prefix_is_trusted_so_the_proxy_must_overwrite_it(ec_key: SigningKey) -> None:
-    """With ``ProxyFix(x_prefix=1)`` the prefix header *is* the path the guard
-    matches (SCRIPT_NAME + PATH_INFO). An app that routes on PATH_INFO alone then
-    disagrees with the guard if a client can set the header: SECURITY.md says to
-    enable x_prefix only behind a proxy that always overwrites it."""
-    seen: dict[str, Any] = {}
+def test_a_client_set_prefix_never_moves_a_request_to_a_public_route(ec_key: SigningKey) -> None:
+    """With ``ProxyFix(x_prefix=1)`` the prefix header becomes ``SCRIPT_NAME``.
+    The old guard matched SCRIPT_NAME + PATH_INFO, so a client-set
+    ``X-Forwarded-Prefix: /api/auth`` made ``/api/catalog`` public while the app
+    routed on PATH_INFO to the protected view. Now only the configured mount is
+    accepted as SCRIPT_NAME; anything else is refused before the app runs."""
+    seen: list[dict[str, Any]] = []
 
     def path_info_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        seen.update(script=environ["SCRIPT_NAME"], path=environ["PATH_INFO"])
+        seen.append({"script": environ["SCRIPT_NAME"], "path": environ["PATH_INFO"]})
         return handler_app(environ, start_response)
 
     guard = build_guard([ec_key.public_jwk()], SERVICE_SECRET, app=path_info_app)
     client = Client(ProxyFix(guard, x_prefix=1), use_cookies=False)
     assert client.get("/api/catalog").status_code == 401
     response = client.get("/api/catalog", headers={"X-Forwarded-Prefix": "/api/auth"})
-    assert response.status_code == 200  # the guard matched /api/auth/api/catalog: public
-    assert seen == {"script": "/api/auth", "path": "/api/catalog"}
-    assert ProxyFix(guard).x_prefix == 0  # the default trusts no prefix header
+    assert response.status_code == 400
+    assert "SCRIPT_NAME" in response.get_json()["error"]["message"]
+    assert seen == []
+    # A deployment whose proxy sets the prefix names it as the mount.
+    mounted = build_guard([ec_key.public_jwk()], SERVICE_SECRET, app=path_info_app, mount="/svc")
+    client = Client(ProxyFix(mounted, x_prefix=1), use_cookies=False)
+    assert client.get("/api/auth/x").status_code == 400  # the proxy did not set it
+    assert client.get("/api/auth/x", headers={"X-Forwarded-Prefix": "/other"}).status_code == 400
+    # Routes are full paths: /svc/api/auth/x is not the table's /api/auth.
+    assert client.get("/api/auth/x", headers={"X-Forwarded-Prefix": "/svc"}).status_code == 401
+    assert seen == []

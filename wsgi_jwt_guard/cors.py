@@ -1,0 +1,161 @@
+"""CORS, answered by the guard: preflights never reach the app anonymously.
+
+A browser asks before a cross-origin request that is not "simple" (one with
+``Authorization``, a JSON body, a ``PUT``...): it sends an ``OPTIONS``
+preflight with ``Origin`` and ``Access-Control-Request-Method``, and no
+credentials. Letting that preflight through to the app anonymously is not
+safe: Django function views and Pyramid views without a method predicate run
+their normal body for ``OPTIONS``, so an anonymous "preflight" would get the
+protected page. With ``cors`` configured, the guard answers every preflight
+itself, on every route, and the app never sees one::
+
+    JWTGuard(app, ..., cors=CORSSettings(allowed_origins=["https://app.example.com"]))
+
+    [cors]
+    allowed_origins = ["https://app.example.com"]
+    allowed_headers = ["Authorization", "Content-Type"]
+
+A preflight from an allowed origin, for an allowed method and headers, gets
+``204`` with the ``Access-Control-Allow-*`` headers; any other gets ``403``
+with the reason. To the answers of actual requests from an allowed origin the
+guard adds ``Access-Control-Allow-Origin`` (and ``-Credentials``,
+``-Expose-Headers``) unless the app set its own -- including to its own
+401/403, so the page's script can read why it was refused and sign in again.
+
+Without ``cors`` an ``OPTIONS`` request is routed like any other: on a
+protected route it needs a token. ``unless_methods = ["OPTIONS"]`` on a route
+needs ``cors`` (the guard refuses to start without it): a preflight is
+answered by the guard, never passed to the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from .csrf import normalize_origin
+from .errors import ConfigError, PreflightRefused
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
+
+__all__ = ["CORSSettings", "is_preflight"]
+
+_TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _tokens(value: object, key: str) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigError(key, "expected a list of names")
+    for item in value:
+        if not isinstance(item, str) or not item or not set(item) <= _TOKEN:
+            raise ConfigError(key, f"{item!r} is not a method or header name")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
+class CORSSettings:
+    """Which cross-origin callers may use the service from a browser."""
+
+    #: Origins allowed to call (``https://app.example.com``), or ``["*"]`` for
+    #: any origin (then without credentials).
+    allowed_origins: Sequence[str] = ()
+    #: Methods a preflight may ask for.
+    allowed_methods: Sequence[str] = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+    #: Request headers a preflight may ask for (compared case-insensitively).
+    allowed_headers: Sequence[str] = ("Authorization", "Content-Type")
+    #: Response headers the page's script may read, beyond the CORS-safelisted ones.
+    expose_headers: Sequence[str] = ()
+    #: Whether the browser may send cookies (the token cookie) cross-origin.
+    allow_credentials: bool = False
+    #: Seconds a browser may reuse a preflight's answer.
+    max_age: int = 600
+    _origins: frozenset[str] = field(init=False, repr=False, compare=False)
+    _headers: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        origins = _tokens_or_origins(self.allowed_origins)
+        if "*" in origins and self.allow_credentials:
+            raise ConfigError(
+                "allow_credentials", "browsers refuse credentials with allowed_origins = ['*']"
+            )
+        object.__setattr__(self, "_origins", frozenset(origins))
+        object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
+        methods = _tokens(self.allowed_methods, "allowed_methods")
+        object.__setattr__(self, "allowed_methods", methods)
+        headers = _tokens(self.allowed_headers, "allowed_headers")
+        object.__setattr__(self, "allowed_headers", headers)
+        object.__setattr__(self, "_headers", frozenset(h.lower() for h in headers))
+        object.__setattr__(self, "expose_headers", _tokens(self.expose_headers, "expose_headers"))
+        if not isinstance(self.allow_credentials, bool):
+            raise ConfigError("allow_credentials", "expected true or false")
+        if type(self.max_age) is not int or not 0 <= self.max_age <= 86400:
+            raise ConfigError("max_age", "expected a whole number of seconds, at most 86400")
+
+    def origin_allowed(self, origin: str) -> bool:
+        """Whether ``origin`` (an ``Origin`` header value) may call."""
+        if "*" in self._origins:
+            return True
+        normalized = normalize_origin(origin)
+        return normalized is not None and normalized in self._origins
+
+    def preflight(self, environ: WSGIEnvironment) -> list[tuple[str, str]]:
+        """The headers of the ``204`` answer to a preflight.
+
+        Raises :class:`~wsgi_jwt_guard.errors.PreflightRefused` if it is not allowed.
+        """
+        origin = str(environ.get("HTTP_ORIGIN", ""))
+        if not self.origin_allowed(origin):
+            raise PreflightRefused("CORS: this origin may not call this service")
+        method = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "")).strip()
+        if method not in self.allowed_methods:
+            raise PreflightRefused("CORS: this method is not allowed")
+        asked = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", ""))
+        names = {name.strip().lower() for name in asked.split(",")} - {""}
+        if not names <= self._headers:
+            raise PreflightRefused("CORS: a requested header is not allowed")
+        headers = [
+            *self.response_headers(origin),
+            ("Access-Control-Allow-Methods", ", ".join(self.allowed_methods)),
+            ("Access-Control-Allow-Headers", ", ".join(self.allowed_headers)),
+            ("Access-Control-Max-Age", str(self.max_age)),
+            ("Vary", "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"),
+            ("Content-Length", "0"),
+        ]
+        return headers
+
+    def response_headers(self, origin: str) -> list[tuple[str, str]]:
+        """The ``Access-Control-*`` headers of an answer to an allowed ``origin``."""
+        wildcard = "*" in self._origins
+        headers = [("Access-Control-Allow-Origin", "*" if wildcard else origin.strip())]
+        if self.allow_credentials:
+            headers.append(("Access-Control-Allow-Credentials", "true"))
+        if self.expose_headers:
+            headers.append(("Access-Control-Expose-Headers", ", ".join(self.expose_headers)))
+        return headers
+
+
+def _tokens_or_origins(value: object) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigError("allowed_origins", "expected a list of origins")
+    origins = []
+    for index, origin in enumerate(value):
+        normalized = "*" if origin == "*" else (
+            normalize_origin(origin) if isinstance(origin, str) else None
+        )
+        if normalized is None:
+            raise ConfigError(
+                f"allowed_origins[{index}]", "expected scheme://host[:port] or '*' (not 'null')"
+            )
+        origins.append(normalized)
+    return origins
+
+
+def is_preflight(environ: WSGIEnvironment) -> bool:
+    """Whether the request is a CORS preflight as browsers send it (Fetch §3.2.2)."""
+    return (
+        environ.get("REQUEST_METHOD") == "OPTIONS"
+        and "HTTP_ORIGIN" in environ
+        and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+    )
