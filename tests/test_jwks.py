@@ -16,6 +16,7 @@ import random
 import ssl
 import string
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,8 +36,10 @@ from tests.helpers import AUDIENCE, ISSUER, SigningKey, b64url, echo_app
 from wsgi_jwt_guard import Issuer, JWTGuard
 from wsgi_jwt_guard.caches import SharedCache
 from wsgi_jwt_guard.errors import KeysUnavailable, UnknownKey
+from wsgi_jwt_guard.fetch import Downloader
 from wsgi_jwt_guard.jwks import JWKSClient
 from wsgi_jwt_guard.jws import parse
+from wsgi_jwt_guard.refresh import RefreshPolicy
 
 ALGORITHMS = ["ES256", "RS256"]
 ROUTES = {"/api/auth": "public", "/api/catalog": "protected"}
@@ -303,7 +306,9 @@ def test_no_usable_answer_gives_503_on_protected_routes_only(
 
 def test_keys_unavailable_carries_a_retry_after(jwks_server: JWKSServer) -> None:
     jwks_server.status = 503
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cooldown=45)
+    client = JWKSClient(
+        jwks_server.url, algorithms=ALGORITHMS, policy=RefreshPolicy(retry_min=45, retry_max=45)
+    )
 
     with pytest.raises(KeysUnavailable) as caught:
         client.find("ec-1", "ES256")
@@ -327,7 +332,9 @@ def test_documents_over_max_bytes_are_refused(
 ) -> None:
     # A valid JWKS padded to ~2 KB: only its size can make it unacceptable.
     jwks_server.document = {"keys": [ec_key.public_jwk()], "padding": "x" * 2000}
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, max_bytes=max_bytes)
+    client = JWKSClient(
+        jwks_server.url, algorithms=ALGORITHMS, downloader=Downloader(max_bytes=max_bytes)
+    )
 
     if verifies:
         assert_verifies(client, ec_key)
@@ -390,7 +397,9 @@ def test_a_server_slower_than_the_read_timeout_fails_instead_of_hanging(
         answer(200, document)(handler)
 
     origin = origins(sleepy)
-    client = JWKSClient(origin.url, algorithms=ALGORITHMS, timeout=(0.5, 0.5))
+    client = JWKSClient(
+        origin.url, algorithms=ALGORITHMS, downloader=Downloader(timeout=(0.5, 0.5))
+    )
 
     with pytest.raises(KeysUnavailable):
         client.find("ec-1", "ES256")
@@ -418,7 +427,11 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
                 return
 
     origin = origins(trickle)
-    client = JWKSClient(origin.url, algorithms=ALGORITHMS, timeout=(1.0, 1.0), total_timeout=0.5)
+    client = JWKSClient(
+        origin.url,
+        algorithms=ALGORITHMS,
+        downloader=Downloader(timeout=(1.0, 1.0), total_timeout=0.5),
+    )
 
     with pytest.raises(KeysUnavailable):
         client.find("ec-1", "ES256")
@@ -517,7 +530,7 @@ def test_an_unknown_kid_refetches_and_the_rotated_key_verifies(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
     jwks_server.publish(ec_key)
-    client = guard_for(jwks_server.url, jwks_cooldown=0)
+    client = guard_for(jwks_server.url, jwks_refresh={"cooldown": 0})
     assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
 
     rotated = SigningKey.ec(kid="ec-2")
@@ -555,7 +568,9 @@ def test_unknown_kids_refetch_at_most_once_per_cooldown(
 ) -> None:
     clock = FakeClock()
     jwks_server.publish(ec_key)
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cooldown=30, clock=clock)
+    client = JWKSClient(
+        jwks_server.url, algorithms=ALGORITHMS, policy=RefreshPolicy(cooldown=30), clock=clock
+    )
     assert_verifies(client, ec_key)
     assert jwks_server.fetches == 1
 
@@ -649,7 +664,8 @@ def test_keys_are_refetched_after_the_ttl_and_not_before(
 ) -> None:
     clock = FakeClock()
     jwks_server.publish(ec_key)
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, ttl=600, clock=clock)
+    policy = RefreshPolicy(ttl=600, refresh_ahead=1)  # no refresh ahead: only the TTL
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, policy=policy, clock=clock)
     assert_verifies(client, ec_key)
 
     clock.advance(599)
@@ -693,7 +709,10 @@ def test_a_failed_refresh_keeps_the_good_keys_until_max_stale(
     clock = FakeClock()
     jwks_server.publish(ec_key)
     client = JWKSClient(
-        jwks_server.url, algorithms=ALGORITHMS, ttl=600, max_stale=3600, clock=clock
+        jwks_server.url,
+        algorithms=ALGORITHMS,
+        policy=RefreshPolicy(ttl=600, max_stale=3600),
+        clock=clock,
     )
     assert_verifies(client, ec_key)
     break_issuer(jwks_server, ec_key)
@@ -710,25 +729,40 @@ def test_a_failed_refresh_keeps_the_good_keys_until_max_stale(
         client.find("ec-1", "ES256")
 
 
-def test_keys_come_back_after_the_cooldown_once_the_issuer_recovers(
+def test_keys_come_back_within_seconds_once_the_issuer_recovers(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
+    # A cold worker is useless until the issuer answers: it retries after
+    # retry_min, doubling up to retry_max, not after a whole cooldown.
     clock = FakeClock()
     jwks_server.publish(ec_key)
     jwks_server.status = 500
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cooldown=30, clock=clock)
-    with pytest.raises(KeysUnavailable):
+    policy = RefreshPolicy(cooldown=30, retry_min=1, retry_max=4)
+    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, policy=policy, clock=clock)
+    with pytest.raises(KeysUnavailable) as caught:
         client.find("ec-1", "ES256")
+    assert caught.value.retry_after == 1
 
-    jwks_server.status = 200
-    clock.advance(10)
+    clock.advance(0.5)  # too early: the issuer is spared
     with pytest.raises(KeysUnavailable):
         client.find("ec-1", "ES256")
     assert jwks_server.fetches == 1
 
-    clock.advance(20)
-    assert_verifies(client, ec_key)
+    clock.advance(0.5)  # 1 s: the second try, failing again, doubles the delay
+    with pytest.raises(KeysUnavailable) as caught:
+        client.find("ec-1", "ES256")
+    assert (jwks_server.fetches, caught.value.retry_after) == (2, 2)
+
+    jwks_server.status = 200
+    clock.advance(1)
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
     assert jwks_server.fetches == 2
+
+    clock.advance(1)  # 2 s after the second failure
+    assert_verifies(client, ec_key)
+    assert jwks_server.fetches == 3
+    assert client.status().failures == 0
 
 
 # --- one bad key among good ones -----------------------------------------------------
@@ -822,7 +856,7 @@ def test_clients_sharing_a_cache_share_one_fetch(
     assert_verifies(second, ec_key)
 
     assert jwks_server.fetches == 1
-    stored = SharedCache(cache).get(first._cache_key)
+    stored = SharedCache(cache).get(first.cache_key)
     assert isinstance(stored, str)  # JSON text, never a pickled object
     entry = json.loads(stored)
     assert entry["jwks"] == jwks_server.document
@@ -886,14 +920,20 @@ def test_a_corrupt_cache_entry_is_ignored_and_replaced(
     clock = FakeClock()
     cache = SimpleCache()
     jwks_server.publish(ec_key)
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cache=cache, ttl=600, clock=clock)
+    client = JWKSClient(
+        jwks_server.url,
+        algorithms=ALGORITHMS,
+        cache=cache,
+        policy=RefreshPolicy(ttl=600),
+        clock=clock,
+    )
     # Each entry would let ec_key's token verify with no fetch if it were adopted.
-    cache.set(client._cache_key, poison(ec_key, clock.now))
+    cache.set(client.cache_key, poison(ec_key, clock.now))
 
     assert_verifies(client, ec_key)
 
     assert jwks_server.fetches == 1
-    entry = json.loads(cache.get(client._cache_key))
+    entry = json.loads(cache.get(client.cache_key))
     assert entry == {
         "fetched_at": clock.now,
         "ttl": 600,
@@ -912,7 +952,11 @@ def test_a_new_worker_uses_the_shared_keys_while_the_issuer_is_down(
     clock = FakeClock()
     cache = SimpleCache()
     jwks_server.publish(ec_key)
-    options: dict[str, Any] = {"algorithms": ALGORITHMS, "cache": cache, "ttl": 600}
+    options: dict[str, Any] = {
+        "algorithms": ALGORITHMS,
+        "cache": cache,
+        "policy": RefreshPolicy(ttl=600),
+    }
     running = JWKSClient(jwks_server.url, clock=clock, **options)
     assert_verifies(running, ec_key)
 
@@ -948,8 +992,11 @@ def test_the_ttl_follows_cache_control_within_bounds(
     headers = {"Cache-Control": cache_control} if cache_control else {}
     origin = origins(answer(200, jwks_bytes(ec_key), headers))
     clock = FakeClock()
-    client = JWKSClient(origin.url, algorithms=ALGORITHMS, clock=clock, **options)
+    # Refreshing only when due (no refresh ahead) puts the TTL where a test sees it.
+    policy = RefreshPolicy(refresh_ahead=1, **options)
+    client = JWKSClient(origin.url, algorithms=ALGORITHMS, clock=clock, policy=policy)
     assert_verifies(client, ec_key)
+    assert client.status().ttl == ttl
 
     clock.advance(ttl - 1)
     assert_verifies(client, ec_key)
@@ -961,10 +1008,13 @@ def test_the_ttl_follows_cache_control_within_bounds(
 
 def test_issuer_ttl_settings_reach_the_client(origins: Origins, ec_key: SigningKey) -> None:
     origin = origins(answer(200, jwks_bytes(ec_key), {"Cache-Control": "max-age=50000"}))
-    issuer = Issuer(ISSUER, jwks_uri=origin.url, jwks_min_ttl=10, jwks_max_ttl=20)
+    issuer = Issuer(ISSUER, jwks_uri=origin.url, jwks_refresh={"min_ttl": 10, "max_ttl": 20})
     client = issuer.key_source()
     assert isinstance(client, JWKSClient)
-    assert (client.ttl, client.min_ttl, client.max_ttl) == (None, 10, 20)
+    assert client.policy is issuer.jwks_refresh
+    assert (client.policy.ttl, client.policy.min_ttl, client.policy.max_ttl) == (None, 10, 20)
+    assert_verifies(client, ec_key)
+    assert client.status().ttl == 20
 
 
 # --- redirects: same origin only --------------------------------------------------
@@ -1029,7 +1079,14 @@ def test_fetches_are_counted(jwks_server: JWKSServer, ec_key: SigningKey) -> Non
     jwks_server.publish(ec_key)
     guard = JWTGuard(
         echo_app,
-        issuers=[Issuer(ISSUER, jwks_uri=jwks_server.url, audience=AUDIENCE, jwks_cooldown=0)],
+        issuers=[
+            Issuer(
+                ISSUER,
+                jwks_uri=jwks_server.url,
+                audience=AUDIENCE,
+                jwks_refresh=RefreshPolicy(cooldown=0),
+            )
+        ],
         routes=ROUTES,
     )
     client = Client(guard, use_cookies=False)
@@ -1039,3 +1096,337 @@ def test_fetches_are_counted(jwks_server: JWKSServer, ec_key: SigningKey) -> Non
     counts = guard.metrics.snapshot()
     assert counts["keys.fetch.ok"] == 1
     assert counts["keys.fetch.failed"] == 1
+
+
+# --- keys through rotation, outages and restarts (issue 11) -----------------------
+#
+# Each numbered finding of issue 11 has a deterministic reproduction here; the
+# soak (tests/scenarios/test_soak.py) shows the same on gunicorn + Redis.
+
+
+def client_for(url: str, **options: Any) -> JWKSClient:
+    """A client of ``url``; ``options`` are ``cache``/``clock`` or RefreshPolicy fields."""
+    plumbing = {key: options.pop(key) for key in ("cache", "clock") if key in options}
+    return JWKSClient(url, algorithms=ALGORITHMS, policy=RefreshPolicy(**options), **plumbing)
+
+
+class Held:
+    """A responder that holds the n-th request until released, then answers it."""
+
+    def __init__(self, origins: Origins, hold: int, then: Callable[[], Responder]) -> None:
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self.origins = origins
+        self.hold = hold
+        self.then = then
+        self.origin = origins(self)
+
+    def __call__(self, handler: BaseHTTPRequestHandler) -> None:
+        if self.origin.fetches == self.hold:
+            self.arrived.set()
+            self.release.wait(30)
+        self.then()(handler)
+
+
+def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]]:
+    """Run ``work`` in a thread; the dict gets its ``result`` or ``error`` (class name)."""
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work()
+        except Exception as exc:
+            outcome["error"] = type(exc).__name__
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_1_a_miss_during_the_refetch_for_its_kid_waits_for_it(
+    origins: Origins, ec_key: SigningKey
+) -> None:
+    # Finding 1: requests with the new kid that arrive while the refetch for it
+    # is in flight were told "unknown kid" at once (the cooldown was checked
+    # outside the lock and stamped before the fetch).
+    rotated = SigningKey.ec(kid="ec-2")
+    documents = [jwks_bytes(ec_key)]
+    server = Held(origins, hold=2, then=lambda: answer(200, documents[-1]))
+    client = client_for(server.origin.url)
+    assert_verifies(client, ec_key)
+    documents.append(jwks_bytes(ec_key, rotated))  # the issuer rotates
+
+    first, first_outcome = in_thread(lambda: assert_verifies(client, rotated))
+    assert server.arrived.wait(10)  # the refetch for ec-2 is in flight
+    second, second_outcome = in_thread(lambda: assert_verifies(client, rotated))
+    second.join(0.3)  # give it time to be refused, as it was
+    server.release.set()
+    first.join(10)
+    second.join(10)
+
+    assert first_outcome == {"result": None}
+    assert second_outcome == {"result": None}
+    assert server.origin.fetches == 2  # the second waited for the same fetch
+
+
+def test_2_a_shared_copy_without_the_kid_does_not_settle_the_refetch(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    # Finding 2: a refetch for an unknown kid counted as done once the worker
+    # adopted any newer copy from the shared cache -- here a second fetch of
+    # the same document made a second after its own (two fetches at first
+    # load) -- so the new key was refused for the whole cooldown although the
+    # issuer published it.
+    clock = FakeClock()
+    shared = SimpleCache()
+    jwks_server.publish(ec_key)
+    worker = client_for(jwks_server.url, cache=shared, clock=clock)
+    assert_verifies(worker, ec_key)
+    clock.advance(1)
+    peer_cache = SimpleCache()
+    peer = client_for(jwks_server.url, cache=peer_cache, clock=clock)
+    assert_verifies(peer, ec_key)
+    shared.set(worker.cache_key, peer_cache.get(peer.cache_key))  # the peer's copy, stored later
+
+    rotated = SigningKey.ec(kid="ec-2")
+    jwks_server.publish(ec_key, rotated)
+    clock.advance(60)
+    assert_verifies(worker, rotated)
+    assert jwks_server.fetches == 3
+
+
+class PeerFetchesFirst(SimpleCache):
+    """A shared cache in which a peer completes its fetch right after this worker looked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.peer: Callable[[], None] | None = None
+
+    def get(self, key: str) -> Any:
+        value = super().get(key)
+        if value is None and self.peer is not None and not key.endswith(":fetch"):
+            peer, self.peer = self.peer, None
+            peer()
+        return value
+
+
+def test_2_a_worker_that_wins_the_claim_looks_at_the_cache_again(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    # Finding 2, its seed: two fetches at first load. The worker read the cache
+    # (empty), a peer fetched, stored and released its claim, then the worker
+    # won the claim and fetched again instead of using the peer's copy.
+    jwks_server.publish(ec_key)
+    shared = PeerFetchesFirst()
+    peer = client_for(jwks_server.url, cache=shared)
+    shared.peer = lambda: assert_verifies(peer, ec_key)
+    worker = client_for(jwks_server.url, cache=shared)
+
+    assert_verifies(worker, ec_key)
+
+    assert jwks_server.fetches == 1  # one fetch for the fleet
+
+
+def test_3_a_failed_refetch_leaves_no_claim_that_blocks_the_next(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    # Finding 3: after a refetch failed, its fleet-wide claim stayed for the
+    # cooldown; other workers then skipped their own refetch and refused the
+    # new kid although the issuer was back.
+    clock = FakeClock()
+    shared = SimpleCache()
+    jwks_server.publish(ec_key)
+    first = client_for(jwks_server.url, cache=shared, clock=clock)
+    second = client_for(jwks_server.url, cache=shared, clock=clock)
+    assert_verifies(first, ec_key)
+    assert_verifies(second, ec_key)
+
+    rotated = SigningKey.ec(kid="ec-2")
+    jwks_server.publish(ec_key, rotated)
+    jwks_server.status = 503  # the rotation happens during an outage
+    clock.advance(60)
+    with pytest.raises(KeysUnavailable):
+        first.find("ec-2", "ES256")
+    jwks_server.status = 200  # the issuer is back a moment later
+    clock.advance(0.2)
+
+    assert_verifies(second, rotated)
+    assert jwks_server.fetches == 3
+    clock.advance(1)  # the first worker's retry delay
+    assert_verifies(first, rotated)  # from the shared cache: no fetch
+    assert jwks_server.fetches == 3
+
+
+def test_3_a_worker_waiting_for_a_peer_stops_when_the_peer_fails(
+    origins: Origins, ec_key: SigningKey
+) -> None:
+    # Finding 3: a request whose kid was unknown waited the full claim wait
+    # for another worker's fetch that had already failed, and then gave up.
+    rotated = SigningKey.ec(kid="ec-2")
+
+    def then() -> Responder:
+        fetches = server.origin.fetches
+        if fetches == 1:
+            return answer(200, jwks_bytes(ec_key))
+        if fetches == 2:  # the first worker's refetch for ec-2: held, then failed
+            return answer(500, b"{}")
+        return answer(200, jwks_bytes(ec_key, rotated))
+
+    server = Held(origins, hold=2, then=then)
+    shared = SimpleCache()
+    first = client_for(server.origin.url, cache=shared)
+    second = client_for(server.origin.url, cache=shared)
+    assert_verifies(first, ec_key)
+    assert_verifies(second, ec_key)  # the first's copy: no fetch
+
+    failing, failing_outcome = in_thread(lambda: first.find("ec-2", "ES256"))
+    assert server.arrived.wait(10)  # the first worker's refetch is in flight
+    waiting, waiting_outcome = in_thread(lambda: assert_verifies(second, rotated))
+    waiting.join(0.3)
+    server.release.set()  # ... and fails
+    failing.join(10)
+    waiting.join(10)
+
+    assert failing_outcome == {"error": "KeysUnavailable"}
+    assert waiting_outcome == {"result": None}  # it fetched once the claim was free
+    assert server.origin.fetches == 3
+
+
+@pytest.mark.parametrize(
+    "down",
+    [
+        pytest.param(lambda server: setattr(server, "status", 503), id="status-503"),
+        pytest.param(lambda server: setattr(server, "document", {"keys": []}), id="no-keys"),
+    ],
+)
+def test_4_an_unknown_kid_while_keys_cannot_be_refreshed_is_503_not_401(
+    jwks_server: JWKSServer, ec_key: SigningKey, down: Callable[[JWKSServer], None]
+) -> None:
+    # Finding 4: during an outage, valid tokens whose kid was published while
+    # the endpoint was down got 401 invalid_token, and clients threw them away.
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = client_for(jwks_server.url, clock=clock)
+    assert_verifies(client, ec_key)
+    rotated = SigningKey.ec(kid="ec-2")
+    down(jwks_server)
+    clock.advance(60)
+
+    with pytest.raises(KeysUnavailable) as caught:
+        client.find("ec-2", "ES256")
+    assert caught.value.retry_after >= 1
+    assert_verifies(client, ec_key)  # known kids keep working
+    clock.advance(0.5)
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-2", "ES256")  # still "cannot check", and the issuer is spared
+    assert jwks_server.fetches == 2
+
+    jwks_server.status = 200
+    jwks_server.publish(ec_key, rotated)
+    clock.advance(0.5)
+    assert_verifies(client, rotated)
+    with pytest.raises(UnknownKey):
+        client.find("ec-9", "ES256")  # the issuer answered: an unknown kid is a 401 again
+
+
+def test_4_the_guard_answers_503_with_retry_after(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    client = guard_for(jwks_server.url)
+    assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
+    jwks_server.status = 503
+    rotated = SigningKey.ec(kid="ec-2")
+
+    assert_unavailable(client.get("/api/catalog", headers=bearer(rotated.token())))
+    assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
+
+
+# --- keys warm before they are needed ------------------------------------------------
+
+
+def test_keys_are_refreshed_ahead_of_the_ttl_without_making_a_request_wait(
+    origins: Origins, ec_key: SigningKey
+) -> None:
+    rotated = SigningKey.ec(kid="ec-2")
+    documents = [jwks_bytes(ec_key)]
+    server = Held(origins, hold=2, then=lambda: answer(200, documents[-1]))
+    clock = FakeClock()
+    client = client_for(server.origin.url, clock=clock, ttl=100, refresh_ahead=0.8)
+    assert_verifies(client, ec_key)
+    documents.append(jwks_bytes(ec_key, rotated))
+
+    clock.advance(80)
+    assert_verifies(client, ec_key)  # answered from the keys in hand ...
+    assert server.arrived.wait(10)  # ... while the refresh it started is held
+    assert client.status().refreshing
+    server.release.set()
+    assert client.refresh()  # joins the refresh running in the background
+    assert server.origin.fetches == 2
+    status = client.status()
+    assert (status.fetched_at, status.kids) == (clock.now, ("ec-1", "ec-2"))
+
+
+def test_prefetch_fetches_before_the_first_request(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    jwks_server.publish(ec_key)
+    issuer = Issuer(ISSUER, jwks_uri=jwks_server.url, jwks_refresh={"prefetch": True})
+    source = issuer.key_source()
+    assert isinstance(source, JWKSClient)
+    try:
+        assert source.refresh(timeout=10)  # joins the prefetch (or does it, if first)
+        assert jwks_server.fetches == 1
+        assert_verifies(source, ec_key)
+        assert jwks_server.fetches == 1
+    finally:
+        source.close()
+
+
+def test_prefetch_retries_until_the_issuer_answers(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    # A cold start during an outage: the background thread keeps trying, so the
+    # keys are there within a retry delay of the issuer's return, request or not.
+    jwks_server.publish(ec_key)
+    jwks_server.status = 503
+    client = client_for(jwks_server.url, prefetch=True, retry_min=0.1, retry_max=0.2)
+    try:
+        deadline = time.monotonic() + 20
+        while jwks_server.fetches < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not client.status().usable
+        jwks_server.status = 200
+        while not client.status().usable and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.status().usable
+        assert client.status().last_error is None
+    finally:
+        client.close()
+
+
+def test_a_flood_of_random_kids_looks_at_the_shared_cache_at_most_once_a_second(
+    jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    class Counting(SimpleCache):
+        reads = 0
+
+        def get(self, key: str) -> Any:
+            Counting.reads += 1
+            return super().get(key)
+
+    clock = FakeClock()
+    jwks_server.publish(ec_key)
+    client = client_for(jwks_server.url, cache=Counting(), clock=clock)
+    assert_verifies(client, ec_key)
+    with pytest.raises(UnknownKey):
+        client.find(random_kid(), "ES256")  # the refetch for unknown kids
+    before = Counting.reads
+
+    for _ in range(500):
+        with pytest.raises(UnknownKey):
+            client.find(random_kid(), "ES256")
+        clock.advance(0.01)  # 5 s in all
+
+    assert Counting.reads - before <= 6
+    assert jwks_server.fetches == 2

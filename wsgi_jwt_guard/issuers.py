@@ -16,10 +16,20 @@ JWKS URL is read from ``<issuer>/.well-known/openid-configuration``), or static
 keys -- ``keys`` (JWK objects), ``keys_file`` (a JWKS or JWK file), ``pem``
 (PEM text) or ``pem_file`` -- which may be combined and are loaded and
 validated at construction.
+
+When fetched keys are refreshed is one setting, ``jwks_refresh``: a
+:class:`~wsgi_jwt_guard.refresh.RefreshPolicy`, or in configuration a table of
+its fields::
+
+    [[issuers]]
+    issuer = "https://backstage.example.com/api/auth"
+    jwks_uri = "https://backstage.example.com/api/auth/.well-known/jwks.json"
+    jwks_refresh = { cooldown = 10, prefetch = true }
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,9 +38,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cachelib import BaseCache
 
+from .discovery import Discovery
 from .errors import ConfigError
-from .jwks import JWKSClient, check_fetch_url
+from .fetch import Downloader, check_fetch_url
+from .jwks import JWKSClient
 from .keys import ALGORITHMS, KeySet, PinnedKey, pin_pem
+from .refresh import RefreshPolicy
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -82,16 +95,10 @@ class Issuer:
     token_types: Sequence[str] = ()
     #: Claims every token of this issuer must carry (beyond ``exp`` and ``sub``).
     required_claims: Sequence[str] = ()
-    #: How long fetched JWKS documents are used before a refresh, in seconds;
-    #: unset, the response's ``Cache-Control: max-age`` decides, within
-    #: ``[jwks_min_ttl, jwks_max_ttl]``, and 600 s without one.
-    jwks_ttl: float | None = None
-    jwks_min_ttl: float = 60.0
-    jwks_max_ttl: float = 3600.0
-    #: Minimum time between fetches caused by unknown ``kid`` values, in seconds.
-    jwks_cooldown: float = 30.0
-    #: How long the last good keys keep serving while the issuer cannot be reached.
-    jwks_max_stale: float = 86400.0
+    #: When fetched keys are used, refreshed and given up: TTL, refresh ahead,
+    #: cooldown for unknown kids, stale-if-error, retries, prefetch. A
+    #: :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`, or a mapping of its fields.
+    jwks_refresh: RefreshPolicy = field(default_factory=RefreshPolicy)
     #: A CA bundle (PEM file) to verify the issuer's TLS certificate with.
     ca_bundle: str | None = None
     #: Allow a plain ``http://`` JWKS URL on a non-loopback host. Anyone on the
@@ -117,21 +124,9 @@ class Issuer:
         object.__setattr__(self, "token_types", tuple(_media_type(t) for t in token_types))
         required = _strings(self.required_claims, "required_claims")
         object.__setattr__(self, "required_claims", required)
-        for name in (
-            "leeway",
-            "jwks_ttl",
-            "jwks_min_ttl",
-            "jwks_max_ttl",
-            "jwks_cooldown",
-            "jwks_max_stale",
-        ):
-            value = getattr(self, name)
-            if value is None and name == "jwks_ttl":
-                continue
-            if type(value) not in (int, float) or not 0 <= value < float("inf"):
-                raise ConfigError(name, "expected a non-negative number of seconds")
-        if self.jwks_min_ttl > self.jwks_max_ttl:
-            raise ConfigError("jwks_min_ttl", "is greater than jwks_max_ttl")
+        if type(self.leeway) not in (int, float) or not 0 <= self.leeway < float("inf"):
+            raise ConfigError("leeway", "expected a non-negative number of seconds")
+        object.__setattr__(self, "jwks_refresh", _refresh_policy(self.jwks_refresh))
         if self.leeway > 300:
             raise ConfigError("leeway", "more than 300 seconds of leeway defeats 'exp'")
         for name in ("insecure_http", "discovery"):
@@ -201,22 +196,28 @@ class Issuer:
     def key_source(
         self, cache: BaseCache | None = None, metrics: Metrics | None = None
     ) -> KeySource:
-        """Static keys as loaded, or a :class:`JWKSClient` sharing ``cache``."""
+        """Static keys as loaded, or a :class:`JWKSClient` sharing ``cache``.
+
+        With ``jwks_refresh.prefetch``, the client starts fetching at once.
+        """
         if self._static is not None:
             return self._static
+        downloader = Downloader(ca_bundle=self.ca_bundle)
+        discovery = None
+        if self.discovery:
+            discovery = Discovery(
+                self.issuer,
+                downloader,
+                allowed_hosts=self.jwks_allowed_hosts,
+                insecure_http=self.insecure_http,
+            )
         return JWKSClient(
             self.jwks_uri,
-            discovery=self.issuer if self.discovery else None,
-            allowed_hosts=self.jwks_allowed_hosts,
-            insecure_http=self.insecure_http,
+            discovery=discovery,
             algorithms=self.algorithms,
             cache=cache,
-            ttl=self.jwks_ttl,
-            min_ttl=self.jwks_min_ttl,
-            max_ttl=self.jwks_max_ttl,
-            cooldown=self.jwks_cooldown,
-            max_stale=self.jwks_max_stale,
-            ca_bundle=self.ca_bundle,
+            policy=self.jwks_refresh,
+            downloader=downloader,
             metrics=metrics,
         )
 
@@ -225,6 +226,24 @@ class Issuer:
         if not self.token_types:
             return True
         return isinstance(typ, str) and _media_type(typ) in self.token_types
+
+
+def _refresh_policy(value: object) -> RefreshPolicy:
+    """``value`` as a :class:`RefreshPolicy`: one already, or a mapping of its fields."""
+    if isinstance(value, RefreshPolicy):
+        return value
+    if not isinstance(value, Mapping):
+        raise ConfigError("jwks_refresh", "expected a table of refresh settings")
+    known = {item.name for item in dataclasses.fields(RefreshPolicy)}
+    for name in value:
+        if name not in known:
+            raise ConfigError(
+                f"jwks_refresh.{name}", f"unknown setting; expected one of {sorted(known)}"
+            )
+    try:
+        return RefreshPolicy(**value)
+    except ConfigError as exc:
+        raise exc.within("jwks_refresh") from None
 
 
 def _media_type(value: str) -> str:

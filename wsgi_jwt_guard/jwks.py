@@ -1,38 +1,39 @@
-"""Keys fetched from an issuer's JWKS URL, or found by OIDC discovery (DESIGN §4, §5).
+"""An issuer's keys, fetched from its JWKS URL and kept fresh (DESIGN §4, §5).
 
-:class:`JWKSClient` keeps an issuer's :class:`~wsgi_jwt_guard.keys.KeySet` in
-process and refreshes it when:
+:class:`JWKSClient` holds an issuer's :class:`~wsgi_jwt_guard.keys.KeySet` in
+process and answers :meth:`JWKSClient.find` from it with one comparison and one
+dictionary lookup. What it takes to keep that set right is split by job:
 
-* its TTL has passed -- ``ttl`` if configured, else the response's
-  ``Cache-Control: max-age`` clamped to ``[min_ttl, max_ttl]``, else 10 minutes;
-* a token names a ``kid`` it does not know (the issuer rotated its keys) --
-  at most once per ``cooldown`` (default 30 s) per issuer, so a flood of tokens
-  with random kids costs one fetch, not one per request. Concurrent misses
-  wait for one fetch (a lock; gevent's monkey-patching makes it a greenlet lock).
+* :mod:`wsgi_jwt_guard.fetch` downloads (timeouts, a deadline, a size cap,
+  same-origin redirects, TLS);
+* :mod:`wsgi_jwt_guard.discovery` finds the JWKS URL by OIDC discovery;
+* :mod:`wsgi_jwt_guard.refresh` says when to fetch again (TTL, refresh ahead,
+  cooldown, staleness, retries): a :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`;
+* :mod:`wsgi_jwt_guard.fleet` makes workers sharing a cache fetch once between them.
 
-With ``discovery``, the JWKS URL comes from
-``<issuer>/.well-known/openid-configuration``, whose ``issuer`` must equal the
-configured one exactly and whose ``jwks_uri`` must be on the issuer's own
-scheme and host unless that host is listed in ``allowed_hosts`` (Google's
-``accounts.google.com`` publishes keys on ``www.googleapis.com``).
+What this module adds is the order of things, so that no valid token is
+refused while keys rotate, the cache server restarts or the issuer is down:
 
-Fetched documents are stored, as JSON text, in a shared ``cachelib`` cache
-(:class:`~wsgi_jwt_guard.caches.SharedCache`). Workers on every host that
-shares it adopt a fresh document instead of fetching their own, and an atomic
-claim in the cache (``add``) lets one of them fetch while the others wait for
-its result: N workers cost one fetch per TTL, and one refetch per cooldown for
-unknown kids. What is read back is validated again like a fresh download.
+* **Keys warm before they are needed.** Past ``refresh_ahead`` of the TTL a
+  request starts a refresh in the background and carries on; with
+  ``prefetch`` a background thread fetches at start and keeps the keys fresh.
+* **A miss waits for the answer.** A token whose ``kid`` is not held waits
+  (at most ``wait``) for a fetch: the one already running in this process, a
+  peer's (through the shared cache), or a new one -- at most one per
+  ``cooldown`` for the whole fleet, so random kids cost one fetch. A copy in
+  the shared cache settles the question only if it holds that ``kid``;
+  otherwise the worker fetches.
+* **Honest failures.** A failed fetch never evicts good keys (stale-if-error,
+  its own or another worker's copy, up to ``max_stale``), never leaves a claim
+  behind, and is retried after ``retry_min`` seconds, doubling up to
+  ``retry_max``. A token whose ``kid`` is unknown while the keys cannot be
+  refreshed gets :class:`~wsgi_jwt_guard.errors.KeysUnavailable` (503 with
+  ``Retry-After``) -- "cannot check", not "invalid".
 
-A failed refresh never evicts good keys: the last good set -- this worker's or
-another's from the cache -- keeps serving for up to ``max_stale`` (default
-24 h). After a failure the issuer is left alone for ``cooldown``. With no usable
-keys at all, requests for that issuer get
-:class:`~wsgi_jwt_guard.errors.KeysUnavailable` (503 with ``Retry-After``).
-
-Fetches use one ``requests`` session per issuer with connect/read timeouts, an
-overall deadline, TLS verification (``ca_bundle`` for a private CA), a size
-cap, and redirects only within the same scheme, host and port. URLs come from
-configuration, never from a token.
+Fetched documents are stored as JSON text in the shared ``cachelib`` cache
+(:class:`~wsgi_jwt_guard.caches.SharedCache`) and validated again when read,
+like a fresh download. :meth:`JWKSClient.status` reports what a health check
+needs (see :mod:`wsgi_jwt_guard.health`).
 """
 
 from __future__ import annotations
@@ -40,66 +41,157 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
+import math
+import os
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator
+import weakref
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
 
-import requests
 from cachelib import BaseCache
 
 from .caches import SharedCache
+from .discovery import Discovery
 from .errors import KeysUnavailable, UnknownKey
+from .fetch import Downloader
+from .fleet import Answered, Busy, FetchClaim
 from .keys import KeySet, PinnedKey
+from .refresh import RefreshPolicy
 
 if TYPE_CHECKING:
     from .metrics import Metrics
 
-__all__ = ["JWKSClient", "check_fetch_url"]
+__all__ = ["JWKSClient", "KeysStatus"]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
-_MAX_REDIRECTS = 3
 # Hosts' clocks differ: a document another host fetched may look this far
 # ahead of ours and still be adopted.
 _CLOCK_SKEW = 60.0
-# A discovered JWKS URL is used this long (or until a fetch from it fails).
-_DISCOVERY_TTL = 86400.0
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+# A longer TTL read from the shared cache is not believed.
+_LONGEST_TTL = 86400.0
+# An unknown kid looks in the shared cache at most this often (seconds), so a
+# flood of random kids costs a cache read per second, not one per request.
+_PEEK_INTERVAL = 1.0
+# The background thread looks at the clock at least this often (seconds).
+_LONGEST_SLEEP = 30.0
+_NEVER = float("-inf")
 
 
-def check_fetch_url(url: object, *, insecure_http: bool = False) -> str:
-    """``url`` if keys may be fetched from it; ``ValueError`` saying why not.
+@dataclass(frozen=True)
+class _Held:
+    """A JWKS in hand: the keys, when they were fetched and for how long."""
 
-    ``https://`` always; ``http://`` only on a loopback host (local rigs) or
-    with ``insecure_http``.
-    """
-    if not isinstance(url, str):
-        raise ValueError("expected a URL")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise ValueError("expected an absolute https:// URL")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and not insecure_http:
-        raise ValueError("keys must be fetched over https (insecure_http = true to override)")
-    return url
+    keys: KeySet
+    kids: frozenset[str]
+    #: When the fetch that got them started (the fetching host's clock).
+    fetched_at: float
+    ttl: float
+    uri: str
+    #: The last refetch for an unknown kid that this copy knows of, fleet-wide.
+    kid_refetch_at: float
+    #: Before this, :meth:`JWKSClient.find` needs nothing but a lookup.
+    quiet_until: float
+    refresh_at: float
+    expires_at: float
+    stale_at: float
+
+    @classmethod
+    def of(
+        cls,
+        keys: KeySet,
+        *,
+        fetched_at: float,
+        ttl: float,
+        uri: str,
+        kid_refetch_at: float,
+        policy: RefreshPolicy,
+    ) -> _Held:
+        refresh_at = fetched_at + ttl * policy.refresh_ahead
+        expires_at = fetched_at + ttl
+        stale_at = fetched_at + policy.max_stale
+        return cls(
+            keys,
+            frozenset(key.kid for key in keys if key.kid is not None),
+            fetched_at,
+            ttl,
+            uri,
+            kid_refetch_at,
+            min(refresh_at, stale_at),
+            refresh_at,
+            expires_at,
+            stale_at,
+        )
+
+    def entry(self, document: Any) -> str:
+        """The shared cache's JSON text for these keys, fetched as ``document``."""
+        entry: dict[str, Any] = {
+            "fetched_at": self.fetched_at,
+            "ttl": self.ttl,
+            "uri": self.uri,
+            "jwks": document,
+        }
+        if math.isfinite(self.kid_refetch_at):
+            entry["kid_refetch_at"] = self.kid_refetch_at
+        return json.dumps(entry)
 
 
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, (parts.hostname or "").lower(), parts.port
+@dataclass
+class _Flight:
+    """One refresh running in this process; other threads wait for it."""
+
+    started_at: float
+    #: The ``(kid, alg)`` of the token with an unknown kid that started it;
+    #: ``None`` for a refresh (TTL, cold start, prefetch).
+    question: tuple[str | None, str] | None
+    pid: int = field(default_factory=os.getpid)
+    done: threading.Event = field(default_factory=threading.Event)
+    #: fetched | adopted | cooldown | failed | busy
+    outcome: str = "running"
+
+
+@dataclass(frozen=True)
+class KeysStatus:
+    """What an issuer's key source can do right now, for health checks and logs."""
+
+    #: The JWKS URL (``discovery:<issuer>`` before discovery), or ``static``.
+    source: str
+    #: Whether a token signed by a held key can be verified now (stale-if-error counts).
+    usable: bool
+    #: Whether the keys are within their TTL.
+    fresh: bool
+    #: The ``kid`` values held (a kid-less key is not listed).
+    kids: tuple[str, ...] = ()
+    #: How many keys are held.
+    keys: int = 0
+    #: When the held keys were fetched (epoch seconds), and how old they are.
+    fetched_at: float | None = None
+    age: float | None = None
+    #: The TTL of the held keys, and the seconds until it runs out (negative: stale).
+    ttl: float | None = None
+    expires_in: float | None = None
+    #: The last fetch this process tried: when, and its error (``None``: it worked).
+    last_attempt_at: float | None = None
+    last_error: str | None = None
+    #: Failed fetches in a row, and seconds until the next may be tried.
+    failures: int = 0
+    retry_in: float | None = None
+    #: A refresh is running now.
+    refreshing: bool = False
 
 
 class JWKSClient:
-    """The keys published at ``uri`` (or found by discovery), cached and refreshed safely.
+    """The keys published at ``uri`` (or found by ``discovery``), kept fresh safely.
 
     :param uri: the JWKS URL; ``None`` with ``discovery``.
-    :param discovery: the issuer URL whose OIDC discovery document names the JWKS URL.
-    :param allowed_hosts: other hosts a discovered ``jwks_uri`` may point to.
-    :param ttl: seconds a document is used; ``None`` follows ``Cache-Control``.
+    :param discovery: finds the JWKS URL by OIDC discovery instead.
+    :param algorithms: the algorithms the issuer may use; each key is pinned to one.
+    :param cache: the cache shared with other workers (default: this process only).
+    :param policy: TTL, refresh ahead, cooldown, staleness, retries, waiting, prefetch.
+    :param downloader: downloads documents (timeouts, size cap, TLS, redirects).
+    :param clock: the time (epoch seconds); tests replace it.
     :param metrics: counts ``keys.fetch.ok`` / ``keys.fetch.failed``.
     """
 
@@ -108,286 +200,506 @@ class JWKSClient:
         uri: str | None = None,
         *,
         algorithms: Collection[str],
-        discovery: str | None = None,
-        allowed_hosts: Collection[str] = (),
-        insecure_http: bool = False,
+        discovery: Discovery | None = None,
         cache: BaseCache | None = None,
-        ttl: float | None = None,
-        min_ttl: float = 60.0,
-        max_ttl: float = 3600.0,
-        default_ttl: float = 600.0,
-        cooldown: float = 30.0,
-        max_stale: float = 86400.0,
-        timeout: tuple[float, float] = (3.05, 5.0),
-        total_timeout: float = 10.0,
-        max_bytes: int = 512 * 1024,
-        ca_bundle: str | None = None,
-        session: requests.Session | None = None,
+        policy: RefreshPolicy | None = None,
+        downloader: Downloader | None = None,
         clock: Callable[[], float] = time.time,
         metrics: Metrics | None = None,
-        claim_wait: float = 3.0,
     ) -> None:
         if (uri is None) == (discovery is None):
             raise ValueError("give exactly one of uri and discovery")
         self.uri = uri
         self.discovery = discovery
-        self.allowed_hosts = frozenset(host.lower() for host in allowed_hosts)
-        self.insecure_http = insecure_http
         self.algorithms = frozenset(algorithms)
         self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache)
-        self.ttl = ttl
-        self.min_ttl = min_ttl
-        self.max_ttl = max_ttl
-        self.default_ttl = default_ttl
-        self.cooldown = cooldown
-        self.max_stale = max_stale
-        self.timeout = timeout
-        self.total_timeout = total_timeout
-        self.max_bytes = max_bytes
-        self.session = session or requests.Session()
-        # Passed per request: a session's own `verify` loses to REQUESTS_CA_BUNDLE.
-        self.ca_bundle = ca_bundle
+        self.policy = policy if policy is not None else RefreshPolicy()
+        if downloader is None:
+            downloader = discovery.downloader if discovery is not None else Downloader()
+        self.downloader = downloader
         self.clock = clock
         self.metrics = metrics
-        self.claim_wait = claim_wait
-        source = uri if uri is not None else f"discovery:{discovery}"
-        self._cache_key = "wsgi_jwt_guard:jwks:" + hashlib.sha256(source.encode()).hexdigest()
+        #: The JWKS URL, or ``discovery:<issuer>``.
+        self.source = f"discovery:{discovery.issuer}" if discovery is not None else str(uri)
+        #: Where the JSON document is stored in the shared cache.
+        self.cache_key = "wsgi_jwt_guard:jwks:" + hashlib.sha256(self.source.encode()).hexdigest()
+        # A claim outlives a killed holder by at most the longest fetch (discovery too).
+        self._claim = FetchClaim(
+            self.cache, self.cache_key + ":fetch", hold=2 * self.downloader.longest, clock=clock
+        )
         self._lock = threading.Lock()
-        self._keys = KeySet()
-        self._fetched_at = float("-inf")  # when the keys in hand were fetched
-        self._expires_at = float("-inf")  # ... and when they are due for a refresh
-        self._forced_at = float("-inf")  # the last refetch for an unknown kid
-        self._failed_at = float("-inf")  # the last failed fetch
-        self._jwks_uri = uri  # the URL in use (discovered, with discovery)
-        self._discovered_at = float("-inf")
+        self._held: _Held | None = None
+        self._flight: _Flight | None = None
+        self._kid_refetch_at = _NEVER  # the last refetch for an unknown kid known here
+        self._failures = 0
+        self._failed_at = _NEVER
+        self._retry_at = _NEVER
+        self._last_attempt_at: float | None = None
+        self._last_error: str | None = None
+        self._peeked_at = _NEVER
+        self._shared_text: str | None = None  # the last entry read, and what it parsed to
+        self._shared_parsed: _Held | None = None
+        self._background: threading.Thread | None = None
+        self._stopping = threading.Event()
+        _CLIENTS.add(self)
+        if self.policy.prefetch:
+            self.start()
+
+    # --- the request path -------------------------------------------------------
 
     def find(self, kid: str | None, algorithm: str) -> PinnedKey:
-        """The key for a token's ``kid`` and ``alg``, refreshing if needed."""
-        now = self.clock()
-        if now >= self._expires_at:
-            self._refresh(now, force=False)
-        try:
-            return self._usable_keys(now).find(kid, algorithm)
-        except UnknownKey:
-            if now - self._forced_at < self.cooldown:
-                raise
-            self._refresh(now, force=True)
-            return self._usable_keys(now).find(kid, algorithm)
+        """The key for a token's ``kid`` and ``alg``.
 
-    def _usable_keys(self, now: float) -> KeySet:
-        if not self._keys or now - self._fetched_at > self.max_stale:
-            wait = self.cooldown - (now - self._failed_at)
-            raise KeysUnavailable(
-                "the issuer's signing keys are unavailable",
-                retry_after=max(1, int(min(wait, self.cooldown) + 0.999)),
-            )
-        return self._keys
-
-    # --- refreshing ------------------------------------------------------------
-
-    def _refresh(self, now: float, *, force: bool) -> None:
-        with self._lock:
-            # Another thread may have refreshed while this one waited.
-            if force:
-                if now - self._forced_at < self.cooldown:
-                    return
-                self._forced_at = now
-            elif now < self._expires_at:
-                return
-            if self._adopt_shared(now, fresh_only=True):
-                return
-            if now - self._failed_at < self.cooldown:
-                return  # failed recently: spare the issuer, keep what we have
-            claim = self._claim(now, force=force)
-            if claim is False:
-                return
-            try:
-                self._fetch(now)
-            finally:
-                if isinstance(claim, str):
-                    self.cache.delete(claim)
-
-    def _claim(self, now: float, *, force: bool) -> str | bool:
-        """Claim the fetch for this worker among all sharing the cache.
-
-        ``False``: another worker fetched or is fetching (its result, if any,
-        has been adopted). Otherwise fetch; a ``str`` is a claim to release after.
-        For an unknown kid the claim is kept for the cooldown, so the whole fleet
-        refetches at most once per cooldown.
+        Raises :class:`~wsgi_jwt_guard.errors.UnknownKey` (401) when the issuer
+        does not publish that ``kid``, and
+        :class:`~wsgi_jwt_guard.errors.KeysUnavailable` (503) when it cannot
+        be told: no usable keys, or an unknown ``kid`` while keys cannot be refreshed.
         """
-        claim_ttl = self.cooldown if force else self.claim_wait
-        if not self.cache.is_shared or claim_ttl < 1:
-            return True  # threads of one process already take turns (the lock)
-        key = self._cache_key + (":refetch" if force else ":fetch")
-        if self.cache.add(key, repr(now), timeout=int(claim_ttl)):
-            return True if force else key
+        now = self.clock()
+        held = self._held
+        keys = self._keys_at(now, held) if held is None or now >= held.quiet_until else held.keys
         try:
-            claimed_at = float(self.cache.get(key) or "-inf")
-        except ValueError:
-            claimed_at = float("-inf")
-        if now - claimed_at < self.claim_wait and self._wait_for_shared():
-            return False
-        return not force
+            return keys.find(kid, algorithm)
+        except UnknownKey:
+            return self._find_unknown(kid, algorithm, now)
 
-    def _fetch(self, now: float) -> None:
+    def _keys_at(self, now: float, held: _Held | None) -> KeySet:
+        """The keys to use at ``now``, refreshing ahead (no wait) or when due (waiting)."""
+        if held is not None and now < held.expires_at and now <= held.stale_at:
+            self._kick(now)
+            return held.keys
+        self._refresh_and_wait(self.policy.wait)
+        held = self._held
+        now = self.clock()
+        if held is None or now > held.stale_at:
+            raise self._unavailable(now, "the issuer's signing keys are unavailable")
+        return held.keys  # fresh, or stale-if-error
+
+    def _find_unknown(self, kid: str | None, algorithm: str, asked: float) -> PinnedKey:
+        """Wait for a fetch that can tell whether the issuer publishes ``kid``."""
+        deadline = time.monotonic() + self.policy.wait
+        while True:
+            key = self._lookup(kid, algorithm)
+            if key is not None:
+                return key
+            now = self.clock()
+            if self._peek(now):
+                key = self._lookup(kid, algorithm)
+                if key is not None:
+                    return key
+            flight = self._current_flight()
+            mine = False
+            if flight is None:
+                if self._failures and now < self._retry_at:
+                    raise self._unknown_while_failing(now)
+                if self._failures == 0 and now - self._kid_refetch_at < self.policy.cooldown:
+                    raise UnknownKey("no key of the issuer matches the token's 'kid'")
+                flight, mine = self._start((kid, algorithm))
+            if mine:
+                self._fly(flight)
+            else:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not flight.done.wait(remaining):
+                    raise self._unavailable(now, "the issuer's keys are being fetched; try again")
+            key = self._lookup(kid, algorithm)
+            if key is not None:
+                return key
+            if flight.outcome in ("failed", "busy"):
+                raise self._unknown_while_failing(self.clock())
+            if mine or flight.question is not None or flight.started_at >= asked:
+                raise UnknownKey("no key of the issuer matches the token's 'kid'")
+            # A refresh that started before this token was seen: ask again.
+
+    def _lookup(self, kid: str | None, algorithm: str) -> PinnedKey | None:
+        held = self._held
+        if held is None:
+            return None
         try:
-            uri = self._resolve_uri(now)
-            document, max_age = self._download(uri)
-            keys = KeySet.from_jwks(document, self.algorithms, strict=False)
+            return held.keys.find(kid, algorithm)
+        except UnknownKey:
+            return None
+
+    def _unknown_while_failing(self, now: float) -> KeysUnavailable:
+        return self._unavailable(
+            now, "the token's key is not known and the issuer's keys cannot be refreshed now"
+        )
+
+    def _unavailable(self, now: float, message: str) -> KeysUnavailable:
+        wait = self._retry_at - now if self._failures else self.policy.retry_min
+        return KeysUnavailable(message, retry_after=max(1, math.ceil(wait)))
+
+    # --- refreshing -------------------------------------------------------------------
+
+    def refresh(self, *, timeout: float | None = None) -> bool:
+        """Bring the keys up to date unless they are fresh; whether usable keys are held.
+
+        Joins a refresh already running, or starts one (unless the last fetch
+        failed less than the retry delay ago), and waits up to ``timeout``
+        seconds (default: the policy's ``wait``); ``0`` starts it in the
+        background and returns at once. A worker may warm up before serving::
+
+            if not client.refresh(timeout=10):
+                log.warning("no keys yet for %s", client.source)
+        """
+        held = self._held
+        now = self.clock()
+        if held is None or now >= held.refresh_at or self._current_flight() is not None:
+            if timeout == 0:
+                self._kick(now)
+            else:
+                self._refresh_and_wait(self.policy.wait if timeout is None else timeout)
+        held = self._held
+        return held is not None and self.clock() <= held.stale_at
+
+    def _refresh_and_wait(self, timeout: float) -> None:
+        flight = self._current_flight()
+        if flight is None:
+            if self._failures and self.clock() < self._retry_at:
+                return
+            flight, mine = self._start(None)
+            if mine:
+                self._fly(flight)
+                return
+        flight.done.wait(timeout)
+
+    def _kick(self, now: float) -> None:
+        """Start a refresh in the background, unless one runs or the last failed just now."""
+        if self._flight is not None or (self._failures and now < self._retry_at):
+            return
+        flight, mine = self._start(None)
+        if mine:
+            threading.Thread(
+                target=self._fly, args=(flight,), name="wsgi_jwt_guard JWKS refresh", daemon=True
+            ).start()
+
+    def _current_flight(self) -> _Flight | None:
+        flight = self._flight
+        if flight is not None and flight.pid != os.getpid():
+            return None  # started before a fork: nobody here will finish it
+        return flight
+
+    def _start(self, question: tuple[str | None, str] | None) -> tuple[_Flight, bool]:
+        """The refresh running in this process, and whether the caller must run it."""
+        with self._lock:
+            flight = self._current_flight()
+            if flight is not None:
+                return flight, False
+            flight = self._flight = _Flight(self.clock(), question)
+            return flight, True
+
+    def _fly(self, flight: _Flight) -> None:
+        try:
+            flight.outcome = self._refresh_once(flight)
+        except Exception as exc:  # a bug must not leave waiters hanging
+            log.exception("JWKS %s: refresh failed unexpectedly", self.source)
+            self._failed(flight.started_at, exc)
+            flight.outcome = "failed"
+        finally:
+            with self._lock:
+                if self._flight is flight:
+                    self._flight = None
+            flight.done.set()
+
+    def _refresh_once(self, flight: _Flight) -> str:
+        """Adopt a peer's copy that answers the flight's question, or fetch (once per fleet)."""
+        now = flight.started_at
+        shared = self._read_shared(now)
+        if shared is not None:
+            self._adopt(shared)
+            if self._answers(shared, flight, now):
+                return "adopted"
+            if (
+                flight.question is not None
+                and self._failures == 0
+                and now - shared.kid_refetch_at < self.policy.cooldown
+            ):
+                # A peer refetched for an unknown kid moments ago: its answer stands.
+                with self._lock:
+                    self._kid_refetch_at = max(self._kid_refetch_at, shared.kid_refetch_at)
+                return "cooldown"
+
+        def answered() -> _Held | None:
+            at = self.clock()
+            entry = self._read_shared(at)
+            return entry if entry is not None and self._answers(entry, flight, at) else None
+
+        claim = self._claim.acquire(answered, wait=self.policy.wait)
+        if isinstance(claim, Answered):
+            self._adopt(claim.answer)
+            return "adopted"
+        if isinstance(claim, Busy):
+            return "busy"
+        try:
+            # A peer may have stored its result between our look and our claim.
+            entry = answered()
+            if entry is not None:
+                self._adopt(entry)
+                return "adopted"
+            return self._fetch(flight)
+        finally:
+            self._claim.release(claim)
+
+    def _answers(self, entry: _Held, flight: _Flight, now: float) -> bool:
+        """Whether a shared copy settles what the flight was started for."""
+        held = self._held
+        if held is not None and entry.fetched_at < held.fetched_at:
+            return False
+        if flight.question is not None:
+            kid, algorithm = flight.question
+            try:
+                entry.keys.find(kid, algorithm)
+            except UnknownKey:
+                return False
+            return True
+        return now < entry.refresh_at
+
+    def _fetch(self, flight: _Flight) -> str:
+        start = self.clock()
+        self._last_attempt_at = start
+        try:
+            if self.discovery is not None:
+                uri = self.discovery.jwks_uri(now=start)
+            else:
+                assert self.uri is not None
+                uri = self.uri
+            downloaded = self.downloader.get_json(uri)
+            keys = KeySet.from_jwks(downloaded.document, self.algorithms, strict=False)
             if not keys:
                 raise ValueError("the document holds no usable keys")
         except Exception as exc:
-            self._discovered_at = float("-inf")  # the URL may have moved: discover again
-            self._failed_at = now
-            self._expires_at = now + self.cooldown  # spare the issuer until then
-            self._count("keys.fetch.failed")
-            log.warning("JWKS %s: fetch failed (%s); keeping the last good keys", self._name, exc)
+            self._failed(start, exc)
             # Stale-if-error: a copy another worker stored beats having none
             # (a worker restarted during an issuer outage).
-            self._adopt_shared(now, fresh_only=False)
-            return
-        ttl = self._ttl_for(max_age)
-        self._keys, self._fetched_at, self._expires_at = keys, now, now + ttl
+            shared = self._read_shared(self.clock())
+            if shared is not None:
+                self._adopt(shared)
+            return "failed"
+        kid_refetch_at = start if flight.question is not None else self._kid_refetch_at
+        held = _Held.of(
+            keys,
+            fetched_at=start,
+            ttl=self.policy.ttl_for(downloaded.max_age),
+            uri=uri,
+            kid_refetch_at=kid_refetch_at,
+            policy=self.policy,
+        )
+        with self._lock:
+            if self._failures:
+                log.info("JWKS %s: fetched again after %d failures", uri, self._failures)
+            self._failures, self._last_error = 0, None
+            self._kid_refetch_at = max(self._kid_refetch_at, kid_refetch_at)
+            self._install(held)
         self._count("keys.fetch.ok")
-        log.debug("JWKS %s: fetched %d keys, next refresh in %ss", uri, len(keys), ttl)
-        entry = {"fetched_at": now, "ttl": ttl, "uri": uri, "jwks": document}
-        if not self.cache.set(self._cache_key, json.dumps(entry), timeout=int(self.max_stale)):
+        log.debug("JWKS %s: fetched %d keys, TTL %ss", uri, len(keys), held.ttl)
+        entry = held.entry(downloaded.document)
+        if not self.cache.set(self.cache_key, entry, timeout=_timeout(self.policy.max_stale)):
             log.debug("JWKS %s: kept in process memory only", uri)
+        return "fetched"
 
-    def _ttl_for(self, max_age: int | None) -> float:
-        if self.ttl is not None:
-            return self.ttl
-        if max_age is None:
-            return min(max(self.default_ttl, self.min_ttl), self.max_ttl)
-        return min(max(float(max_age), self.min_ttl), self.max_ttl)
+    def _failed(self, at: float, exc: BaseException) -> None:
+        if self.discovery is not None:
+            self.discovery.forget()  # the URL may have moved: discover again
+        with self._lock:
+            self._failures += 1
+            self._failed_at = at
+            self._retry_at = at + self.policy.retry_delay(self._failures)
+            self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+            failures, retry_at = self._failures, self._retry_at
+        self._count("keys.fetch.failed")
+        log.warning(
+            "JWKS %s: fetch failed (%s); keeping the last good keys, next try in %.0fs",
+            self.source,
+            exc,
+            max(0.0, retry_at - at),
+        )
+        log.debug("JWKS %s: %d failures in a row", self.source, failures)
 
-    def _wait_for_shared(self) -> bool:
-        """Wait for the worker holding the fetch claim to store its result."""
-        deadline = time.monotonic() + self.claim_wait
-        while time.monotonic() < deadline:
-            time.sleep(0.05)
-            if self._adopt_shared(self.clock(), fresh_only=True):
-                return True
-        return False
+    # --- the shared cache ----------------------------------------------------------
 
-    def _adopt_shared(self, now: float, *, fresh_only: bool) -> bool:
-        """Adopt a newer document a worker stored: within its TTL, or ``max_stale`` old."""
+    def _peek(self, now: float) -> bool:
+        """Adopt a newer shared copy, looking at most once per second; whether one was."""
+        if not self.cache.is_shared or now - self._peeked_at < _PEEK_INTERVAL:
+            return False
+        self._peeked_at = now
+        shared = self._read_shared(now)
+        return shared is not None and self._adopt(shared)
+
+    def _read_shared(self, now: float) -> _Held | None:
+        """The copy in the shared cache, validated like a download; ``None`` if none is usable."""
+        text = self.cache.get(self.cache_key)
+        if text is None:
+            return None
+        if text == self._shared_text:
+            entry = self._shared_parsed
+        else:
+            entry = self._parse(text)
+            self._shared_text, self._shared_parsed = text, entry
+        if entry is None or entry.fetched_at > now + _CLOCK_SKEW or now > entry.stale_at:
+            return None
+        return entry
+
+    def _parse(self, text: str) -> _Held | None:
         try:
-            entry = json.loads(self.cache.get(self._cache_key) or "null")
+            entry = json.loads(text)
             fetched_at = float(entry["fetched_at"])
-            ttl = float(entry.get("ttl", self.default_ttl))
-            uri = entry.get("uri", self._jwks_uri)
-            if not (self._fetched_at < fetched_at <= now + _CLOCK_SKEW and 0 < ttl <= 86400):
-                return False
-            age = max(now - fetched_at, 0.0)
-            if age >= (ttl if fresh_only else self.max_stale):
-                return False
+            ttl = float(entry.get("ttl", self.policy.default_ttl))
+            kid_refetch_at = float(entry.get("kid_refetch_at", _NEVER))
+            uri = entry.get("uri", self.uri)
+            if not (math.isfinite(fetched_at) and 0 <= ttl <= _LONGEST_TTL):
+                return None
+            if kid_refetch_at > fetched_at:
+                kid_refetch_at = fetched_at
             if self.discovery is not None:
-                self._check_discovered(uri)
+                uri = self.discovery.check(uri)
+            elif uri != self.uri:
+                return None
             keys = KeySet.from_jwks(entry["jwks"], self.algorithms, strict=False)
         except Exception:  # absent, corrupt or poisoned: fetch instead
-            return False
+            return None
         if not keys:
-            return False
-        self._keys, self._fetched_at = keys, min(fetched_at, now)
-        self._expires_at = self._fetched_at + ttl if fresh_only else now + self.cooldown
-        if uri != self._jwks_uri:
-            self._jwks_uri, self._discovered_at = uri, self._fetched_at
-        return True
-
-    # --- discovery and downloads --------------------------------------------------
-
-    @property
-    def _name(self) -> str:
-        return self._jwks_uri or f"discovery of {self.discovery}"
-
-    def _resolve_uri(self, now: float) -> str:
-        if self.discovery is None:
-            assert self.uri is not None
-            return self.uri
-        if self._jwks_uri is not None and now - self._discovered_at < _DISCOVERY_TTL:
-            return self._jwks_uri
-        url = self.discovery.rstrip("/") + "/.well-known/openid-configuration"
-        document, _ = self._download(url)
-        if not isinstance(document, dict):
-            raise ValueError("the discovery document is not a JSON object")
-        if document.get("issuer") != self.discovery:
-            raise ValueError(
-                f"the discovery document names issuer {document.get('issuer')!r},"
-                f" not {self.discovery!r}"
-            )
-        uri = document.get("jwks_uri")
-        self._check_discovered(uri)
-        assert isinstance(uri, str)
-        self._jwks_uri, self._discovered_at = uri, now
-        return uri
-
-    def _check_discovered(self, uri: object) -> None:
-        assert self.discovery is not None
-        check_fetch_url(uri, insecure_http=self.insecure_http)
-        assert isinstance(uri, str)
-        scheme, host, port = _origin(uri)
-        if (scheme, host, port) == _origin(self.discovery):
-            return
-        if scheme == "https" and host in self.allowed_hosts:
-            return
-        raise ValueError(
-            f"the discovered jwks_uri {uri!r} is not on the issuer's host"
-            " (list its host in jwks_allowed_hosts to trust it)"
+            return None
+        return _Held.of(
+            keys,
+            fetched_at=fetched_at,
+            ttl=ttl,
+            uri=uri,
+            kid_refetch_at=kid_refetch_at,
+            policy=self.policy,
         )
 
-    def _download(self, url: str) -> tuple[Any, int | None]:
-        """The JSON document at ``url`` and its ``Cache-Control`` max-age."""
-        for _ in range(_MAX_REDIRECTS + 1):
-            with self.session.get(
-                url,
-                timeout=self.timeout,
-                allow_redirects=False,
-                stream=True,
-                headers={"Accept": "application/json"},
-                verify=self.ca_bundle if self.ca_bundle is not None else True,
-            ) as response:
-                if response.is_redirect:
-                    target = urljoin(url, response.headers.get("Location", ""))
-                    if _origin(target) != _origin(url):
-                        raise ValueError(f"refused a redirect to another host: {target!r}")
-                    url = target
-                    continue
-                if response.status_code != 200:
-                    raise ValueError(f"HTTP {response.status_code}")
-                body = self._read(response)
-                return json.loads(body), _max_age(response.headers.get("Cache-Control", ""))
-        raise ValueError(f"more than {_MAX_REDIRECTS} redirects")
+    def _adopt(self, entry: _Held) -> bool:
+        """Use a copy another worker fetched, if it is newer than the keys in hand."""
+        with self._lock:
+            held = self._held
+            if held is not None and entry.fetched_at <= held.fetched_at:
+                return False
+            self._kid_refetch_at = max(self._kid_refetch_at, entry.kid_refetch_at)
+            if self._failures and entry.fetched_at > self._failed_at:
+                self._failures = 0  # a peer reached the issuer after our failure
+                self._last_error = None
+            self._install(entry)
+        if self.discovery is not None:
+            self.discovery.remember(entry.uri, now=entry.fetched_at)
+        return True
 
-    def _read(self, response: requests.Response) -> bytes:
-        body = bytearray()
-        deadline = time.monotonic() + self.total_timeout
-        for chunk in _arriving_chunks(response):
-            body += chunk
-            if len(body) > self.max_bytes:
-                raise ValueError(f"the document is larger than {self.max_bytes} bytes")
-            if time.monotonic() > deadline:  # a server trickling bytes
-                raise ValueError(f"the download took over {self.total_timeout} seconds")
-        return bytes(body)
+    def _install(self, held: _Held) -> None:
+        current = self._held
+        if current is None or held.fetched_at >= current.fetched_at:
+            self._held = held
+
+    # --- keeping warm in the background ----------------------------------------------
+
+    def start(self) -> None:
+        """Fetch now and keep the keys fresh from a daemon thread (``prefetch``).
+
+        Idempotent; after a fork (gunicorn ``--preload``) the child starts its own.
+        """
+        with self._lock:
+            thread = self._background
+            if thread is not None and thread.is_alive():
+                return
+            self._stopping = threading.Event()
+            thread = self._background = threading.Thread(
+                target=self._keep_fresh,
+                args=(weakref.ref(self), self._stopping),
+                name=f"wsgi_jwt_guard JWKS {self.source}",
+                daemon=True,
+            )
+        thread.start()
+
+    def close(self) -> None:
+        """Stop the background thread, if any."""
+        self._stopping.set()
+
+    @staticmethod
+    def _keep_fresh(ref: weakref.ref[JWKSClient], stopping: threading.Event) -> None:
+        # A weak reference, so that a client nobody uses any more can be collected.
+        while not stopping.is_set():
+            client = ref()
+            if client is None:
+                return
+            delay = client._background_step()
+            del client
+            stopping.wait(delay)
+
+    def _background_step(self) -> float:
+        """Refresh if due; the seconds to sleep before looking again."""
+        now = self.clock()
+        held = self._held
+        if self._failures:
+            due = self._retry_at
+        elif held is None:
+            due = now
+        else:
+            due = held.refresh_at
+        if now < due:
+            return min(due - now, _LONGEST_SLEEP)
+        flight, mine = self._start(None)
+        if mine:
+            self._fly(flight)
+        else:
+            flight.done.wait(self.policy.wait)
+        # Never more often than once a second (a TTL of 0), nor in a tight
+        # loop while a peer is busy fetching.
+        return max(0.05, min(1.0, self.policy.retry_min))
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._flight = None
+        if self.policy.prefetch and not self._stopping.is_set():
+            self._background = None
+            self.start()
+
+    # --- reporting -----------------------------------------------------------------
+
+    def status(self) -> KeysStatus:
+        """What the keys are like now (no I/O)."""
+        now = self.clock()
+        held = self._held
+        source = self.source
+        if self.discovery is not None and self.discovery.known_uri is not None:
+            source = self.discovery.known_uri
+        retry_in = max(0.0, self._retry_at - now) if self._failures else None
+        common: dict[str, Any] = {
+            "last_attempt_at": self._last_attempt_at,
+            "last_error": self._last_error,
+            "failures": self._failures,
+            "retry_in": retry_in,
+            "refreshing": self._current_flight() is not None,
+        }
+        if held is None:
+            return KeysStatus(source, usable=False, fresh=False, **common)
+        return KeysStatus(
+            source,
+            usable=now <= held.stale_at,
+            fresh=now < held.expires_at,
+            kids=tuple(sorted(held.kids)),
+            keys=len(held.keys),
+            fetched_at=held.fetched_at,
+            age=max(0.0, now - held.fetched_at),
+            ttl=held.ttl,
+            expires_in=held.expires_at - now,
+            **common,
+        )
 
     def _count(self, name: str) -> None:
         if self.metrics is not None:
             self.metrics.increment(name)
 
 
-def _max_age(cache_control: str) -> int | None:
-    """``max-age`` of a ``Cache-Control`` header; 0 for ``no-store``/``no-cache``."""
-    if _NO_CACHE.search(cache_control):
-        return 0
-    match = _MAX_AGE.search(cache_control)
-    return int(match.group(1)) if match else None
+def _timeout(seconds: float) -> int:
+    return max(1, math.ceil(seconds))
 
 
-def _arriving_chunks(response: requests.Response) -> Iterator[bytes]:
-    """The body as it arrives, so a deadline between chunks can cut a trickle short."""
-    read1 = getattr(response.raw, "read1", None)  # urllib3 2; 1.x blocks per full chunk
-    if read1 is None:
-        yield from response.iter_content(65536)
-        return
-    while chunk := read1(65536, decode_content=True):
-        yield chunk
+# Every client, so that a forked child can start afresh: a lock held by another
+# thread at the fork would stay held, and a refresh running then never ends.
+_CLIENTS: weakref.WeakSet[JWKSClient] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -90,7 +90,9 @@ def test_a_flood_of_random_kids_from_8_threads_stays_within_the_cooldown(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
     jwks_server.publish(ec_key)
-    guard = JWTGuard(echo_app, issuers=[Issuer(ISSUER, jwks_uri=jwks_server.url, jwks_cooldown=30)])
+    guard = JWTGuard(
+        echo_app, issuers=[Issuer(ISSUER, jwks_uri=jwks_server.url, jwks_refresh={"cooldown": 30})]
+    )
     good = ec_key.token()
     statuses: dict[str, list[int]] = {"forged": [], "good": []}
     lock = threading.Lock()

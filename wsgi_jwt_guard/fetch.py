@@ -1,0 +1,166 @@
+"""Downloading a JSON document from an issuer, within bounds (DESIGN §5).
+
+Keys decide who gets in, and an issuer's endpoint is on someone else's
+network: a download that hangs, trickles, grows without end or is redirected
+elsewhere must fail quickly and cleanly instead. :class:`Downloader` does one
+thing, ``get_json(url)``, with
+
+* connect and read timeouts, and an overall deadline for the body (a server
+  sending one byte a second never trips a read timeout);
+* a size cap on the decoded body (a gzip bomb counts at its full size);
+* TLS verification, with ``ca_bundle`` for a private CA (passed per request:
+  a session's own ``verify`` loses to ``REQUESTS_CA_BUNDLE``);
+* redirects followed only on the same scheme, host and port, at most three;
+* ``Accept: application/json`` and nothing from any request being served.
+
+::
+
+    download = Downloader(max_bytes=64 * 1024).get_json("https://auth.example.com/jwks")
+    download.document, download.max_age     # the JSON, Cache-Control max-age
+
+Any failure raises an exception saying why (``ValueError`` for a bad answer,
+a ``requests`` exception for the network). URLs come from configuration,
+never from a token: :func:`check_fetch_url` is what configuration checks them with.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+
+__all__ = ["Downloaded", "Downloader", "check_fetch_url", "same_origin"]
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+_MAX_REDIRECTS = 3
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
+
+
+def check_fetch_url(url: object, *, insecure_http: bool = False) -> str:
+    """``url`` if keys may be fetched from it; ``ValueError`` saying why not.
+
+    ``https://`` always; ``http://`` only on a loopback host (local rigs) or
+    with ``insecure_http``.
+    """
+    if not isinstance(url, str):
+        raise ValueError("expected a URL")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("expected an absolute https:// URL")
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and not insecure_http:
+        raise ValueError("keys must be fetched over https (insecure_http = true to override)")
+    return url
+
+
+def same_origin(first: str, second: str) -> bool:
+    """Whether two URLs share scheme, host (case-insensitively) and port."""
+    return _origin(first) == _origin(second)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, (parts.hostname or "").lower(), parts.port
+
+
+@dataclass(frozen=True)
+class Downloaded:
+    """A JSON document as downloaded."""
+
+    #: The parsed JSON (any type: the caller validates it).
+    document: Any
+    #: ``Cache-Control: max-age`` in seconds; 0 for ``no-store``/``no-cache``; ``None`` if absent.
+    max_age: int | None
+    #: Where it was finally read from (after same-origin redirects).
+    url: str
+
+
+class Downloader:
+    """Downloads JSON documents with timeouts, a deadline, a size cap and safe redirects.
+
+    :param timeout: ``(connect, read)`` timeouts in seconds, per network operation.
+    :param total_timeout: the most seconds reading a body may take, however it trickles.
+    :param max_bytes: the largest body accepted, after content decoding.
+    :param ca_bundle: a PEM file of CAs to verify TLS with, instead of the system's.
+    :param session: the ``requests`` session to use (one per issuer keeps connections alive).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] = (3.05, 5.0),
+        total_timeout: float = 10.0,
+        max_bytes: int = 512 * 1024,
+        ca_bundle: str | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.timeout = timeout
+        self.total_timeout = total_timeout
+        self.max_bytes = max_bytes
+        self.ca_bundle = ca_bundle
+        self.session = session or requests.Session()
+
+    @property
+    def longest(self) -> float:
+        """About the longest one :meth:`get_json` can take, redirects included."""
+        connect, read = self.timeout
+        return (_MAX_REDIRECTS + 1) * (connect + read) + self.total_timeout
+
+    def get_json(self, url: str) -> Downloaded:
+        """The JSON document at ``url``; raises saying why it could not be had."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            with self.session.get(
+                url,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+                headers={"Accept": "application/json"},
+                verify=self.ca_bundle if self.ca_bundle is not None else True,
+            ) as response:
+                if response.is_redirect:
+                    target = urljoin(url, response.headers.get("Location", ""))
+                    if not same_origin(target, url):
+                        raise ValueError(f"refused a redirect to another host: {target!r}")
+                    url = target
+                    continue
+                if response.status_code != 200:
+                    raise ValueError(f"HTTP {response.status_code}")
+                body = self._read(response)
+                max_age = _max_age(response.headers.get("Cache-Control", ""))
+                return Downloaded(json.loads(body), max_age, url)
+        raise ValueError(f"more than {_MAX_REDIRECTS} redirects")
+
+    def _read(self, response: requests.Response) -> bytes:
+        body = bytearray()
+        deadline = time.monotonic() + self.total_timeout
+        for chunk in _arriving_chunks(response):
+            body += chunk
+            if len(body) > self.max_bytes:
+                raise ValueError(f"the document is larger than {self.max_bytes} bytes")
+            if time.monotonic() > deadline:  # a server trickling bytes
+                raise ValueError(f"the download took over {self.total_timeout} seconds")
+        return bytes(body)
+
+
+def _max_age(cache_control: str) -> int | None:
+    """``max-age`` of a ``Cache-Control`` header; 0 for ``no-store``/``no-cache``."""
+    if _NO_CACHE.search(cache_control):
+        return 0
+    match = _MAX_AGE.search(cache_control)
+    return int(match.group(1)) if match else None
+
+
+def _arriving_chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives, so a deadline between chunks can cut a trickle short."""
+    read1 = getattr(response.raw, "read1", None)  # urllib3 2; 1.x blocks per full chunk
+    if read1 is None:
+        yield from response.iter_content(65536)
+        return
+    while chunk := read1(65536, decode_content=True):
+        yield chunk
