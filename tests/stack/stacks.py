@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -58,10 +59,12 @@ class Stack:
         """Every view that ran in this stack's process (for ``probe``: only its own)."""
         if not self.log.exists():
             return []
-        entries = [json.loads(line) for line in self.log.read_text().splitlines() if line]
+        lines = self.log.read_text().splitlines()
         if probe is None:
-            return entries
-        return [entry for entry in entries if entry.get("probe") == probe]
+            return [json.loads(line) for line in lines if line]
+        # Parse only the lines that can be this probe's: the log grows all session.
+        found = (json.loads(line) for line in lines if probe in line)
+        return [entry for entry in found if entry.get("probe") == probe]
 
 
 def _command(server: str, port: int) -> list[str]:
@@ -144,5 +147,9 @@ def running_stacks(
                 stacks[f"relay/{framework}"] = Stack("relay", framework, port, behind.log, behind.process)
             yield stacks
     finally:
+        for stack in started:  # all stop at once, then each is waited for
+            with contextlib.suppress(ProcessLookupError):
+                if stack.process.process.poll() is None:
+                    stack.process.process.send_signal(signal.SIGTERM)
         for stack in started:
             stack.process.stop()
