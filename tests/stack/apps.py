@@ -8,7 +8,7 @@ mounted as sub-apps -- onto the views of ``views.py``:
 ==================================  =========================================
 ``/api/auth/...``                   public
 ``/api/catalog/...``                protected (``/secret``, ``/cached`` too)
-``/api/search``                     optional
+``/api/search/...``                  optional
 ``/api/techdocs/...``               protected, stylesheets under
                                     ``/api/techdocs/static/docs/`` exempt
 ``/api/cors/...``                   protected, CORS preflight answered by the guard
@@ -26,7 +26,7 @@ function views and Pyramid views without a ``request_method`` predicate do.
 
 ``application`` is built from the environment so gunicorn, waitress and
 ``serve_werkzeug`` serve the same thing: ``STACK_FRAMEWORK``, ``STACK_KEYS``
-(the issuer's public JWKs, JSON), ``STACK_SECRET`` (the service-token secret)
+(the issuer's public JWKs, JSON), ``STACK_SECRET`` (the service-token secret),
 ``STACK_VIEW_LOG`` (where views testify, see ``views.py``) and, for a server
 that serves below a ``SCRIPT_NAME``, ``STACK_MOUNT`` (the guard's ``mount``).
 """
@@ -38,9 +38,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import wsgi_jwt_guard
 from tests.stack.views import MethodOverride, run_view
-from wsgi_jwt_guard import Issuer, JWTGuard, Rule, ServiceTokens
+from wsgi_jwt_guard import CORSSettings, Issuer, JWTGuard, Rule, ServiceTokens
 
 ISSUER = "https://auth.example.test/api/auth"
 AUDIENCE = "backstage"
@@ -52,11 +51,6 @@ FRAMEWORKS = ("flask", "django", "pyramid", "bottle", "dispatcher")
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-def has_cors_settings() -> bool:
-    """Whether this version of the guard answers CORS preflights itself."""
-    return hasattr(wsgi_jwt_guard, "CORSSettings")
-
-
 def guard(app: Any, keys: list[dict[str, Any]], secret: str) -> JWTGuard:
     """The guard every stack runs: one route table for every framework."""
     routes: dict[str, Any] = {
@@ -64,27 +58,22 @@ def guard(app: Any, keys: list[dict[str, Any]], secret: str) -> JWTGuard:
         "/api/catalog": "protected",
         "/api/search": "optional",
         "/api/techdocs": Rule("protected", unless=[r"/api/techdocs/static/docs/.+\.css"]),
+        # README's CORS recipe: the guard answers preflights itself, since an
+        # anonymous OPTIONS passed on would run Django's and Pyramid's views.
+        "/api/cors": Rule("protected", unless_methods=["OPTIONS"]),
     }
-    options: dict[str, Any] = {}
-    if has_cors_settings():
-        # README's CORS recipe: without the guard answering preflights, an
-        # anonymous OPTIONS would reach Django's and Pyramid's views.
-        routes["/api/cors"] = Rule("protected", unless_methods=["OPTIONS"])
-        options["cors"] = wsgi_jwt_guard.CORSSettings(allowed_origins=[CORS_ORIGIN])
+    # Served below a SCRIPT_NAME (stacks.MOUNT): the guard is told, and its
+    # table names full paths, mount + PATH_INFO, as the README says.
     mount = os.environ.get("STACK_MOUNT", "")
-    if mount:  # served below a SCRIPT_NAME (stacks.MOUNT)
-        options["mount"] = mount
-        # Each prefix both as the app sees it and as the client does, so the
-        # mounted tests hold whether the guard matches PATH_INFO or mount + PATH_INFO.
-        routes.update({mount + prefix: rule for prefix, rule in routes.items()})
     issuer = Issuer(ISSUER, keys=keys, audience=AUDIENCE, algorithms=["ES256"])
     return JWTGuard(
         app,
         issuers=[issuer],
         service_tokens=ServiceTokens([secret]),
-        routes=routes,
+        routes={mount + prefix: rule for prefix, rule in routes.items()},
         token_headers=[PROXY_HEADER],
-        **options,
+        cors=CORSSettings(allowed_origins=[CORS_ORIGIN]),
+        mount=mount,
     )
 
 
