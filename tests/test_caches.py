@@ -312,6 +312,23 @@ def test_entries_without_a_valid_hmac_read_as_absent(
     assert signed.get("claim") is None
 
 
+@pytest.mark.parametrize("kind", ["memory", "filesystem", "redis", "memcached"])
+@pytest.mark.parametrize("secrets", [[], [SECRET]], ids=["plain", "signed"])
+def test_get_many_reads_several_entries_in_one_call(
+    request: pytest.FixtureRequest, kind: str, tmp_path: Path, secrets: list[str]
+) -> None:
+    backend = _backend(request, kind, tmp_path)
+    shared = SharedCache(backend, secrets=secrets)
+    shared.set("a", "1")
+    shared.set("c", "3")
+    if kind != "memory":
+        SharedCache(backend).set("d", "planted")
+    assert shared.get_many("a", "b", "c") == ["1", None, "3"]
+    assert shared.get_many() == []
+    if secrets and kind != "memory":
+        assert shared.get_many("d", "a") == [None, "1"]
+
+
 def test_rotation_the_first_secret_signs_and_every_one_verifies(redis: Server) -> None:
     backend = build_cache({"type": "redis", "url": f"redis://127.0.0.1:{redis.port}/0"})
     old = SharedCache(backend, secrets=[OLD_SECRET])

@@ -288,3 +288,37 @@ def test_config_mistakes(ec_key: SigningKey, table: dict[str, Any], key: str) ->
             },
         )
     assert caught.value.key == key
+
+
+class CountingCache(SimpleCache):
+    """Process memory standing in for Redis, counting round trips."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.round_trips = 0
+
+    def get(self, key: str) -> Any:
+        self.round_trips += 1
+        return super().get(key)
+
+    def get_many(self, *keys: str) -> list[Any]:
+        self.round_trips += 1
+        return [super(CountingCache, self).get(key) for key in keys]
+
+
+def test_a_check_costs_at_most_one_round_trip_per_interval(
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, clock: Clock
+) -> None:
+    # Four entries can apply to a user token (jti and subject, for any issuer
+    # and for its own); they are read together, and then from memory.
+    cache = CountingCache()
+    client = Client(make_guard(revocations=Revocations(cache, clock=clock)), use_cookies=False)
+    token = ec_key.token(jti="t-1")
+    assert client.get("/api/catalog", headers=bearer(token)).status_code == 200
+    assert cache.round_trips == 1
+    for _ in range(5):
+        assert client.get("/api/catalog", headers=bearer(token)).status_code == 200
+    assert cache.round_trips == 1
+    clock.now += 5
+    assert client.get("/api/catalog", headers=bearer(token)).status_code == 200
+    assert cache.round_trips == 2

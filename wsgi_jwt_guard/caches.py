@@ -225,6 +225,19 @@ class SharedCache(BaseCache):
         if not ok:
             value = self.local.get(key)
             return value if isinstance(value, str) else None  # process memory: trusted
+        return self._read(key, value)
+
+    def get_many(self, *keys: str) -> list[Any]:
+        """Several entries in one round trip (Redis ``MGET``, memcached ``get_multi``)."""
+        if not keys:
+            return []
+        ok, values = self._call("get_many", *keys)
+        if not ok:
+            return [self.get(key) for key in keys]  # process memory
+        return [self._read(key, value) for key, value in zip(keys, values, strict=True)]
+
+    def _read(self, key: str, value: Any) -> str | None:
+        """What the shared cache returned for ``key``, as text, if authentic."""
         if isinstance(value, bytes):  # memcached hands back what it was given, as bytes
             try:
                 value = value.decode("utf-8")

@@ -55,6 +55,8 @@ if TYPE_CHECKING:
 __all__ = ["Revocations", "RevokedToken"]
 
 _PREFIX = "wsgi_jwt_guard:revoked:"
+#: An entry's name: ``("jti" | "sub", issuer or None for any, value)``.
+_Name = tuple[str, "str | None", str]
 # Bounds the per-worker memory of what was read; past it the memory starts over.
 _LOCAL_ENTRIES = 100_000
 
@@ -91,8 +93,10 @@ class Revocations:
         self.check_interval = check_interval
         self.max_token_lifetime = max_token_lifetime
         self.clock = clock
-        # key -> (what the shared cache said, when it was read)
-        self._seen: dict[str, tuple[float | None, float]] = {}
+        # (kind, issuer or None, value) -> (what the shared cache said, when it
+        # was read). Keyed by the entry's name, not its hashed cache key, so a
+        # request whose answers are fresh here costs no hashing at all.
+        self._seen: dict[_Name, tuple[float | None, float]] = {}
         self._lock = threading.Lock()
 
     # --- revoking ---------------------------------------------------------------
@@ -109,7 +113,7 @@ class Revocations:
         ttl = expires_at - self.clock()
         if ttl <= 0:
             return True  # expired already: nothing to do
-        return self._store(_key("jti", issuer, jti), expires_at, ttl)
+        return self._store(("jti", issuer, jti), expires_at, ttl)
 
     def revoke_subject(
         self, subject: str, *, before: float | None = None, issuer: str | None = None
@@ -124,11 +128,11 @@ class Revocations:
         if not isinstance(subject, str) or not subject:
             raise ValueError("expected a subject")
         moment = self.clock() if before is None else before
-        return self._store(_key("sub", issuer, subject), moment, self.max_token_lifetime)
+        return self._store(("sub", issuer, subject), moment, self.max_token_lifetime)
 
-    def _store(self, key: str, value: float, ttl: float) -> bool:
-        shared = self.cache.set(key, json.dumps(value), timeout=max(1, math.ceil(ttl)))
-        self._remember(key, value)
+    def _store(self, name: _Name, value: float, ttl: float) -> bool:
+        shared = self.cache.set(_key(*name), json.dumps(value), timeout=max(1, math.ceil(ttl)))
+        self._remember(name, value, self.clock())
         return shared
 
     # --- checking -----------------------------------------------------------------
@@ -136,19 +140,17 @@ class Revocations:
     def check(self, identity: Identity) -> None:
         """Raise :class:`RevokedToken` if ``identity``'s token has been revoked."""
         claims = identity.claims
-        issuer = identity.issuer
-        jti = claims.get("jti")
-        if isinstance(jti, str) and (
-            self._lookup(_key("jti", None, jti)) is not None
-            or (issuer is not None and self._lookup(_key("jti", issuer, jti)) is not None)
-        ):
-            raise RevokedToken("the token has been revoked", source=identity.source)
+        # Entries for any issuer, and for the token's own issuer if it has one.
+        scopes = (None,) if identity.issuer is None else (None, identity.issuer)
         subject = str(claims.get("sub", identity.subject))
-        before = self._lookup(_key("sub", None, subject))
-        if issuer is not None:
-            by_issuer = self._lookup(_key("sub", issuer, subject))
-            if by_issuer is not None:
-                before = by_issuer if before is None else max(before, by_issuer)
+        names: list[_Name] = [("sub", scope, subject) for scope in scopes]
+        jti = claims.get("jti")
+        if isinstance(jti, str):
+            names += [("jti", scope, jti) for scope in scopes]
+        values = self._lookup(names)
+        if any(value is not None for value in values[len(scopes) :]):
+            raise RevokedToken("the token has been revoked", source=identity.source)
+        before = max((value for value in values[: len(scopes)] if value is not None), default=None)
         if before is not None:
             iat: object = claims.get("iat")
             issued = float(iat) if isinstance(iat, (int, float)) and iat is not True else -math.inf
@@ -158,24 +160,36 @@ class Revocations:
                     source=identity.source,
                 )
 
-    def _lookup(self, key: str) -> float | None:
+    def _lookup(self, names: list[_Name]) -> list[float | None]:
+        """The value of each entry: from this worker's memory while it is fresh,
+        else from the shared cache, all stale ones in one round trip."""
         now = self.clock()
-        seen = self._seen.get(key)
-        if seen is not None and now - seen[1] < self.check_interval:
-            return seen[0]
-        value = _parse(self.cache.get(key))
-        if seen is not None and seen[0] is not None:
-            # What was revoked stays revoked, even if the shared cache is down.
-            value = seen[0] if value is None else max(value, seen[0])
-        self._remember(key, value)
-        return value
+        values: list[float | None] = []
+        stale: list[int] = []
+        for index, name in enumerate(names):
+            entry = self._seen.get(name)
+            if entry is not None and now - entry[1] < self.check_interval:
+                values.append(entry[0])
+            else:
+                values.append(None)
+                stale.append(index)
+        if stale:
+            texts = self.cache.get_many(*(_key(*names[index]) for index in stale))
+            for index, text in zip(stale, texts, strict=True):
+                value, entry = _parse(text), self._seen.get(names[index])
+                if entry is not None and entry[0] is not None:
+                    # What was revoked stays revoked, even if the shared cache is down.
+                    value = entry[0] if value is None else max(value, entry[0])
+                self._remember(names[index], value, now)
+                values[index] = value
+        return values
 
-    def _remember(self, key: str, value: float | None) -> None:
+    def _remember(self, name: _Name, value: float | None, now: float) -> None:
         with self._lock:
             if len(self._seen) >= _LOCAL_ENTRIES:
                 # Forget absences first: revocations must stay known.
                 self._seen = {k: v for k, v in self._seen.items() if v[0] is not None}
-            self._seen[key] = (value, self.clock())
+            self._seen[name] = (value, now)
 
 
 def _key(kind: str, issuer: str | None, value: str) -> str:
