@@ -19,11 +19,14 @@ The counters:
 ``requests.public``
     the app was called without an identity (a public route, or an optional
     route without a token);
+``requests.preflight``
+    a CORS preflight the guard answered itself (``[cors]``);
 ``requests.refused.<reason>``
     the guard answered itself; ``<reason>`` is the refusal's kind in snake
     case (``missing_token``, ``invalid_token``, ``expired_token``,
     ``unknown_key``, ``insufficient_scope``, ``keys_unavailable``,
-    ``unsafe_path``, ...);
+    ``unsafe_path``, ``path_too_long``, ``cross_site_request``,
+    ``preflight_refused``, ...);
 ``keys.fetch.ok`` / ``keys.fetch.failed``
     JWKS and discovery downloads;
 ``token_cache.hit`` / ``token_cache.miss``
