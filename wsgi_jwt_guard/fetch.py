@@ -112,6 +112,10 @@ class Downloader:
         connect, read = self.timeout
         return (_MAX_REDIRECTS + 1) * (connect + read) + self.total_timeout
 
+    def forget_connections(self) -> None:
+        """Drop pooled connections: a forked child must not read from its parent's sockets."""
+        self.session.close()  # the session opens new connections when next used
+
     def get_json(self, url: str) -> Downloaded:
         """The JSON document at ``url``; raises saying why it could not be had."""
         for _ in range(_MAX_REDIRECTS + 1):

@@ -646,6 +646,9 @@ class JWKSClient:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._flight = None
+        # A keep-alive connection opened before the fork (a prefetch in
+        # gunicorn's master) would be shared with the parent and the siblings.
+        self.downloader.forget_connections()
         if self.policy.prefetch and not self._stopping.is_set():
             self._background = None
             self.start()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -87,6 +87,11 @@ class Verifier:
             key = "token_cache_size" if "maxsize" in str(exc) else "token_cache_max_age"
             raise ConfigError(key, str(exc).replace("maxsize", "the size")) from None
         self._known_headers: dict[str, dict[str, object]] = {}
+
+    @property
+    def key_sources(self) -> Mapping[str, KeySource]:
+        """Each issuer's key source, by issuer URL (read by :mod:`wsgi_jwt_guard.health`)."""
+        return MappingProxyType({iss: source for iss, (_, source) in self._issuers.items()})
 
     def now(self) -> float:
         """The current time; tests replace this method."""
