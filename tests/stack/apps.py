@@ -34,7 +34,9 @@ that serves below a ``SCRIPT_NAME``, ``STACK_MOUNT`` (the guard's ``mount``).
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -259,10 +261,25 @@ def build(framework: str, keys: list[dict[str, Any]], secret: str) -> Any:
     return BUILDERS[framework](lambda app: guard(app, keys, secret))
 
 
+#: Starts each line the guard logs in the servers' output (see ``test_log_lines.py``).
+GUARD_LOG_PREFIX = "GUARD-LOG "
+
+
+def _log_refusals() -> None:
+    """The guard's INFO refusal lines to stderr, as an operator would collect them."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(GUARD_LOG_PREFIX + "%(levelname)s %(message)s"))
+    logger = logging.getLogger("wsgi_jwt_guard")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def _from_environment() -> Any:
     framework = os.environ.get("STACK_FRAMEWORK")
     if not framework:
         return None
+    _log_refusals()
     return build(framework, json.loads(os.environ["STACK_KEYS"]), os.environ["STACK_SECRET"])
 
 

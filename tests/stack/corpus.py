@@ -182,6 +182,8 @@ SCRIPT_NAMES = [
     ("script-name-protected-mount", "/api/catalog/secret", ("SCRIPT_NAME", "/api/catalog")),
     ("script-name-mismatch", "/api/catalog/secret", ("SCRIPT_NAME", "/api/auth")),
     ("script-name-empty", "/api/catalog/secret", ("SCRIPT_NAME", "")),
+    # PATH_INFO loses its leading slash; routers put it back.
+    ("script-name-slash", "/api/catalog/secret", ("SCRIPT_NAME", "/")),
 ]
 
 SCRIPT_NAME_CASES = [
