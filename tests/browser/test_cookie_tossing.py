@@ -34,7 +34,7 @@ from tests.browser.test_cookie_flow import CHROMIUM, LAUNCH_ARGS
 from tests.helpers import SERVICE_SECRET, SigningKey
 from tests.hostile.servers import werkzeug_server
 from tests.stack.apps import build
-from tests.stack.conftest import SUBJECTS, user_token
+from tests.stack.users import SUBJECTS, user_token
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None,

@@ -10,19 +10,7 @@ import pytest
 
 from tests.helpers import SERVICE_SECRET, SigningKey, b64url_json, service_token
 from tests.stack.stacks import Stack, running_stacks
-
-#: Token names the corpus uses as ``{name}``, and the subject each one is.
-SUBJECTS = {
-    "alice": "user:default/alice",
-    "mallory": "user:default/mallory",
-    "bob": "user:default/bob",
-    "service": "backstage-server",
-}
-
-
-def user_token(key: SigningKey, name: str, **claims: object) -> str:
-    subject = SUBJECTS[name]
-    return key.token(sub=subject, ent=[subject], jti=f"{name}-{time.monotonic_ns()}", **claims)
+from tests.stack.users import SUBJECTS, user_token
 
 
 @pytest.fixture(scope="session")

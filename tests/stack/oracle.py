@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.stack.client import Exchange, exchange
-from tests.stack.conftest import SUBJECTS
 from tests.stack.stacks import Stack
+from tests.stack.users import SUBJECTS
 
 #: gunicorn answers ``500`` ("Configuration problem") itself, before the app.
 GUNICORN_SCRIPT_NAME_REFUSAL = b"does not start with SCRIPT_NAME"

@@ -21,8 +21,8 @@ import pytest
 from tests.helpers import SigningKey
 from tests.stack.apps import PROXY_HEADER
 from tests.stack.client import Exchange, exchange, request_bytes
-from tests.stack.conftest import SUBJECTS, user_token
 from tests.stack.stacks import THREADED, Stack
+from tests.stack.users import SUBJECTS, user_token
 
 USERS = ("alice", "mallory", "bob")
 PATHS = ("/api/catalog/secret", "/api/catalog/items", "/api/techdocs/guide", "/internal/admin", "/api/search/q")

@@ -16,10 +16,10 @@ import pytest
 
 from tests.stack.apps import CORS_ORIGIN, PROXY_HEADER
 from tests.stack.client import Exchange, request_bytes
-from tests.stack.conftest import SUBJECTS
 from tests.stack.corpus import EVIL, PREFLIGHT
 from tests.stack.oracle import send_everywhere, violations
 from tests.stack.stacks import MOUNT, Stack
+from tests.stack.users import SUBJECTS
 
 TOSSED = 'token={mallory}; a="; token={alice}; b="'
 GUNICORN = ("gunicorn-sync", "gunicorn-gthread", "relay")
