@@ -20,7 +20,7 @@ Orange Tsai, "Breaking Parser Logic" (BlackHat 2018); RFC 6265 §5.4 and the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pytest
 
@@ -42,7 +42,6 @@ class Case:
     expect: str | None = None
     #: For templates holding a second request (``{probe}.2``): its own expectation.
     second: str | None = None
-    notes: tuple[str, ...] = field(default=())
 
 
 def case(
