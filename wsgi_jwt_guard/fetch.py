@@ -88,7 +88,8 @@ class Downloader:
     :param total_timeout: the most seconds reading a body may take, however it trickles.
     :param max_bytes: the largest body accepted, after content decoding.
     :param ca_bundle: a PEM file of CAs to verify TLS with, instead of the system's.
-    :param session: the ``requests`` session to use (one per issuer keeps connections alive).
+    :param session: the ``requests`` session to use (one per issuer keeps connections
+        alive); a forked child uses a new default one (see :meth:`after_fork`).
     """
 
     def __init__(
@@ -112,9 +113,15 @@ class Downloader:
         connect, read = self.timeout
         return (_MAX_REDIRECTS + 1) * (connect + read) + self.total_timeout
 
-    def forget_connections(self) -> None:
-        """Drop pooled connections: a forked child must not read from its parent's sockets."""
-        self.session.close()  # the session opens new connections when next used
+    def after_fork(self) -> None:
+        """Start afresh in a forked child: new session, no connection of the parent's.
+
+        The parent's pooled connections would be shared with it and its other
+        children, and the pool's lock may have been held at the fork by a thread
+        the child does not have -- so the old session is abandoned, not closed.
+        A session passed to the constructor is replaced by a default one.
+        """
+        self.session = requests.Session()
 
     def get_json(self, url: str) -> Downloaded:
         """The JSON document at ``url``; raises saying why it could not be had."""

@@ -90,8 +90,9 @@ class _Held:
     fetched_at: float
     ttl: float
     uri: str
-    #: The last refetch for an unknown kid that this copy knows of, fleet-wide.
-    kid_refetch_at: float
+    #: The last refetch for an unknown kid that did not find it, fleet-wide:
+    #: what the cooldown counts from.
+    kid_missed_at: float
     #: Before this, :meth:`JWKSClient.find` needs nothing but a lookup.
     quiet_until: float
     refresh_at: float
@@ -106,7 +107,7 @@ class _Held:
         fetched_at: float,
         ttl: float,
         uri: str,
-        kid_refetch_at: float,
+        kid_missed_at: float,
         policy: RefreshPolicy,
     ) -> _Held:
         refresh_at = fetched_at + ttl * policy.refresh_ahead
@@ -118,7 +119,7 @@ class _Held:
             fetched_at,
             ttl,
             uri,
-            kid_refetch_at,
+            kid_missed_at,
             min(refresh_at, stale_at),
             refresh_at,
             expires_at,
@@ -133,8 +134,8 @@ class _Held:
             "uri": self.uri,
             "jwks": document,
         }
-        if math.isfinite(self.kid_refetch_at):
-            entry["kid_refetch_at"] = self.kid_refetch_at
+        if math.isfinite(self.kid_missed_at):
+            entry["kid_missed_at"] = self.kid_missed_at
         return json.dumps(entry)
 
 
@@ -230,7 +231,7 @@ class JWKSClient:
         self._lock = threading.Lock()
         self._held: _Held | None = None
         self._flight: _Flight | None = None
-        self._kid_refetch_at = _NEVER  # the last refetch for an unknown kid known here
+        self._kid_missed_at = _NEVER  # the last refetch that did not find its kid
         self._failures = 0
         self._failed_at = _NEVER
         self._retry_at = _NEVER
@@ -292,7 +293,7 @@ class JWKSClient:
             if flight is None:
                 if self._failures and now < self._retry_at:
                     raise self._unknown_while_failing(now)
-                if self._failures == 0 and now - self._kid_refetch_at < self.policy.cooldown:
+                if self._failures == 0 and now - self._kid_missed_at < self.policy.cooldown:
                     raise UnknownKey("no key of the issuer matches the token's 'kid'")
                 flight, mine = self._start((kid, algorithm))
             if mine:
@@ -411,11 +412,11 @@ class JWKSClient:
             if (
                 flight.question is not None
                 and self._failures == 0
-                and now - shared.kid_refetch_at < self.policy.cooldown
+                and now - shared.kid_missed_at < self.policy.cooldown
             ):
                 # A peer refetched for an unknown kid moments ago: its answer stands.
                 with self._lock:
-                    self._kid_refetch_at = max(self._kid_refetch_at, shared.kid_refetch_at)
+                    self._kid_missed_at = max(self._kid_missed_at, shared.kid_missed_at)
                 return "cooldown"
 
         def answered() -> _Held | None:
@@ -445,12 +446,7 @@ class JWKSClient:
         if held is not None and entry.fetched_at < held.fetched_at:
             return False
         if flight.question is not None:
-            kid, algorithm = flight.question
-            try:
-                entry.keys.find(kid, algorithm)
-            except UnknownKey:
-                return False
-            return True
+            return _holds(entry.keys, flight.question)
         return now < entry.refresh_at
 
     def _fetch(self, flight: _Flight) -> str:
@@ -474,20 +470,24 @@ class JWKSClient:
             if shared is not None:
                 self._adopt(shared)
             return "failed"
-        kid_refetch_at = start if flight.question is not None else self._kid_refetch_at
+        # The cooldown counts refetches that came back without their kid (junk
+        # kids, dropped keys); one that found it was a rotation, and the next
+        # rotation may refetch at once.
+        missed = flight.question is not None and not _holds(keys, flight.question)
+        kid_missed_at = start if missed else self._kid_missed_at
         held = _Held.of(
             keys,
             fetched_at=start,
             ttl=self.policy.ttl_for(downloaded.max_age),
             uri=uri,
-            kid_refetch_at=kid_refetch_at,
+            kid_missed_at=kid_missed_at,
             policy=self.policy,
         )
         with self._lock:
             if self._failures:
                 log.info("JWKS %s: fetched again after %d failures", uri, self._failures)
             self._failures, self._last_error = 0, None
-            self._kid_refetch_at = max(self._kid_refetch_at, kid_refetch_at)
+            self._kid_missed_at = max(self._kid_missed_at, kid_missed_at)
             self._install(held)
         self._count("keys.fetch.ok")
         log.debug("JWKS %s: fetched %d keys, TTL %ss", uri, len(keys), held.ttl)
@@ -543,12 +543,12 @@ class JWKSClient:
             entry = json.loads(text)
             fetched_at = float(entry["fetched_at"])
             ttl = float(entry.get("ttl", self.policy.default_ttl))
-            kid_refetch_at = float(entry.get("kid_refetch_at", _NEVER))
+            kid_missed_at = float(entry.get("kid_missed_at", _NEVER))
             uri = entry.get("uri", self.uri)
             if not (math.isfinite(fetched_at) and 0 <= ttl <= _LONGEST_TTL):
                 return None
-            if kid_refetch_at > fetched_at:
-                kid_refetch_at = fetched_at
+            if kid_missed_at > fetched_at:
+                kid_missed_at = fetched_at
             if self.discovery is not None:
                 uri = self.discovery.check(uri)
             elif uri != self.uri:
@@ -563,7 +563,7 @@ class JWKSClient:
             fetched_at=fetched_at,
             ttl=ttl,
             uri=uri,
-            kid_refetch_at=kid_refetch_at,
+            kid_missed_at=kid_missed_at,
             policy=self.policy,
         )
 
@@ -573,7 +573,7 @@ class JWKSClient:
             held = self._held
             if held is not None and entry.fetched_at <= held.fetched_at:
                 return False
-            self._kid_refetch_at = max(self._kid_refetch_at, entry.kid_refetch_at)
+            self._kid_missed_at = max(self._kid_missed_at, entry.kid_missed_at)
             if self._failures and entry.fetched_at > self._failed_at:
                 self._failures = 0  # a peer reached the issuer after our failure
                 self._last_error = None
@@ -643,12 +643,25 @@ class JWKSClient:
         # loop while a peer is busy fetching.
         return max(0.05, min(1.0, self.policy.retry_min))
 
+    def _hold_for_fork(self, deadline: float) -> None:
+        """Take the lock with no refresh running (waiting until ``deadline`` for one to end)."""
+        while True:
+            self._lock.acquire()
+            flight = self._flight
+            if flight is None or flight.pid != os.getpid():
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return  # a fetch hung: fork anyway, as before
+            self._lock.release()
+            flight.done.wait(remaining)
+
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._flight = None
         # A keep-alive connection opened before the fork (a prefetch in
         # gunicorn's master) would be shared with the parent and the siblings.
-        self.downloader.forget_connections()
+        self.downloader.after_fork()
         if self.policy.prefetch and not self._stopping.is_set():
             self._background = None
             self.start()
@@ -690,19 +703,50 @@ class JWKSClient:
             self.metrics.increment(name)
 
 
+def _holds(keys: KeySet, question: tuple[str | None, str]) -> bool:
+    try:
+        keys.find(*question)
+    except UnknownKey:
+        return False
+    return True
+
+
 def _timeout(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
-# Every client, so that a forked child can start afresh: a lock held by another
-# thread at the fork would stay held, and a refresh running then never ends.
+# Forking a process whose threads are busy is how locks end up held forever in
+# the child: by a refresh's import, its connection pool, the shared cache's
+# client (redis-py's pool hangs its children). So before a fork -- gunicorn
+# --preload forks workers while the master prefetches -- every client lets its
+# refresh finish (for up to _FORK_WAIT) and starts none until the fork is done;
+# the child then starts afresh.
 _CLIENTS: weakref.WeakSet[JWKSClient] = weakref.WeakSet()
+_FORK_WAIT = 10.0
+_held_for_fork: list[JWKSClient] = []
+
+
+def _before_fork() -> None:
+    deadline = time.monotonic() + _FORK_WAIT
+    for client in list(_CLIENTS):
+        client._hold_for_fork(deadline)
+        _held_for_fork.append(client)
+
+
+def _after_fork_in_parent() -> None:
+    while _held_for_fork:
+        _held_for_fork.pop()._lock.release()
 
 
 def _after_fork_in_child() -> None:
+    _held_for_fork.clear()
     for client in list(_CLIENTS):
         client._after_fork()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
