@@ -160,7 +160,6 @@ def test_a_jwks_uri_on_another_host_is_trusted_only_when_listed(
     assert "keys.example.test" in error  # it was fetched from there
 
 
-
 def test_an_unknown_iss_causes_no_discovery(provider: Provider, ec_key: SigningKey) -> None:
     client = guard(provider)
     response = client.get(

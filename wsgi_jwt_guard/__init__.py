@@ -35,10 +35,12 @@ from .errors import (
     UnknownKey,
     UnsafePath,
 )
+from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
 from .issuers import Issuer
 from .metrics import Metrics
 from .middleware import JWTGuard
+from .refresh import RefreshPolicy
 from .routing import Policy, RouteTable, Rule
 from .service import ServiceTokens, mint_service_token
 from .verification import Verifier
@@ -59,12 +61,14 @@ __all__ = [
     "InvalidToken",
     "Issuer",
     "JWTGuard",
+    "KeysHealth",
     "KeysUnavailable",
     "Metrics",
     "MissingToken",
     "PathTooLong",
     "Policy",
     "PreflightRefused",
+    "RefreshPolicy",
     "RequestRefused",
     "RouteTable",
     "Rule",
