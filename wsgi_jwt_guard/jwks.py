@@ -9,7 +9,8 @@ dictionary lookup. What it takes to keep that set right is split by job:
 * :mod:`wsgi_jwt_guard.discovery` finds the JWKS URL by OIDC discovery;
 * :mod:`wsgi_jwt_guard.refresh` says when to fetch again (TTL, refresh ahead,
   cooldown, staleness, retries): a :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`;
-* :mod:`wsgi_jwt_guard.fleet` makes workers sharing a cache fetch once between them.
+* :mod:`wsgi_jwt_guard.fleet` makes workers sharing a cache fetch once between them;
+* :mod:`wsgi_jwt_guard.fetched` is what a fetch gives, and its shared-cache entry.
 
 What this module adds is the order of things, so that no valid token is
 refused while keys rotate, the cache server restarts or the issuer is down:
@@ -19,10 +20,11 @@ refused while keys rotate, the cache server restarts or the issuer is down:
   ``prefetch`` a background thread fetches at start and keeps the keys fresh.
 * **A miss waits for the answer.** A token whose ``kid`` is not held waits
   (at most ``wait``) for a fetch: the one already running in this process, a
-  peer's (through the shared cache), or a new one -- at most one per
-  ``cooldown`` for the whole fleet, so random kids cost one fetch. A copy in
-  the shared cache settles the question only if it holds that ``kid``;
-  otherwise the worker fetches.
+  peer's (through the shared cache), or a new one. A copy in the shared cache
+  settles the question only if it holds that ``kid``; otherwise the worker
+  fetches. A refetch that comes back without its ``kid`` starts the
+  ``cooldown``, fleet-wide: until it ends, unknown kids are refused with no
+  fetch, so random kids cost one fetch per cooldown.
 * **Honest failures.** A failed fetch never evicts good keys (stale-if-error,
   its own or another worker's copy, up to ``max_stale``), never leaves a claim
   behind, and is retried after ``retry_min`` seconds, doubling up to
@@ -39,7 +41,6 @@ needs (see :mod:`wsgi_jwt_guard.health`).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import os
@@ -56,6 +57,7 @@ from .caches import SharedCache
 from .discovery import Discovery
 from .errors import KeysUnavailable, UnknownKey
 from .fetch import Downloader
+from .fetched import NEVER, FetchedKeys, holds, read_entry
 from .fleet import Answered, Busy, FetchClaim
 from .keys import KeySet, PinnedKey
 from .refresh import RefreshPolicy
@@ -70,73 +72,11 @@ log = logging.getLogger("wsgi_jwt_guard")
 # Hosts' clocks differ: a document another host fetched may look this far
 # ahead of ours and still be adopted.
 _CLOCK_SKEW = 60.0
-# A longer TTL read from the shared cache is not believed.
-_LONGEST_TTL = 86400.0
 # An unknown kid looks in the shared cache at most this often (seconds), so a
 # flood of random kids costs a cache read per second, not one per request.
 _PEEK_INTERVAL = 1.0
 # The background thread looks at the clock at least this often (seconds).
 _LONGEST_SLEEP = 30.0
-_NEVER = float("-inf")
-
-
-@dataclass(frozen=True)
-class _Held:
-    """A JWKS in hand: the keys, when they were fetched and for how long."""
-
-    keys: KeySet
-    kids: frozenset[str]
-    #: When the fetch that got them started (the fetching host's clock).
-    fetched_at: float
-    ttl: float
-    uri: str
-    #: The last refetch for an unknown kid that did not find it, fleet-wide:
-    #: what the cooldown counts from.
-    kid_missed_at: float
-    #: Before this, :meth:`JWKSClient.find` needs nothing but a lookup.
-    quiet_until: float
-    refresh_at: float
-    expires_at: float
-    stale_at: float
-
-    @classmethod
-    def of(
-        cls,
-        keys: KeySet,
-        *,
-        fetched_at: float,
-        ttl: float,
-        uri: str,
-        kid_missed_at: float,
-        policy: RefreshPolicy,
-    ) -> _Held:
-        refresh_at = fetched_at + ttl * policy.refresh_ahead
-        expires_at = fetched_at + ttl
-        stale_at = fetched_at + policy.max_stale
-        return cls(
-            keys,
-            frozenset(key.kid for key in keys if key.kid is not None),
-            fetched_at,
-            ttl,
-            uri,
-            kid_missed_at,
-            min(refresh_at, stale_at),
-            refresh_at,
-            expires_at,
-            stale_at,
-        )
-
-    def entry(self, document: Any) -> str:
-        """The shared cache's JSON text for these keys, fetched as ``document``."""
-        entry: dict[str, Any] = {
-            "fetched_at": self.fetched_at,
-            "ttl": self.ttl,
-            "uri": self.uri,
-            "jwks": document,
-        }
-        if math.isfinite(self.kid_missed_at):
-            entry["kid_missed_at"] = self.kid_missed_at
-        return json.dumps(entry)
 
 
 @dataclass
@@ -229,17 +169,17 @@ class JWKSClient:
             self.cache, self.cache_key + ":fetch", hold=2 * self.downloader.longest, clock=clock
         )
         self._lock = threading.Lock()
-        self._held: _Held | None = None
+        self._held: FetchedKeys | None = None
         self._flight: _Flight | None = None
-        self._kid_missed_at = _NEVER  # the last refetch that did not find its kid
+        self._kid_missed_at = NEVER  # the last refetch that did not find its kid
         self._failures = 0
-        self._failed_at = _NEVER
-        self._retry_at = _NEVER
+        self._failed_at = NEVER
+        self._retry_at = NEVER
         self._last_attempt_at: float | None = None
         self._last_error: str | None = None
-        self._peeked_at = _NEVER
-        self._shared_text: str | None = None  # the last entry read, and what it parsed to
-        self._shared_parsed: _Held | None = None
+        self._peeked_at = NEVER
+        # The last entry read and what it parsed to, as one tuple: threads share it.
+        self._shared_memo: tuple[str, FetchedKeys | None] = ("", None)
         self._background: threading.Thread | None = None
         self._stopping = threading.Event()
         _CLIENTS.add(self)
@@ -264,7 +204,7 @@ class JWKSClient:
         except UnknownKey:
             return self._find_unknown(kid, algorithm, now)
 
-    def _keys_at(self, now: float, held: _Held | None) -> KeySet:
+    def _keys_at(self, now: float, held: FetchedKeys | None) -> KeySet:
         """The keys to use at ``now``, refreshing ahead (no wait) or when due (waiting)."""
         if held is not None and now < held.expires_at and now <= held.stale_at:
             self._kick(now)
@@ -419,7 +359,7 @@ class JWKSClient:
                     self._kid_missed_at = max(self._kid_missed_at, shared.kid_missed_at)
                 return "cooldown"
 
-        def answered() -> _Held | None:
+        def answered() -> FetchedKeys | None:
             at = self.clock()
             entry = self._read_shared(at)
             return entry if entry is not None and self._answers(entry, flight, at) else None
@@ -440,13 +380,13 @@ class JWKSClient:
         finally:
             self._claim.release(claim)
 
-    def _answers(self, entry: _Held, flight: _Flight, now: float) -> bool:
+    def _answers(self, entry: FetchedKeys, flight: _Flight, now: float) -> bool:
         """Whether a shared copy settles what the flight was started for."""
         held = self._held
         if held is not None and entry.fetched_at < held.fetched_at:
             return False
         if flight.question is not None:
-            return _holds(entry.keys, flight.question)
+            return holds(entry.keys, flight.question)
         return now < entry.refresh_at
 
     def _fetch(self, flight: _Flight) -> str:
@@ -473,9 +413,9 @@ class JWKSClient:
         # The cooldown counts refetches that came back without their kid (junk
         # kids, dropped keys); one that found it was a rotation, and the next
         # rotation may refetch at once.
-        missed = flight.question is not None and not _holds(keys, flight.question)
+        missed = flight.question is not None and not holds(keys, flight.question)
         kid_missed_at = start if missed else self._kid_missed_at
-        held = _Held.of(
+        held = FetchedKeys.of(
             keys,
             fetched_at=start,
             ttl=self.policy.ttl_for(downloaded.max_age),
@@ -524,50 +464,33 @@ class JWKSClient:
         shared = self._read_shared(now)
         return shared is not None and self._adopt(shared)
 
-    def _read_shared(self, now: float) -> _Held | None:
+    def _read_shared(self, now: float) -> FetchedKeys | None:
         """The copy in the shared cache, validated like a download; ``None`` if none is usable."""
         text = self.cache.get(self.cache_key)
         if text is None:
             return None
-        if text == self._shared_text:
-            entry = self._shared_parsed
-        else:
+        memo_text, entry = self._shared_memo
+        if text != memo_text:
             entry = self._parse(text)
-            self._shared_text, self._shared_parsed = text, entry
+            self._shared_memo = (text, entry)
         if entry is None or entry.fetched_at > now + _CLOCK_SKEW or now > entry.stale_at:
             return None
         return entry
 
-    def _parse(self, text: str) -> _Held | None:
-        try:
-            entry = json.loads(text)
-            fetched_at = float(entry["fetched_at"])
-            ttl = float(entry.get("ttl", self.policy.default_ttl))
-            kid_missed_at = float(entry.get("kid_missed_at", _NEVER))
-            uri = entry.get("uri", self.uri)
-            if not (math.isfinite(fetched_at) and 0 <= ttl <= _LONGEST_TTL):
-                return None
-            if kid_missed_at > fetched_at:
-                kid_missed_at = fetched_at
-            if self.discovery is not None:
-                uri = self.discovery.check(uri)
-            elif uri != self.uri:
-                return None
-            keys = KeySet.from_jwks(entry["jwks"], self.algorithms, strict=False)
-        except Exception:  # absent, corrupt or poisoned: fetch instead
-            return None
-        if not keys:
-            return None
-        return _Held.of(
-            keys,
-            fetched_at=fetched_at,
-            ttl=ttl,
-            uri=uri,
-            kid_missed_at=kid_missed_at,
-            policy=self.policy,
+    def _parse(self, text: str) -> FetchedKeys | None:
+        return read_entry(
+            text, algorithms=self.algorithms, policy=self.policy, check_uri=self._check_uri
         )
 
-    def _adopt(self, entry: _Held) -> bool:
+    def _check_uri(self, uri: object) -> str:
+        """``uri`` if a shared entry may say keys came from there."""
+        if self.discovery is not None:
+            return self.discovery.check(uri)
+        if self.uri is None or uri != self.uri:
+            raise ValueError("the entry is for another JWKS URL")
+        return self.uri
+
+    def _adopt(self, entry: FetchedKeys) -> bool:
         """Use a copy another worker fetched, if it is newer than the keys in hand."""
         with self._lock:
             held = self._held
@@ -582,7 +505,7 @@ class JWKSClient:
             self.discovery.remember(entry.uri, now=entry.fetched_at)
         return True
 
-    def _install(self, held: _Held) -> None:
+    def _install(self, held: FetchedKeys) -> None:
         current = self._held
         if current is None or held.fetched_at >= current.fetched_at:
             self._held = held
@@ -701,14 +624,6 @@ class JWKSClient:
     def _count(self, name: str) -> None:
         if self.metrics is not None:
             self.metrics.increment(name)
-
-
-def _holds(keys: KeySet, question: tuple[str | None, str]) -> bool:
-    try:
-        keys.find(*question)
-    except UnknownKey:
-        return False
-    return True
 
 
 def _timeout(seconds: float) -> int:
