@@ -114,7 +114,7 @@ class Process:
             try:
                 requests.get(url, timeout=2)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a loaded machine: retry
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
                         f"{self.command} did not serve {url}:\n{self.output}"

@@ -419,3 +419,27 @@ def test_keys_planted_in_redis_are_trusted_only_without_secrets(
     forged = other_ec_key.token()
     status = worker().get("/x", headers={"Authorization": f"Bearer {forged}"}).status_code
     assert status == (200 if not secrets else 401)
+
+
+def test_a_forked_worker_does_not_share_the_memcached_connection(memcached: Server) -> None:
+    """gunicorn --preload forks workers after the master may have connected:
+    a child must open its own connection, or parent and child read each
+    other's answers."""
+    shared = SharedCache(
+        build_cache({"type": "memcached", "servers": [f"127.0.0.1:{memcached.port}"]})
+    )
+    assert shared.set("who", "parent")
+    assert shared.get("who") == "parent"
+    client = shared.shared._client  # type: ignore[union-attr]
+    inherited = [c.sock for c in client.clients.values()]
+    assert all(sock is not None for sock in inherited)
+    pid = os.fork()
+    if pid == 0:  # the child: report through the exit status only
+        fresh = all(c.sock is None for c in client.clients.values())
+        ok = fresh and shared.get("who") == "parent" and shared.set("who", "child")
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent's own connection is untouched and still answers in order.
+    assert [c.sock for c in client.clients.values()] == inherited
+    assert shared.get("who") == "child"

@@ -55,10 +55,12 @@ made elsewhere) degrades to per-process until it is back.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import hmac
 import logging
+import os
 import threading
 import time
 import weakref
@@ -84,6 +86,23 @@ _MAC_LENGTH = 43
 _MIN_SECRET = 32
 # Backends warned about once, however many SharedCache views they get.
 _WARNED: weakref.WeakSet[BaseCache] = weakref.WeakSet()
+# memcached caches in use. A process forked after one of them connected (a
+# gunicorn worker under --preload) would share its sockets with its parent and
+# read the parent's answers: redis-py notices a fork and reconnects, pymemcache
+# does not, so children drop the connections they inherited.
+_MEMCACHED: weakref.WeakSet[BaseCache] = weakref.WeakSet()
+
+
+def _drop_inherited_connections() -> None:
+    for cache in list(_MEMCACHED):
+        close = getattr(getattr(cache, "_client", None), "close", None)
+        if close is not None:
+            with contextlib.suppress(Exception):  # only closes this process's descriptors
+                close()
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows
+    os.register_at_fork(after_in_child=_drop_inherited_connections)
 
 
 class _TextSerializer(BaseSerializer):
@@ -178,6 +197,8 @@ class SharedCache(BaseCache):
         self.secrets: tuple[str, ...] = _check_secrets(secrets)
         self._keys = [secret.encode("utf-8") for secret in self.secrets]
         self.shared: BaseCache | None = _text_only(cache) if cache is not None else None
+        if isinstance(self.shared, MemcachedCache):
+            _MEMCACHED.add(self.shared)
         if (
             cache is not None
             and not self.secrets
