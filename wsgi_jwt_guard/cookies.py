@@ -136,7 +136,7 @@ def shared_cacheable(headers: list[tuple[str, str]]) -> bool:
     only if the response says ``public``, ``s-maxage`` or ``must-revalidate``.
     """
     for key, value in headers:
-        if key.lower() == "cache-control":
+        if len(key) == 13 and key.lower() == "cache-control":
             # Directive names are case-insensitive (RFC 9111 §5.2); werkzeug's are not.
             control = parse_cache_control_header(value.lower(), cls=ResponseCacheControl)
             if control.public or control.s_maxage is not None or control.must_revalidate:

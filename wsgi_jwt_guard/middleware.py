@@ -212,7 +212,7 @@ class JWTGuard:
             environ.pop(key, None)
         # 2-4. Route, extract, verify.
         try:
-            path = normalize_path(environ, mount=self.mount, max_length=self.max_path_length)
+            path = normalize_path(environ, self.mount, self.max_path_length)
             if self.cors is not None and is_preflight(environ):
                 headers = self.cors.preflight(environ)  # the app never sees a preflight
                 self.metrics.increment("requests.preflight")
@@ -221,7 +221,7 @@ class JWTGuard:
             identity = self._authenticate(environ, path)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
-        cors = self._cors_headers(environ)
+        cors = self._cors_headers(environ) if self.cors is not None else None
         if identity is None:  # a public route, or anonymous on an optional one
             self.metrics.increment("requests.public")
             if cors is not None:
@@ -237,8 +237,10 @@ class JWTGuard:
             environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
         set_cookie = self._cookie_to_set(environ, identity)
-        if set_cookie is not None or cors is not None:
+        if cors is not None:
             start_response = _finishing(start_response, set_cookie, cors)
+        elif set_cookie is not None:  # the common case, kept cheap: one header
+            start_response = _adding_cookie(start_response, set_cookie)
         return self.app(environ, start_response)
 
     def _authenticate(self, environ: WSGIEnvironment, path: str) -> Identity | None:
@@ -370,6 +372,26 @@ def fingerprint(token: str) -> str:
 
 def _is_https(environ: WSGIEnvironment) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
+
+
+def _adding_cookie(start_response: StartResponse, set_cookie: str) -> StartResponse:
+    """Wrap ``start_response`` to add the token cookie, unless shared caches may
+    store the response. The body iterable is untouched."""
+    header = ("Set-Cookie", set_cookie)
+
+    def wrapped(
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: tuple[type[BaseException], BaseException, TracebackType]
+        | tuple[None, None, None]
+        | None = None,
+    ) -> Any:
+        for key, _ in headers:  # inline: most responses have no Cache-Control at all
+            if len(key) == 13 and shared_cacheable(headers):
+                return start_response(status, headers, exc_info)
+        return start_response(status, [*headers, header], exc_info)
+
+    return wrapped
 
 
 def _finishing(

@@ -289,9 +289,7 @@ _UNSAFE = re.compile(
 )
 
 
-def normalize_path(
-    environ: WSGIEnvironment, *, mount: str = "", max_length: int = 8192
-) -> str:
+def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 8192) -> str:
     """The decoded path to match, ``mount + PATH_INFO``; refuses what is unsafe.
 
     :class:`UnsafePath` (400) if ``SCRIPT_NAME`` is not ``mount`` or the path is
