@@ -41,6 +41,16 @@ def assert_refused(response: TestResponse, status: int, name: str | None = None)
     return body  # type: ignore[no-any-return]
 
 
+def spying(calls: list[str], key: str) -> Callable[..., Any]:
+    """The echo app, recording ``environ[key]`` of every request that reaches it."""
+
+    def spy(environ: dict[str, Any], start_response: Any) -> Any:
+        calls.append(environ[key])
+        return echo_app(environ, start_response)
+
+    return spy
+
+
 def call_environ(guard: JWTGuard, **environ: Any) -> TestResponse:
     """Send a request whose environ keys (PATH_INFO, SCRIPT_NAME, ...) are set verbatim."""
     headers = environ.pop("headers", None)
@@ -383,11 +393,7 @@ def test_unless_methods_options(
     make_guard: MakeGuard, configured: list[str], method: str, headers: dict[str, str], status: int
 ) -> None:
     calls: list[str] = []
-
-    def spy(environ: dict[str, Any], start_response: Any) -> Any:
-        calls.append(environ["REQUEST_METHOD"])
-        return echo_app(environ, start_response)
-
+    spy = spying(calls, "REQUEST_METHOD")
     routes = {"/api/catalog": Rule("protected", unless_methods=configured)}
     client = Client(make_guard(app=spy, routes=routes, cors=CORS), use_cookies=False)
     response = client.open("/api/catalog/entities", method=method, headers=headers)
@@ -477,11 +483,7 @@ def test_unsafe_path_is_refused(
     make_guard: MakeGuard, ec_key: SigningKey, environ: dict[str, str], with_token: bool
 ) -> None:
     calls: list[str] = []
-
-    def spy(environ: dict[str, Any], start_response: Any) -> Any:
-        calls.append(environ["PATH_INFO"])
-        return echo_app(environ, start_response)
-
+    spy = spying(calls, "PATH_INFO")
     headers = bearer(ec_key.token()) if with_token else None
     response = call_environ(make_guard(app=spy), headers=headers, **environ)
     body = assert_refused(response, 400, "InputError")
@@ -661,11 +663,7 @@ def test_a_script_name_other_than_the_mount_is_refused(
     with_token: bool,
 ) -> None:
     calls: list[str] = []
-
-    def spy(environ: dict[str, Any], start_response: Any) -> Any:
-        calls.append(environ["PATH_INFO"])
-        return echo_app(environ, start_response)
-
+    spy = spying(calls, "PATH_INFO")
     headers = bearer(ec_key.token()) if with_token else None
     response = call_environ(make_guard(app=spy, mount=mount), headers=headers, **environ)
     body = assert_refused(response, 400, "InputError")

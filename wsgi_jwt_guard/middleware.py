@@ -61,6 +61,11 @@ if TYPE_CHECKING:
 
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+    #: What ``start_response`` may be given as its third argument (PEP 3333).
+    ExcInfo = (
+        tuple[type[BaseException], BaseException, TracebackType] | tuple[None, None, None] | None
+    )
+
 __all__ = ["JWTGuard"]
 
 log = logging.getLogger("wsgi_jwt_guard")
@@ -379,13 +384,7 @@ def _adding_cookie(start_response: StartResponse, set_cookie: str) -> StartRespo
     store the response. The body iterable is untouched."""
     header = ("Set-Cookie", set_cookie)
 
-    def wrapped(
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: tuple[type[BaseException], BaseException, TracebackType]
-        | tuple[None, None, None]
-        | None = None,
-    ) -> Any:
+    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: ExcInfo = None) -> Any:
         for key, _ in headers:  # inline: most responses have no Cache-Control at all
             if len(key) == 13 and shared_cacheable(headers):
                 return start_response(status, headers, exc_info)
@@ -405,13 +404,7 @@ def _finishing(
     headers out of one whose app set its own. The body iterable is untouched.
     """
 
-    def wrapped(
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: tuple[type[BaseException], BaseException, TracebackType]
-        | tuple[None, None, None]
-        | None = None,
-    ) -> Any:
+    def wrapped(status: str, headers: list[tuple[str, str]], exc_info: ExcInfo = None) -> Any:
         extra: list[tuple[str, str]] = []
         if set_cookie is not None and not shared_cacheable(headers):
             extra.append(("Set-Cookie", set_cookie))
