@@ -1,0 +1,148 @@
+"""Checking settings: one function per kind of value, each naming the key at fault.
+
+Every settings object (``CookieSettings``, ``Rule``, ``Issuer``...) validates in
+its ``__post_init__`` with these, so the same mistake gets the same message
+everywhere and a TOML typo like ``enabled = "false"`` (a string, truthy) is
+refused instead of being taken for ``True``::
+
+    @dataclass(frozen=True)
+    class CookieSettings(Settings):
+        name: str = "token"
+        enabled: bool = True
+
+        def __post_init__(self) -> None:
+            self._settle(name=cookie_name(self.name, "name"), enabled=flag(self.enabled, "enabled"))
+
+Each function returns the value normalized (a tuple for a list, a frozenset
+for a set of names) or raises :class:`~wsgi_jwt_guard.errors.ConfigError`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from .errors import ConfigError
+
+__all__ = [
+    "Settings",
+    "cookie_name",
+    "flag",
+    "header_key",
+    "names",
+    "one_of",
+    "optional_flag",
+    "optional_text",
+    "seconds",
+    "strings",
+    "text",
+    "whole",
+]
+
+T = TypeVar("T")
+
+# RFC 6265 §4.1.1 cookie-name: an RFC 9110 token.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+
+
+class Settings:
+    """Base of the frozen settings dataclasses: one way to store normalized values."""
+
+    __slots__ = ()
+
+    def _settle(self, **values: Any) -> None:
+        """Store validated, normalized ``values`` on this frozen instance."""
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+
+def flag(value: object, key: str) -> bool:
+    """``True`` or ``False``, never a string or a number that merely looks like one."""
+    if not isinstance(value, bool):
+        raise ConfigError(key, "expected true or false")
+    return value
+
+
+def optional_flag(value: object, key: str) -> bool | None:
+    return None if value is None else flag(value, key)
+
+
+def text(value: object, key: str, what: str = "a non-empty string") -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"expected {what}")
+    return value
+
+
+def optional_text(value: object, key: str, what: str = "a non-empty string") -> str | None:
+    return None if value is None else text(value, key, what)
+
+
+def strings(value: object, key: str, *, allow_one: bool = False) -> tuple[str, ...]:
+    """A list of non-empty strings (or, with ``allow_one``, a single one)."""
+    if allow_one and isinstance(value, str):
+        return (text(value, key),)
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(key, "expected a list of strings")
+    items = tuple(value)
+    if not all(isinstance(item, str) and item for item in items):
+        raise ConfigError(key, "expected a list of non-empty strings")
+    return items
+
+
+def names(
+    value: object, key: str, allowed: Collection[str], *, upper: bool = False
+) -> frozenset[str]:
+    """A set of names drawn from ``allowed`` (``upper``: compared upper-cased)."""
+    items = strings(value, key)
+    found = frozenset(item.upper() for item in items) if upper else frozenset(items)
+    unknown = sorted(found - set(allowed))
+    if unknown:
+        raise ConfigError(key, f"{unknown[0]!r} is not one of {sorted(allowed)}")
+    return found
+
+
+def one_of(value: T, key: str, options: Sequence[T]) -> T:
+    if value not in options:
+        raise ConfigError(key, f"expected one of {list(options)}")
+    return value
+
+
+def seconds(
+    value: object, key: str, *, minimum: float = 0.0, maximum: float = math.inf
+) -> float:
+    """A finite number of seconds in ``[minimum, maximum]`` (booleans refused)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ConfigError(key, "expected a number of seconds")
+    number = float(value)
+    if not minimum <= number <= maximum:
+        bound = f"{minimum:g} or more"
+        if math.isfinite(maximum):
+            bound = f"from {minimum:g} to {maximum:g}"
+        raise ConfigError(key, f"expected {bound} seconds")
+    return number
+
+
+def whole(value: object, key: str, *, minimum: int = 0, maximum: int | None = None) -> int:
+    """A whole number in ``[minimum, maximum]`` (booleans and floats refused)."""
+    if type(value) is not int or value < minimum or (maximum is not None and value > maximum):
+        bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
+        raise ConfigError(key, f"expected a whole number {bound}")
+    return value
+
+
+def cookie_name(value: object, key: str) -> str:
+    """A cookie name (an RFC 9110 token: letters, digits and ``!#$%&'*+-.^_`|~``)."""
+    if not isinstance(value, str) or not _TOKEN.fullmatch(value):
+        raise ConfigError(key, "expected a cookie name (letters, digits, -_.)")
+    return value
+
+
+def header_key(value: object, key: str) -> str:
+    """The WSGI environ key of a request header name (``X-Token`` -> ``HTTP_X_TOKEN``)."""
+    if not isinstance(value, str) or not _HEADER_NAME.fullmatch(value):
+        raise ConfigError(key, f"{value!r} is not a header name")
+    return "HTTP_" + value.upper().replace("-", "_")
