@@ -34,10 +34,10 @@ is seen within seconds, and one that stays down is asked rarely.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 
 from .errors import ConfigError
+from .validation import flag, seconds
 
 __all__ = ["RefreshPolicy"]
 
@@ -79,15 +79,10 @@ class RefreshPolicy:
 
     def __post_init__(self) -> None:
         for item in fields(self):
-            value = getattr(self, item.name)
             if item.name == "prefetch":
-                if not isinstance(value, bool):
-                    raise ConfigError("prefetch", "expected true or false")
-                continue
-            if value is None and item.name == "ttl":
-                continue
-            if type(value) not in (int, float) or not 0 <= value < math.inf:
-                raise ConfigError(item.name, "expected a non-negative number of seconds")
+                flag(self.prefetch, "prefetch")
+            elif item.name != "ttl" or self.ttl is not None:
+                seconds(getattr(self, item.name), item.name)
         if self.min_ttl > self.max_ttl:
             raise ConfigError("min_ttl", "is greater than max_ttl")
         if self.retry_min > self.retry_max:
