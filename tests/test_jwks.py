@@ -1071,13 +1071,6 @@ def test_a_configured_ca_bundle_is_used_even_against_the_environment(
         wrong.find("ec-1", "ES256")
 
 
-def test_a_missing_ca_bundle_is_a_config_error(tmp_path: Path) -> None:
-    from wsgi_jwt_guard import ConfigError
-
-    with pytest.raises(ConfigError, match="ca_bundle"):
-        Issuer(ISSUER, jwks_uri="https://auth.example.test/jwks", ca_bundle=str(tmp_path / "no"))
-
-
 # --- metrics -----------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 """Trusted issuers of user tokens and where their keys come from (DESIGN §4).
 
-An :class:`Issuer` is validated when built and raises
+An :class:`Issuer` stores and validates one issuer's settings, and raises
 :class:`~wsgi_jwt_guard.errors.ConfigError` naming the field at fault::
 
     Issuer(
@@ -14,8 +14,16 @@ Keys come from exactly one kind of source: a ``jwks_uri`` fetched over HTTPS
 (see :mod:`wsgi_jwt_guard.jwks`), OIDC discovery (``discovery = true``: the
 JWKS URL is read from ``<issuer>/.well-known/openid-configuration``), or static
 keys -- ``keys`` (JWK objects), ``keys_file`` (a JWKS or JWK file), ``pem``
-(PEM text) or ``pem_file`` -- which may be combined and are loaded and
-validated at construction.
+(PEM text) or ``pem_file`` -- which may be combined.
+
+Building an ``Issuer`` touches neither the file system nor the network.
+:func:`key_source` is the loader: it reads and pins static keys, checks the
+``ca_bundle`` file, or sets up the JWKS client. The guard calls it once per
+issuer when it is built, so a missing or bad key file is still a start-up
+error, named under the issuer (``issuers[0].keys_file: cannot read
+'/etc/guard/keys.json': No such file or directory``). A relative path is read
+from the working directory; in a TOML file, it is relative to that file (see
+:mod:`wsgi_jwt_guard.config`).
 
 When fetched keys are refreshed is one setting, ``jwks_refresh``: a
 :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`, or in configuration a table of
@@ -31,24 +39,33 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from cachelib import BaseCache
 
+from .clock import Clock, system_clock
 from .discovery import Discovery
 from .errors import ConfigError
 from .fetch import Downloader, check_fetch_url
 from .jwks import JWKSClient
 from .keys import ALGORITHMS, KeySet, PinnedKey, pin_pem
 from .refresh import RefreshPolicy
+from .validation import Settings, flag, optional_text, seconds, strings, text
 
 if TYPE_CHECKING:
     from .metrics import Metrics
 
-__all__ = ["Issuer", "KeySource"]
+__all__ = ["Issuer", "KeySource", "key_source"]
+
+#: Marks the fields that name a file: a configuration file's loader reads them
+#: relative to that file (``dataclasses.fields(Issuer)``, ``metadata["path"]``).
+PATH = {"path": True}
+
+# More leeway than this makes 'exp' meaningless.
+_MAX_LEEWAY = 300.0
 
 
 class KeySource(Protocol):
@@ -57,20 +74,8 @@ class KeySource(Protocol):
     def find(self, kid: str | None, algorithm: str) -> PinnedKey: ...
 
 
-def _strings(value: object, key: str, *, allow_one: bool = False) -> tuple[str, ...]:
-    if allow_one and isinstance(value, str):
-        if not value:
-            raise ConfigError(key, "expected a non-empty string")
-        return (value,)
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ConfigError(key, "expected a list of strings")
-    if not all(isinstance(item, str) and item for item in value):
-        raise ConfigError(key, "expected a list of non-empty strings")
-    return tuple(value)
-
-
 @dataclass(frozen=True)
-class Issuer:
+class Issuer(Settings):
     """One trusted issuer: the ``iss`` it signs as, its keys and its claim rules."""
 
     #: Must equal the token's ``iss`` exactly (no trailing-slash or case folding).
@@ -80,15 +85,18 @@ class Issuer:
     discovery: bool = False
     #: Hosts other than the issuer's that a discovered ``jwks_uri`` may point to.
     jwks_allowed_hosts: Sequence[str] = ()
+    #: JWK objects (public keys), each pinned to one of ``algorithms``.
     keys: Sequence[Mapping[str, Any]] = ()
-    keys_file: str | None = None
+    #: A JWKS (or single JWK) file, read by :func:`key_source`.
+    keys_file: str | None = field(default=None, metadata=PATH)
     pem: str | None = None
-    pem_file: str | None = None
+    #: A PEM public key or certificate file, read by :func:`key_source`.
+    pem_file: str | None = field(default=None, metadata=PATH)
     #: Accepted ``aud`` values; empty means ``aud`` is not checked.
     audience: str | Sequence[str] = ()
     #: Allowed signature algorithms; each key is pinned to one of them.
     algorithms: Sequence[str] = ("ES256", "RS256")
-    #: Clock skew tolerated on ``exp``/``nbf``/``iat``, in seconds.
+    #: Clock skew tolerated on ``exp``/``nbf``/``iat``, in seconds (at most 300).
     leeway: float = 0.0
     #: Accepted header ``typ`` values (``vnd.backstage.user``, ``at+jwt``);
     #: empty means any. Compared case-insensitively, ``application/`` optional.
@@ -100,16 +108,13 @@ class Issuer:
     #: :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`, or a mapping of its fields.
     jwks_refresh: RefreshPolicy = field(default_factory=RefreshPolicy)
     #: A CA bundle (PEM file) to verify the issuer's TLS certificate with.
-    ca_bundle: str | None = None
+    ca_bundle: str | None = field(default=None, metadata=PATH)
     #: Allow a plain ``http://`` JWKS URL on a non-loopback host. Anyone on the
     #: network path can then substitute keys and mint tokens: test rigs only.
     insecure_http: bool = False
-    _static: KeySet | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.issuer, str) or not self.issuer:
-            raise ConfigError("issuer", "expected the issuer URL (the tokens' 'iss')")
-        algorithms = _strings(self.algorithms, "algorithms")
+        algorithms = strings(self.algorithms, "algorithms")
         for name in algorithms:
             if name not in ALGORITHMS:
                 hint = " (HS256 is for [service_tokens])" if name.upper().startswith("HS") else ""
@@ -118,29 +123,29 @@ class Issuer:
                 )
         if not algorithms:
             raise ConfigError("algorithms", "expected at least one algorithm")
-        object.__setattr__(self, "algorithms", algorithms)
-        object.__setattr__(self, "audience", _strings(self.audience, "audience", allow_one=True))
-        token_types = _strings(self.token_types, "token_types", allow_one=True)
-        object.__setattr__(self, "token_types", tuple(_media_type(t) for t in token_types))
-        required = _strings(self.required_claims, "required_claims")
-        object.__setattr__(self, "required_claims", required)
-        if type(self.leeway) not in (int, float) or not 0 <= self.leeway < float("inf"):
-            raise ConfigError("leeway", "expected a non-negative number of seconds")
-        object.__setattr__(self, "jwks_refresh", _refresh_policy(self.jwks_refresh))
-        if self.leeway > 300:
+        leeway = seconds(self.leeway, "leeway")
+        if leeway > _MAX_LEEWAY:
             raise ConfigError("leeway", "more than 300 seconds of leeway defeats 'exp'")
-        for name in ("insecure_http", "discovery"):
-            if not isinstance(getattr(self, name), bool):  # "false" would be truthy
-                raise ConfigError(name, "expected true or false")
-        hosts = _strings(self.jwks_allowed_hosts, "jwks_allowed_hosts", allow_one=True)
-        object.__setattr__(self, "jwks_allowed_hosts", hosts)
-        for name in ("keys_file", "pem", "pem_file", "ca_bundle"):
-            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
-                raise ConfigError(name, "expected a string")
-        if self.ca_bundle is not None and not Path(self.ca_bundle).is_file():
-            raise ConfigError("ca_bundle", f"no such file: {self.ca_bundle!r}")
-        static = (self.keys, self.keys_file, self.pem, self.pem_file)
-        sources = [self.jwks_uri is not None, self.discovery, any(static)]
+        token_types = strings(self.token_types, "token_types", allow_one=True)
+        hosts = strings(self.jwks_allowed_hosts, "jwks_allowed_hosts", allow_one=True)
+        self._settle(
+            issuer=text(self.issuer, "issuer", "the issuer URL (the tokens' 'iss')"),
+            algorithms=algorithms,
+            audience=strings(self.audience, "audience", allow_one=True),
+            token_types=tuple(_media_type(t) for t in token_types),
+            required_claims=strings(self.required_claims, "required_claims"),
+            leeway=leeway,
+            jwks_refresh=_refresh_policy(self.jwks_refresh),
+            discovery=flag(self.discovery, "discovery"),
+            insecure_http=flag(self.insecure_http, "insecure_http"),
+            jwks_allowed_hosts=hosts,
+            keys=_jwks(self.keys),
+            keys_file=optional_text(self.keys_file, "keys_file", "a file name"),
+            pem=optional_text(self.pem, "pem", "PEM text"),
+            pem_file=optional_text(self.pem_file, "pem_file", "a file name"),
+            ca_bundle=optional_text(self.ca_bundle, "ca_bundle", "a file name"),
+        )
+        sources = [self.jwks_uri is not None, self.discovery, self.has_static_keys]
         if sum(sources) > 1:
             raise ConfigError(
                 "jwks_uri", "give one key source: jwks_uri, discovery = true, or static keys"
@@ -149,13 +154,11 @@ class Issuer:
             self._check_uri("jwks_uri", self.jwks_uri)
         elif self.discovery:
             self._check_uri("discovery", self.issuer)
-        elif not any(static):
+        elif not self.has_static_keys:
             raise ConfigError(
                 "issuer",
                 "no keys: set jwks_uri, discovery = true, keys, keys_file, pem or pem_file",
             )
-        else:
-            object.__setattr__(self, "_static", self._load_static())
 
     def _check_uri(self, key: str, uri: object) -> None:
         try:
@@ -163,69 +166,103 @@ class Issuer:
         except ValueError as exc:
             raise ConfigError(key, str(exc)) from None
 
-    def _load_static(self) -> KeySet:
-        allowed = self.algorithms
-        pinned: list[PinnedKey] = []
-        sources: list[tuple[str, object]] = []
-        if self.keys:
-            if isinstance(self.keys, (str, Mapping)) or not isinstance(self.keys, Sequence):
-                raise ConfigError("keys", "expected a list of JWK objects")
-            sources.append(("keys", {"keys": list(self.keys)}))
-        if self.keys_file:
-            sources.append(("keys_file", _read_json(self.keys_file, "keys_file")))
-        for key, document in sources:
-            try:
-                pinned.extend(KeySet.from_jwks(document, allowed, strict=True))
-            except ValueError as exc:
-                raise ConfigError(key, str(exc)) from None
-        pems = [("pem", self.pem)] if self.pem else []
-        if self.pem_file:
-            pems.append(("pem_file", _read_text(self.pem_file, "pem_file")))
-        for key, text in pems:
-            if not isinstance(text, str):
-                raise ConfigError(key, "expected PEM text")
-            try:
-                pinned.append(pin_pem(text, allowed))
-            except ValueError as exc:
-                raise ConfigError(key, str(exc)) from None
-        try:
-            return KeySet(pinned)
-        except ValueError as exc:
-            raise ConfigError("keys", str(exc)) from None
+    @property
+    def has_static_keys(self) -> bool:
+        """Whether the keys are configured (``keys``, ``pem``, files) rather than fetched."""
+        return bool(self.keys or self.keys_file or self.pem or self.pem_file)
 
     def key_source(
         self, cache: BaseCache | None = None, metrics: Metrics | None = None
     ) -> KeySource:
-        """Static keys as loaded, or a :class:`JWKSClient` sharing ``cache``.
-
-        With ``jwks_refresh.prefetch``, the client starts fetching at once.
-        """
-        if self._static is not None:
-            return self._static
-        downloader = Downloader(ca_bundle=self.ca_bundle)
-        discovery = None
-        if self.discovery:
-            discovery = Discovery(
-                self.issuer,
-                downloader,
-                allowed_hosts=self.jwks_allowed_hosts,
-                insecure_http=self.insecure_http,
-            )
-        return JWKSClient(
-            self.jwks_uri,
-            discovery=discovery,
-            algorithms=self.algorithms,
-            cache=cache,
-            policy=self.jwks_refresh,
-            downloader=downloader,
-            metrics=metrics,
-        )
+        """Shorthand for :func:`key_source` ``(self, cache=cache, metrics=metrics)``."""
+        return key_source(self, cache=cache, metrics=metrics)
 
     def accepts_type(self, typ: object) -> bool:
         """Whether a token header ``typ`` is acceptable for this issuer."""
         if not self.token_types:
             return True
         return isinstance(typ, str) and _media_type(typ) in self.token_types
+
+
+def key_source(
+    issuer: Issuer,
+    *,
+    cache: BaseCache | None = None,
+    metrics: Metrics | None = None,
+    clock: Clock = system_clock,
+) -> KeySource:
+    """Where ``issuer``'s keys come from: static keys read and pinned now, or a JWKS client.
+
+    Files are read here, once: ``keys_file`` and ``pem_file`` (pinned with the
+    inline ``keys`` and ``pem``), and ``ca_bundle`` must exist. Mistakes raise
+    :class:`~wsgi_jwt_guard.errors.ConfigError` naming the field and the
+    absolute path tried. A fetched source is a
+    :class:`~wsgi_jwt_guard.jwks.JWKSClient` sharing ``cache``; with
+    ``jwks_refresh.prefetch`` it starts fetching at once.
+    """
+    ca_bundle = None
+    if issuer.ca_bundle is not None:
+        ca_bundle = os.path.abspath(issuer.ca_bundle)
+        if not os.path.isfile(ca_bundle):
+            raise ConfigError("ca_bundle", f"no such file: {ca_bundle!r}")
+    if issuer.has_static_keys:
+        return _static_keys(issuer)
+    downloader = Downloader(ca_bundle=ca_bundle)
+    discovery = None
+    if issuer.discovery:
+        discovery = Discovery(
+            issuer.issuer,
+            downloader,
+            allowed_hosts=issuer.jwks_allowed_hosts,
+            insecure_http=issuer.insecure_http,
+        )
+    return JWKSClient(
+        issuer.jwks_uri,
+        discovery=discovery,
+        algorithms=issuer.algorithms,
+        cache=cache,
+        policy=issuer.jwks_refresh,
+        downloader=downloader,
+        clock=clock,
+        metrics=metrics,
+    )
+
+
+def _static_keys(issuer: Issuer) -> KeySet:
+    """The issuer's configured keys, each pinned to one of its algorithms."""
+    allowed = issuer.algorithms
+    documents: list[tuple[str, object]] = []
+    if issuer.keys:
+        documents.append(("keys", {"keys": list(issuer.keys)}))
+    if issuer.keys_file:
+        documents.append(("keys_file", _read_json(issuer.keys_file, "keys_file")))
+    pinned: list[PinnedKey] = []
+    for key, document in documents:
+        try:
+            pinned.extend(KeySet.from_jwks(document, allowed, strict=True))
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+    pems = [("pem", issuer.pem)] if issuer.pem else []
+    if issuer.pem_file:
+        pems.append(("pem_file", _read_text(issuer.pem_file, "pem_file")))
+    for key, pem in pems:
+        try:
+            pinned.append(pin_pem(pem, allowed))
+        except ValueError as exc:
+            raise ConfigError(key, str(exc)) from None
+    try:
+        return KeySet(pinned)
+    except ValueError as exc:
+        raise ConfigError("keys", str(exc)) from None
+
+
+def _jwks(value: object) -> tuple[Mapping[str, Any], ...]:
+    """``keys``: a list of JWK objects (checked as keys by :func:`key_source`)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise ConfigError("keys", "expected a list of JWK objects")
+    if not all(isinstance(item, Mapping) for item in value):
+        raise ConfigError("keys", "expected a list of JWK objects")
+    return tuple(value)
 
 
 def _refresh_policy(value: object) -> RefreshPolicy:
@@ -253,14 +290,19 @@ def _media_type(value: str) -> str:
 
 
 def _read_text(path: str, key: str) -> str:
+    # The absolute path, so the message says which file was tried from where.
+    absolute = os.path.abspath(path)
     try:
-        return Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeError) as exc:
-        raise ConfigError(key, f"cannot read {path!r}: {exc}") from None
+        with open(absolute, encoding="utf-8") as file:
+            return file.read()
+    except OSError as exc:
+        raise ConfigError(key, f"cannot read {absolute!r}: {exc.strerror or exc}") from None
+    except UnicodeError as exc:
+        raise ConfigError(key, f"cannot read {absolute!r}: {exc}") from None
 
 
 def _read_json(path: str, key: str) -> Any:
     try:
         return json.loads(_read_text(path, key))
     except json.JSONDecodeError as exc:
-        raise ConfigError(key, f"{path!r} is not JSON: {exc}") from None
+        raise ConfigError(key, f"{os.path.abspath(path)!r} is not JSON: {exc}") from None

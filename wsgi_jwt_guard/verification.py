@@ -25,7 +25,6 @@ token with a known header skips decoding and checking it again.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -33,12 +32,14 @@ from typing import TYPE_CHECKING
 from cachelib import BaseCache
 
 from .claims import check_audience, check_subject, check_times
+from .clock import Clock, system_clock
 from .errors import ConfigError, InvalidToken, RequestRefused
 from .identity import Identity, TokenSource
-from .issuers import Issuer, KeySource
+from .issuers import Issuer, KeySource, key_source
 from .jws import CompactJWS, parse
 from .service import ServiceTokens
 from .token_cache import TokenCache
+from .validation import seconds, whole
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -54,7 +55,14 @@ _KNOWN_HEADERS_MAX = 64
 
 
 class Verifier:
-    """Verifies tokens against the configured issuers and service secrets."""
+    """Verifies tokens against the configured issuers and service secrets.
+
+    Each issuer's keys are loaded when the verifier is built
+    (:func:`~wsgi_jwt_guard.issuers.key_source`): a key file that cannot be
+    read is a :class:`~wsgi_jwt_guard.errors.ConfigError` naming the issuer
+    (``issuers[0].keys_file``), never a refusal at the first request.
+    ``clock`` tells the time for token expiry, the token cache and key refresh.
+    """
 
     def __init__(
         self,
@@ -66,6 +74,7 @@ class Verifier:
         metrics: Metrics | None = None,
         token_cache_size: int = 10_000,
         token_cache_max_age: float | None = 300.0,
+        clock: Clock = system_clock,
     ) -> None:
         if not isinstance(issuers, Sequence) or not all(isinstance(i, Issuer) for i in issuers):
             raise ConfigError("issuers", "expected a list of Issuer objects")
@@ -73,19 +82,26 @@ class Verifier:
             raise ConfigError("service_tokens", "expected a ServiceTokens object")
         if not issuers and service_tokens is None:
             raise ConfigError("issuers", "configure at least one issuer or [service_tokens]")
+        whole(token_cache_size, "token_cache_size")
+        if token_cache_max_age is not None:
+            seconds(token_cache_max_age, "token_cache_max_age")
+            if not token_cache_max_age:
+                raise ConfigError("token_cache_max_age", "expected more than 0 seconds, or None")
+        #: The time, in seconds since the epoch (see :mod:`wsgi_jwt_guard.clock`).
+        self.clock = clock
         self._issuers: dict[str, tuple[Issuer, KeySource]] = {}
         for index, issuer in enumerate(issuers):
             if issuer.issuer in self._issuers:
                 raise ConfigError(f"issuers[{index}].issuer", "this issuer is configured twice")
-            self._issuers[issuer.issuer] = (issuer, issuer.key_source(cache, metrics))
+            try:
+                keys = key_source(issuer, cache=cache, metrics=metrics, clock=clock)
+            except ConfigError as exc:
+                raise exc.within(f"issuers[{index}]") from None
+            self._issuers[issuer.issuer] = (issuer, keys)
         self.service_tokens = service_tokens
         self.remote_user_claim = remote_user_claim
-        try:
-            #: Identities of verified tokens; ``hits``/``misses`` count lookups.
-            self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
-        except ValueError as exc:
-            key = "token_cache_size" if "maxsize" in str(exc) else "token_cache_max_age"
-            raise ConfigError(key, str(exc).replace("maxsize", "the size")) from None
+        #: Identities of verified tokens; ``hits``/``misses`` count lookups.
+        self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
         self._known_headers: dict[str, dict[str, object]] = {}
 
     @property
@@ -93,14 +109,19 @@ class Verifier:
         """Each issuer's key source, by issuer URL (read by :mod:`wsgi_jwt_guard.health`)."""
         return MappingProxyType({iss: source for iss, (_, source) in self._issuers.items()})
 
-    def now(self) -> float:
-        """The current time; tests replace this method."""
-        return time.time()
+    # The clock under its former name, for code that replaced ``verifier.now``.
+    @property
+    def now(self) -> Clock:
+        return self.clock
+
+    @now.setter
+    def now(self, clock: Clock) -> None:
+        self.clock = clock
 
     def verify(self, token: str, source: TokenSource) -> Identity:
         """Verify ``token``; raise a :class:`RequestRefused` subclass saying why not."""
         try:
-            now = self.now()
+            now = self.clock()
             identity = self.token_cache.get(token, source, now)
             if identity is not None:
                 return identity
