@@ -14,9 +14,10 @@ from wsgi_jwt_guard.extraction import (
     bearer_token,
     cookie_token,
     custom_header_token,
-    environ_key,
     extract_token,
 )
+from wsgi_jwt_guard.request import RequestView
+from wsgi_jwt_guard.validation import header_key
 
 MakeGuard = Callable[..., JWTGuard]
 
@@ -31,6 +32,11 @@ def environ(authorization: str | None = None, cookie: str | None = None) -> dict
     if cookie is not None:
         env["HTTP_COOKIE"] = cookie
     return env
+
+
+def view(env: dict[str, Any]) -> RequestView:
+    """What the guard's steps read of a request (the path does not matter here)."""
+    return RequestView(env, "/api/catalog")
 
 
 def assert_reached(response: TestResponse) -> dict[str, Any]:
@@ -168,7 +174,7 @@ def test_bearer_token_size(header: str, max_size: int, accepted: bool) -> None:
     ],
 )
 def test_cookie_token(cookie: str | None, name: str, token: str | None) -> None:
-    assert cookie_token(environ(cookie=cookie), name, MAX) == token
+    assert cookie_token(view(environ(cookie=cookie)), name, MAX) == token
 
 
 @pytest.mark.parametrize(
@@ -187,7 +193,7 @@ def test_cookie_token(cookie: str | None, name: str, token: str | None) -> None:
 )
 def test_cookie_token_tossed(cookie: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        cookie_token(environ(cookie=cookie), "token", MAX)
+        cookie_token(view(environ(cookie=cookie)), "token", MAX)
     assert caught.value.error == "invalid_request"
 
 
@@ -202,10 +208,10 @@ def test_cookie_token_tossed(cookie: str) -> None:
 def test_cookie_token_size(size: int, accepted: bool) -> None:
     env = environ(cookie="token=" + "a" * size)
     if accepted:
-        assert cookie_token(env, "token", 300) == "a" * size
+        assert cookie_token(view(env), "token", 300) == "a" * size
     else:
         with pytest.raises(InvalidToken, match="longer than 300"):
-            cookie_token(env, "token", 300)
+            cookie_token(view(env), "token", 300)
 
 
 # --------------------------------------------------------------------------------------
@@ -233,7 +239,7 @@ def test_extract_token(
     expected: tuple[str, str] | None,
 ) -> None:
     env = environ(authorization, cookie)
-    assert extract_token(env, cookie_name=cookie_name, max_size=MAX) == expected
+    assert extract_token(view(env), cookie_name=cookie_name, max_size=MAX) == expected
 
 
 @pytest.mark.parametrize(
@@ -249,14 +255,14 @@ def test_extract_token_never_falls_back_to_the_cookie(
     authorization: str, refusal: type[Exception]
 ) -> None:
     with pytest.raises(refusal):
-        extract_token(environ(authorization, "token=good"), cookie_name="token", max_size=MAX)
+        extract_token(view(environ(authorization, "token=good")), cookie_name="token", max_size=MAX)
 
 
 def test_extract_token_refuses_a_tossed_cookie() -> None:
     with pytest.raises(InvalidRequest):
-        extract_token(environ(cookie="token=a; token=b"), cookie_name="token", max_size=MAX)
+        extract_token(view(environ(cookie="token=a; token=b")), cookie_name="token", max_size=MAX)
     # ...but a cookie that is not read cannot be refused.
-    assert extract_token(environ(cookie="token=a; token=b"), cookie_name=None, max_size=MAX) is None
+    assert extract_token(view(environ(cookie="token=a; token=b")), cookie_name=None, max_size=MAX) is None
 
 
 # --------------------------------------------------------------------------------------
@@ -545,7 +551,7 @@ def test_invalid_custom_header_token_is_refused_without_clearing_cookie(
 def test_custom_header_size_cap() -> None:
     env = create_environ("/api/catalog", headers={IAP: "a" * (MAX + 1)})
     with pytest.raises(InvalidToken) as caught:
-        custom_header_token(env, environ_key(IAP), MAX)
+        custom_header_token(env, header_key(IAP, "token_headers"), MAX)
     assert caught.value.source == "custom-header"
 
 
@@ -556,8 +562,8 @@ def test_custom_header_size_cap() -> None:
         pytest.param("cf-access-jwt-assertion", "HTTP_CF_ACCESS_JWT_ASSERTION", id="lowercase"),
     ],
 )
-def test_environ_key(name: str, key: str) -> None:
-    assert environ_key(name) == key
+def test_header_key(name: str, key: str) -> None:
+    assert header_key(name, "token_headers") == key
 
 
 @pytest.mark.parametrize(
@@ -591,7 +597,7 @@ def test_odd_bytes_in_other_cookies_do_not_break_the_token_cookie(
 ) -> None:
     token = ec_key.token()
     env = environ(cookie=cookie.format(token=token))
-    assert cookie_token(env, "token", MAX) == token
+    assert cookie_token(view(env), "token", MAX) == token
 
 
 @pytest.mark.parametrize(

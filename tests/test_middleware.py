@@ -102,7 +102,9 @@ def test_cookie_is_secure_on_https_and_carries_a_configured_domain(
 ) -> None:
     client = Client(make_guard(cookie=CookieSettings(domain="example.test")), use_cookies=False)
     cookie = client.get(
-        "/api/catalog", headers=bearer(ec_key.token()), base_url="https://example.test"
+        "/api/catalog",
+        headers={**bearer(ec_key.token()), "Sec-Fetch-Site": "same-origin"},  # a browser
+        base_url="https://example.test",
     ).headers["Set-Cookie"]
     assert "Secure" in cookie
     assert "Domain=example.test" in cookie
@@ -184,6 +186,40 @@ def test_no_token_cookie_on_a_response_shared_caches_may_store(
     assert response.status_code == 200
     assert ("Set-Cookie" in response.headers) is cookie_set
     assert response.get_data() == b"catalog"
+
+
+@pytest.mark.parametrize(
+    ("set_for", "scheme", "headers", "cookie_set"),
+    [
+        # Every current browser sends fetch metadata to https and localhost origins.
+        pytest.param("browsers", "https", {"Sec-Fetch-Site": "same-origin"}, True, id="browser"),
+        pytest.param("browsers", "https", {"Sec-Fetch-Mode": "cors"}, True, id="browser-mode"),
+        pytest.param("browsers", "https", {"Sec-Fetch-Dest": "image"}, True, id="browser-dest"),
+        # An API client: no ~1 KB header it would never send back.
+        pytest.param("browsers", "https", {}, False, id="api-client"),
+        # Browsers send no fetch metadata to plain-http origins: set it there.
+        pytest.param("browsers", "http", {}, True, id="plain-http"),
+        pytest.param("all", "https", {}, True, id="all"),
+        pytest.param("none", "https", {"Sec-Fetch-Site": "same-origin"}, False, id="none"),
+        pytest.param("none", "http", {}, False, id="none-http"),
+    ],
+)
+def test_which_requests_get_the_cookie(
+    make_guard: Guard,
+    ec_key: SigningKey,
+    set_for: str,
+    scheme: str,
+    headers: dict[str, str],
+    cookie_set: bool,
+) -> None:
+    client = Client(make_guard(cookie=CookieSettings(set_for=set_for)), use_cookies=False)  # type: ignore[arg-type]
+    response = client.get(
+        "/api/catalog",
+        headers={**bearer(ec_key.token()), **headers},
+        base_url=f"{scheme}://example.test",
+    )
+    assert response.status_code == 200
+    assert ("Set-Cookie" in response.headers) is cookie_set
 
 
 def test_no_cookie_for_service_tokens_or_when_disabled(make_guard: Guard, ec_key: SigningKey) -> None:

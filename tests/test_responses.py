@@ -84,6 +84,38 @@ def test_problem_json_when_asked_for() -> None:
     }
 
 
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        pytest.param(None, "application/json", id="none"),
+        pytest.param("*/*", "application/json", id="anything"),
+        pytest.param("application/*", "application/json", id="any-application"),
+        pytest.param("application/json", "application/json", id="json"),
+        pytest.param("application/problem+json", "application/problem+json", id="problem"),
+        # A substring test got these wrong: q=0 means "not acceptable" (RFC 9110 §12.4.2).
+        pytest.param(
+            "application/json, application/problem+json;q=0", "application/json", id="problem-q0"
+        ),
+        pytest.param(
+            "application/problem+json;q=0.5, application/json", "application/json", id="json-preferred"
+        ),
+        pytest.param(
+            "application/json;q=0.5, application/problem+json", "application/problem+json", id="problem-preferred"
+        ),
+        # Named explicitly, problem details win a tie with JSON.
+        pytest.param(
+            "application/json, application/problem+json", "application/problem+json", id="tie"
+        ),
+        pytest.param("*/*;q=0.1, application/problem+json", "application/problem+json", id="with-wildcard"),
+        pytest.param("text/html, application/xhtml+xml", "application/json", id="browser"),
+    ],
+)
+def test_the_accept_header_is_parsed_with_qualities(accept: str | None, content_type: str) -> None:
+    headers = {"Accept": accept} if accept is not None else {}
+    _, sent, _ = answer(ExpiredToken("the token has expired"), headers=headers)
+    assert sent["Content-Type"] == content_type
+
+
 def test_challenge_never_carries_quotes_or_backslashes() -> None:
     value = challenge(ExpiredToken('say "hi" \\ bye\n'), 'my "realm"')
     assert value == 'Bearer realm="my realm", error="invalid_token", error_description="say hi  bye"'

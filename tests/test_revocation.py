@@ -229,7 +229,7 @@ def test_with_redis_and_redis_down(redis: Server, ec_key: SigningKey, clock: Clo
         claims = {"sub": sub, "iat": clock.now - 10}
         return Identity(sub, claims, issuer, "user", "header", clock.now + 60, "t")
 
-    from wsgi_jwt_guard.revocation import RevokedToken
+    from wsgi_jwt_guard.errors import RevokedToken
 
     with pytest.raises(RevokedToken):
         worker.check(identity("user:default/mallory"))

@@ -32,6 +32,7 @@ from types import MappingProxyType
 
 from .errors import ConfigError, InsufficientScope
 from .identity import Identity, TokenSource
+from .validation import Settings, strings, text
 
 __all__ = ["APIKey", "APIKeys"]
 
@@ -41,7 +42,7 @@ _TOKEN68 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012345
 
 
 @dataclass(frozen=True)
-class APIKey:
+class APIKey(Settings):
     """One static API key, the subject it stands for and where it may be used."""
 
     key: str
@@ -57,14 +58,12 @@ class APIKey:
             raise ConfigError(
                 "key", "use letters, digits and -._~+/= only, and not the shape of a JWT"
             )
-        if not isinstance(self.subject, str) or not self.subject:
-            raise ConfigError("subject", "expected the subject the key stands for")
-        if isinstance(self.paths, str) or not isinstance(self.paths, Sequence):
-            raise ConfigError("paths", "expected a list of path prefixes")
-        for path in self.paths:
-            if not isinstance(path, str) or not path.startswith("/"):
+        text(self.subject, "subject", "the subject the key stands for")
+        paths = strings(self.paths, "paths")
+        for path in paths:
+            if not path.startswith("/"):
                 raise ConfigError("paths", f"{path!r} is not a path prefix starting with '/'")
-        object.__setattr__(self, "paths", tuple(p.rstrip("/") or "/" for p in self.paths))
+        self._settle(paths=tuple(p.rstrip("/") or "/" for p in paths))
 
     def __repr__(self) -> str:  # never show the key
         return f"APIKey(subject={self.subject!r}, paths={list(self.paths)!r})"

@@ -62,14 +62,14 @@ import hmac
 import logging
 import os
 import threading
-import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import IO, Any
 
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
 from cachelib.serializers import BaseSerializer
 
+from .clock import Clock, system_clock
 from .errors import ConfigError
 
 __all__ = ["CACHE_TYPES", "SharedCache", "build_cache"]
@@ -185,7 +185,7 @@ class SharedCache(BaseCache):
         *,
         secrets: Sequence[str] = (),
         retry_after: float = 10.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Clock = system_clock,
     ) -> None:
         super().__init__(default_timeout=300)
         if cache is not None and not isinstance(cache, BaseCache):

@@ -18,40 +18,47 @@ store (``Cache-Control: public``, ``s-maxage`` or ``must-revalidate``, the
 directives that let a CDN keep an answer to an authenticated request, RFC 9111
 §3.5): a CDN storing that response would hand the user's token to everyone.
 
-Reading: :func:`cookie_values` is the one place the guard reads the ``Cookie``
-header -- for the token, for the CSRF double-submit cookie and to decide
-whether the browser holds the token already. It reads the header the way
-browsers write it (RFC 6265 §5.4: ``name=value`` pairs joined by ``"; "``,
-no quoting, no escapes). Parsers written for the older RFC 2109 grammar, such
-as ``werkzeug.http.parse_cookie``, treat ``a="; token=x; b="`` as one quoted
-value; a browser sends those as three cookies, and a sibling subdomain can
-make it send exactly that to hide a second ``token`` from such a parser.
+Only browsers need the cookie, so by default (``set_for = "browsers"``) an
+https request without fetch metadata -- an API client -- gets no
+``Set-Cookie`` it would never send back (see :attr:`CookieSettings.set_for`).
+Every value is built from a template made once, at construction.
+
+Reading the ``Cookie`` header is the request view's job
+(:meth:`wsgi_jwt_guard.request.RequestView.cookie`): one reader, with browser
+semantics, for the token, the CSRF double-submit cookie and the decision
+whether the browser holds the token already.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
 
 from werkzeug.datastructures import ResponseCacheControl
-from werkzeug.http import dump_cookie, parse_cache_control_header
+from werkzeug.http import http_date, parse_cache_control_header
 
 from .errors import ConfigError
+from .validation import Settings, cookie_name, flag, one_of, optional_flag, optional_text
 
-__all__ = ["CookieSettings", "cookie_values", "shared_cacheable"]
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIEnvironment
 
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 6265 token
+__all__ = ["CookieSettings", "shared_cacheable"]
+
 # Browsers drop cookies over 4096 bytes; a longer token is only sent as a header.
 _MAX_COOKIE_TOKEN = 4000
 # Browsers cap cookie lifetimes at 400 days; it also keeps a huge `exp` printable.
 _MAX_LIFETIME = 400 * 86400
+_DOMAIN = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# Fetch metadata: every request of a modern browser to an https (or localhost)
+# origin carries these; API clients send none.
+_FETCH_METADATA = ("HTTP_SEC_FETCH_SITE", "HTTP_SEC_FETCH_MODE", "HTTP_SEC_FETCH_DEST")
 
 
 @dataclass(frozen=True)
-class CookieSettings:
-    """Name and attributes of the token cookie."""
+class CookieSettings(Settings):
+    """Name and attributes of the token cookie, and which requests set it."""
 
     name: str = "token"
     #: ``False`` turns the cookie off everywhere: never read, never set.
@@ -61,72 +68,71 @@ class CookieSettings:
     #: ``None``: ``Secure`` on https requests; ``True``: always.
     secure: bool | None = None
     samesite: Literal["Lax", "Strict", "None"] = "Lax"
+    #: Which answers to a header token carry ``Set-Cookie``. ``"browsers"``:
+    #: requests with fetch metadata (``Sec-Fetch-*``, sent by every current
+    #: browser to https and localhost origins), and every plain-http request,
+    #: since browsers send no fetch metadata there; API clients on https get
+    #: no ~1 KB header they would never send back. ``"all"``: every one (a
+    #: browser older than 2023 behind https). ``"none"``: never (the app sets
+    #: the cookie itself, or no browser loads images from this service).
+    set_for: Literal["browsers", "all", "none"] = "browsers"
+    _head: str = field(init=False, repr=False, compare=False, default="")
+    _tails: tuple[str, str] = field(init=False, repr=False, compare=False, default=("", ""))
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _COOKIE_NAME.fullmatch(self.name):
-            raise ConfigError("name", "expected a cookie name (letters, digits, -_.)")
-        if not isinstance(self.enabled, bool):
-            raise ConfigError("enabled", "expected true or false")
-        if self.samesite not in ("Lax", "Strict", "None"):
-            raise ConfigError("samesite", "expected 'Lax', 'Strict' or 'None'")
-        if self.domain is not None and (not isinstance(self.domain, str) or not self.domain):
-            raise ConfigError("domain", "expected a domain name")
+        name = cookie_name(self.name, "name")
+        samesite = one_of(self.samesite, "samesite", ("Lax", "Strict", "None"))
+        domain = optional_text(self.domain, "domain", "a domain name")
+        if domain is not None:
+            if not _DOMAIN.fullmatch(domain):
+                raise ConfigError("domain", "expected a domain name")
+            domain = domain.removeprefix(".")  # browsers ignore it (RFC 6265 §5.2.3)
+        secure = optional_flag(self.secure, "secure")
         # Browsers match the prefixes case-insensitively (RFC 6265bis §4.1.3).
-        prefixed = self.name.lower().startswith(("__host-", "__secure-"))
-        if self.name.lower().startswith("__host-") and self.domain is not None:
+        prefixed = name.lower().startswith(("__host-", "__secure-"))
+        if name.lower().startswith("__host-") and domain is not None:
             raise ConfigError("domain", "a __Host- cookie cannot have a domain")
-        if self.secure not in (None, True, False):
-            raise ConfigError("secure", "expected true or false")
-        if self.secure is False and (prefixed or self.samesite == "None"):
+        if secure is False and (prefixed or samesite == "None"):
             # Browsers drop such a cookie: every login would silently fail.
             raise ConfigError("secure", "__Host-, __Secure- and SameSite=None cookies are Secure")
-        if prefixed or self.samesite == "None":
-            object.__setattr__(self, "secure", True)  # browsers reject them otherwise
+        if prefixed or samesite == "None":
+            secure = True  # browsers reject them otherwise
+        # Every Set-Cookie is head + value + expiry + tail: built here, once.
+        tail = f"; HttpOnly; Path=/; SameSite={samesite}"
+        self._settle(
+            enabled=flag(self.enabled, "enabled"),
+            domain=domain,
+            secure=secure,
+            set_for=one_of(self.set_for, "set_for", ("browsers", "all", "none")),
+            _head=f"{name}=",
+            _tails=(
+                ("; Secure" if secure else "") + tail,  # plain http
+                "; Secure" + tail if secure is not False else tail,  # https
+            ),
+        )
 
-    def issue(self, token: str, expires: float, *, https: bool) -> str | None:
+    def wanted(self, environ: WSGIEnvironment) -> bool:
+        """Whether the answer to this request should carry the cookie (``set_for``)."""
+        if self.set_for == "browsers":
+            if environ.get("wsgi.url_scheme") != "https":
+                return True  # browsers send no fetch metadata to plain-http origins
+            return any(key in environ for key in _FETCH_METADATA)
+        return self.set_for == "all"
+
+    def issue(self, token: str, expires: float, *, https: bool, now: float) -> str | None:
         """The ``Set-Cookie`` value carrying ``token`` until ``expires``, if it fits."""
         if len(token) > _MAX_COOKIE_TOKEN:
             return None
-        return self._dump(token, min(expires, time.time() + _MAX_LIFETIME), https)
+        return self._dump(token, min(expires, now + _MAX_LIFETIME), https)
 
     def clear(self, *, https: bool) -> str:
         """The ``Set-Cookie`` value that deletes the cookie."""
         return self._dump("", 0, https)
 
     def _dump(self, value: str, expires: float, https: bool) -> str:
-        return dump_cookie(
-            self.name,
-            value,
-            expires=int(expires),
-            path="/",
-            domain=self.domain,
-            secure=self.secure or (self.secure is None and https),
-            httponly=True,
-            samesite=self.samesite,
-        )
-
-
-def cookie_values(header: str, name: str) -> list[str]:
-    """Every value of the cookie ``name`` in a ``Cookie`` header, in order.
-
-    The header is split as browsers join it (RFC 6265 §5.4): on ``;``, each
-    pair at its first ``=``, blanks around names and values trimmed. Quotes
-    never group anything, so no value can swallow the pairs after it; a value
-    wholly wrapped in a pair of quotes (RFC 6265 §4.1.1 allows that form) is
-    unwrapped, as Go's ``net/http`` does. The strings keep the header's bytes
-    as PEP 3333 gives them (latin-1 text). Linear in the header's length.
-    """
-    if name not in header:  # most requests: no need to split
-        return []
-    values = []
-    for pair in header.split(";"):
-        key, equals, value = pair.partition("=")
-        if equals and key.strip(" \t") == name:
-            value = value.strip(" \t")
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            values.append(value)
-    return values
+        domain = f"; Domain={self.domain}" if self.domain is not None else ""
+        expiry = http_date(int(expires))
+        return f"{self._head}{value}{domain}; Expires={expiry}{self._tails[https]}"
 
 
 def shared_cacheable(headers: list[tuple[str, str]]) -> bool:

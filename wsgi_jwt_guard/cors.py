@@ -34,11 +34,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .csrf import normalize_origin
 from .errors import ConfigError, PreflightRefused
+from .request import normalize_origin
+from .validation import Settings, flag, origins, strings, whole
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from .request import RequestView
 
 __all__ = ["CORSSettings", "is_preflight"]
 
@@ -46,16 +47,16 @@ _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHI
 
 
 def _tokens(value: object, key: str) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ConfigError(key, "expected a list of names")
-    for item in value:
-        if not isinstance(item, str) or not item or not set(item) <= _TOKEN:
+    """A list of method or header names (RFC 9110 tokens)."""
+    items = strings(value, key)
+    for item in items:
+        if not set(item) <= _TOKEN:
             raise ConfigError(key, f"{item!r} is not a method or header name")
-    return tuple(value)
+    return items
 
 
 @dataclass(frozen=True)
-class CORSSettings:
+class CORSSettings(Settings):
     """Which cross-origin callers may use the service from a browser."""
 
     #: Origins allowed to call (``https://app.example.com``), or ``["*"]`` for
@@ -75,23 +76,22 @@ class CORSSettings:
     _headers: frozenset[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        origins = _tokens_or_origins(self.allowed_origins)
-        if "*" in origins and self.allow_credentials:
+        allowed = origins(self.allowed_origins, "allowed_origins", wildcard=True)
+        credentials = flag(self.allow_credentials, "allow_credentials")
+        if "*" in allowed and credentials:
             raise ConfigError(
                 "allow_credentials", "browsers refuse credentials with allowed_origins = ['*']"
             )
-        object.__setattr__(self, "_origins", frozenset(origins))
-        object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
-        methods = _tokens(self.allowed_methods, "allowed_methods")
-        object.__setattr__(self, "allowed_methods", methods)
         headers = _tokens(self.allowed_headers, "allowed_headers")
-        object.__setattr__(self, "allowed_headers", headers)
-        object.__setattr__(self, "_headers", frozenset(h.lower() for h in headers))
-        object.__setattr__(self, "expose_headers", _tokens(self.expose_headers, "expose_headers"))
-        if not isinstance(self.allow_credentials, bool):
-            raise ConfigError("allow_credentials", "expected true or false")
-        if type(self.max_age) is not int or not 0 <= self.max_age <= 86400:
-            raise ConfigError("max_age", "expected a whole number of seconds, at most 86400")
+        self._settle(
+            _origins=allowed,
+            allowed_origins=tuple(self.allowed_origins),
+            allowed_methods=_tokens(self.allowed_methods, "allowed_methods"),
+            allowed_headers=headers,
+            _headers=frozenset(h.lower() for h in headers),
+            expose_headers=_tokens(self.expose_headers, "expose_headers"),
+            max_age=whole(self.max_age, "max_age", maximum=86400),
+        )
 
     def origin_allowed(self, origin: str) -> bool:
         """Whether ``origin`` (an ``Origin`` header value) may call."""
@@ -100,12 +100,13 @@ class CORSSettings:
         normalized = normalize_origin(origin)
         return normalized is not None and normalized in self._origins
 
-    def preflight(self, environ: WSGIEnvironment) -> list[tuple[str, str]]:
+    def preflight(self, request: RequestView) -> list[tuple[str, str]]:
         """The headers of the ``204`` answer to a preflight.
 
         Raises :class:`~wsgi_jwt_guard.errors.PreflightRefused` if it is not allowed.
         """
-        origin = str(environ.get("HTTP_ORIGIN", ""))
+        environ = request.environ
+        origin = str(request.origin or "")
         if not self.origin_allowed(origin):
             raise PreflightRefused("CORS: this origin may not call this service")
         method = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD", "")).strip()
@@ -136,26 +137,11 @@ class CORSSettings:
         return headers
 
 
-def _tokens_or_origins(value: object) -> list[str]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise ConfigError("allowed_origins", "expected a list of origins")
-    origins = []
-    for index, origin in enumerate(value):
-        normalized = "*" if origin == "*" else (
-            normalize_origin(origin) if isinstance(origin, str) else None
-        )
-        if normalized is None:
-            raise ConfigError(
-                f"allowed_origins[{index}]", "expected scheme://host[:port] or '*' (not 'null')"
-            )
-        origins.append(normalized)
-    return origins
-
-
-def is_preflight(environ: WSGIEnvironment) -> bool:
+def is_preflight(request: RequestView) -> bool:
     """Whether the request is a CORS preflight as browsers send it (Fetch §3.2.2)."""
+    environ = request.environ
     return (
-        environ.get("REQUEST_METHOD") == "OPTIONS"
+        request.method == "OPTIONS"
         and "HTTP_ORIGIN" in environ
         and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
     )

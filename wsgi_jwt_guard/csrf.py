@@ -33,52 +33,25 @@ provenance is what is refused (as Django's CSRF check and Go's
 from __future__ import annotations
 
 import hmac
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .cookies import cookie_values
 from .errors import ConfigError, CrossSiteRequest
-from .extraction import environ_key
-from .routing import request_methods
+from .request import normalize_origin
+from .validation import Settings, cookie_name, flag, header_key, optional_text, origins
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from .request import RequestView
 
-__all__ = ["SAFE_METHODS", "CSRFSettings", "check_request", "normalize_origin", "request_origin"]
+__all__ = ["SAFE_METHODS", "CSRFSettings", "check_request"]
 
 #: RFC 9110 §9.2.1: methods that must not change state; never checked.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-_ORIGIN = re.compile(
-    r"(https?)://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::([0-9]{1,5}))?", re.IGNORECASE
-)
-_DEFAULT_PORTS = {"http": "80", "https": "443"}
-_COOKIE_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def normalize_origin(value: str) -> str | None:
-    """``scheme://host[:port]`` lower-cased, default port dropped; ``None`` if not one."""
-    match = _ORIGIN.fullmatch(value.strip())
-    if match is None:
-        return None
-    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
-    if port is None or port == _DEFAULT_PORTS[scheme]:
-        return f"{scheme}://{host}"
-    return f"{scheme}://{host}:{int(port)}"
-
-
-def request_origin(environ: WSGIEnvironment) -> str | None:
-    """The request's own origin, from ``wsgi.url_scheme`` and ``Host``."""
-    scheme = str(environ.get("wsgi.url_scheme", "http"))
-    host = environ.get("HTTP_HOST")
-    if not host:
-        host = f"{environ.get('SERVER_NAME', '')}:{environ.get('SERVER_PORT', '')}"
-    return normalize_origin(f"{scheme}://{host}")
 
 
 @dataclass(frozen=True)
-class CSRFSettings:
+class CSRFSettings(Settings):
     """How unsafe requests authenticated by ambient credentials prove they are same-site."""
 
     #: ``False`` turns the check off (the app then owns CSRF protection entirely).
@@ -93,47 +66,32 @@ class CSRFSettings:
     _header_key: str | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.enabled, bool):
-            raise ConfigError("enabled", "expected true or false")
-        if isinstance(self.allowed_origins, str) or not isinstance(self.allowed_origins, Sequence):
-            raise ConfigError("allowed_origins", "expected a list of origins")
-        origins = set()
-        for index, origin in enumerate(self.allowed_origins):
-            normalized = normalize_origin(origin) if isinstance(origin, str) else None
-            if normalized is None:
-                raise ConfigError(
-                    f"allowed_origins[{index}]",
-                    "expected scheme://host[:port] (no path, no wildcard, not 'null')",
-                )
-            origins.add(normalized)
-        object.__setattr__(self, "_origins", frozenset(origins))
-        object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
         if (self.header is None) != (self.cookie is None):
             missing = "cookie" if self.cookie is None else "header"
             raise ConfigError(missing, "double-submit needs both a header and a cookie")
-        if self.header is not None:
-            try:
-                key = environ_key(self.header) if isinstance(self.header, str) else None
-            except ValueError:
-                key = None
-            if key is None or key in ("HTTP_AUTHORIZATION", "HTTP_COOKIE"):
-                raise ConfigError("header", "expected a request header name (X-CSRF-Token)")
-            object.__setattr__(self, "_header_key", key)
-        if self.cookie is not None and (
-            not isinstance(self.cookie, str) or not _COOKIE_NAME.fullmatch(self.cookie)
-        ):
-            raise ConfigError("cookie", "expected a cookie name (letters, digits, -_.)")
+        header = optional_text(self.header, "header", "a request header name (X-CSRF-Token)")
+        key = header_key(header, "header") if header is not None else None
+        if key in ("HTTP_AUTHORIZATION", "HTTP_COOKIE"):
+            raise ConfigError("header", "expected a request header name (X-CSRF-Token)")
+        self._settle(
+            enabled=flag(self.enabled, "enabled"),
+            _origins=origins(self.allowed_origins, "allowed_origins"),
+            allowed_origins=tuple(self.allowed_origins),
+            _header_key=key,
+            cookie=None if self.cookie is None else cookie_name(self.cookie, "cookie"),
+        )
 
     def allows(self, origin: str) -> bool:
         """Whether ``origin`` (an ``Origin`` header value) is in ``allowed_origins``."""
         normalized = normalize_origin(origin)
         return normalized is not None and normalized in self._origins
 
-    def _double_submitted(self, environ: WSGIEnvironment) -> bool:
+    def double_submitted(self, request: RequestView) -> bool:
+        """Whether the double-submit header equals the double-submit cookie."""
         if self._header_key is None or self.cookie is None:
             return False
-        sent = environ.get(self._header_key, "")
-        values = set(cookie_values(environ.get("HTTP_COOKIE", ""), self.cookie))
+        sent = request.environ.get(self._header_key, "")
+        values = set(request.cookie(self.cookie))
         if not sent or len(values) != 1:  # absent, or tossed twice: proves nothing
             return False
         expected = values.pop()
@@ -145,30 +103,31 @@ class CSRFSettings:
         )
 
 
-def check_request(environ: WSGIEnvironment, settings: CSRFSettings, credential: str) -> None:
+def check_request(request: RequestView, settings: CSRFSettings, credential: str) -> None:
     """Raise :class:`~wsgi_jwt_guard.errors.CrossSiteRequest` unless this request,
     authenticated by an ambient ``credential`` (``"the token cookie"``, a
     header's name), is safe or shown to come from this site."""
     if not settings.enabled:
         return
-    methods = request_methods(environ)
+    methods = request.methods
     if methods <= SAFE_METHODS:
         return
     unsafe = min(methods - SAFE_METHODS)
     # Named in the answer and the log only if it is a plain method name.
     plain = unsafe.isascii() and unsafe.isalpha() and len(unsafe) <= 16
     method = unsafe if plain else "unsafe request"
-    origin = environ.get("HTTP_ORIGIN")
+    origin = request.origin
     if origin is not None and origin.strip() != "null":
-        own = request_origin(environ)
+        own = request.own_origin()
         if (own is not None and normalize_origin(origin) == own) or settings.allows(origin):
             return
-        if settings._double_submitted(environ):
+        if settings.double_submitted(request):
             return
         raise CrossSiteRequest(
             f"a cross-site {method} with {credential} is refused: Origin is not this site"
         )
-    if environ.get("HTTP_SEC_FETCH_SITE") == "same-origin" or settings._double_submitted(environ):
+    fetch_site = request.environ.get("HTTP_SEC_FETCH_SITE")
+    if fetch_site == "same-origin" or settings.double_submitted(request):
         return
     proof = "an Origin or Sec-Fetch-Site: same-origin header"
     if settings.header is not None:

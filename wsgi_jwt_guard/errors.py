@@ -33,6 +33,7 @@ __all__ = [
     "PathTooLong",
     "PreflightRefused",
     "RequestRefused",
+    "RevokedToken",
     "UnknownKey",
     "UnsafePath",
 ]
@@ -116,6 +117,11 @@ class InvalidToken(AuthenticationError):
 
 class ExpiredToken(InvalidToken):
     """The token's ``exp`` has passed (a cookie holding it is cleared)."""
+
+
+class RevokedToken(InvalidToken):
+    """The token was revoked (its ``jti``, or its subject before its ``iat``);
+    see :mod:`wsgi_jwt_guard.revocation`."""
 
 
 class UnknownKey(InvalidToken):

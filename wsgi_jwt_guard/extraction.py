@@ -11,8 +11,8 @@ Sources, in order:
    bare JWT (``X-Goog-IAP-JWT-Assertion``, ``Cf-Access-Jwt-Assertion``). Only
    configure one that your proxy always sets or strips, or clients could send it.
 3. The token cookie, on routes that accept it, read as browsers write it
-   (:func:`~wsgi_jwt_guard.cookies.cookie_values`). The same name sent twice
-   with different values (cookie tossing from a sibling domain) is refused.
+   (:meth:`~wsgi_jwt_guard.request.RequestView.cookie`). The same name sent
+   twice with different values (cookie tossing from a sibling domain) is refused.
 
 The ``Authorization`` header is the caller's explicit choice: a browser never
 adds it on its own, and no other site can make it. The other two are
@@ -32,19 +32,20 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from .cookies import cookie_values
 from .errors import ConfigError, InvalidRequest, InvalidToken
 from .identity import TokenSource
+from .validation import header_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
+
+    from .request import RequestView
 
 __all__ = [
     "AMBIENT_SOURCES",
     "bearer_token",
     "cookie_token",
     "custom_header_token",
-    "environ_key",
     "extract_token",
     "token_header_keys",
 ]
@@ -54,25 +55,14 @@ AMBIENT_SOURCES: frozenset[TokenSource] = frozenset({"cookie", "custom-header"})
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
-_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
-
-
-def environ_key(header_name: str) -> str:
-    """The WSGI environ key of a request header (``X-Token`` -> ``HTTP_X_TOKEN``)."""
-    if not _HEADER_NAME.fullmatch(header_name):
-        raise ValueError(f"{header_name!r} is not a header name")
-    return "HTTP_" + header_name.upper().replace("-", "_")
 
 
 def token_header_keys(names: Sequence[str]) -> tuple[str, ...]:
     """Validate the ``token_headers`` setting; return their environ keys."""
-    if isinstance(names, str):
+    if isinstance(names, str) or not isinstance(names, Sequence):
         raise ConfigError("token_headers", "expected a list of header names")
-    try:
-        keys = tuple(environ_key(name) for name in names)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError("token_headers", str(exc)) from None
+    keys = tuple(header_key(name, "token_headers") for name in names)
     if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(keys):
         raise ConfigError("token_headers", "Authorization and Cookie are read already")
     return keys
@@ -107,9 +97,9 @@ def _too_long(max_size: int, source: TokenSource) -> InvalidToken:
     return InvalidToken(f"the token is longer than {max_size} characters", source=source)
 
 
-def cookie_token(environ: WSGIEnvironment, name: str, max_size: int) -> str | None:
+def cookie_token(request: RequestView, name: str, max_size: int) -> str | None:
     """The value of the token cookie, ``None`` if absent or empty."""
-    values = set(cookie_values(environ.get("HTTP_COOKIE", ""), name))
+    values = set(request.cookie(name))
     values.discard("")
     if not values:
         return None
@@ -132,7 +122,7 @@ def custom_header_token(environ: WSGIEnvironment, key: str, max_size: int) -> st
 
 
 def extract_token(
-    environ: WSGIEnvironment,
+    request: RequestView,
     *,
     cookie_name: str | None,
     max_size: int,
@@ -143,6 +133,7 @@ def extract_token(
     ``cookie_name`` is ``None`` on routes (or guards) that do not accept the
     cookie; ``header_keys`` are the environ keys of the custom token headers.
     """
+    environ = request.environ
     token = bearer_token(environ, max_size)
     if token is not None:
         return token, "header"
@@ -151,7 +142,7 @@ def extract_token(
         if token is not None:
             return token, "custom-header"
     if cookie_name is not None:
-        token = cookie_token(environ, cookie_name, max_size)
+        token = cookie_token(request, cookie_name, max_size)
         if token is not None:
             return token, "cookie"
     return None

@@ -42,7 +42,8 @@ from cachelib import BaseCache
 
 from .apikeys import APIKey, APIKeys
 from .caches import SharedCache
-from .cookies import CookieSettings, cookie_values, shared_cacheable
+from .clock import Clock, system_clock
+from .cookies import CookieSettings, shared_cacheable
 from .cors import CORSSettings, is_preflight
 from .csrf import CSRFSettings, check_request
 from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
@@ -50,10 +51,12 @@ from .extraction import AMBIENT_SOURCES, extract_token, token_header_keys
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metrics import EventHook, Metrics, reason_of
+from .request import RequestView
 from .responses import refuse
 from .revocation import Revocations
-from .routing import Policy, RouteTable, Rule, check_mount, normalize_path
+from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
+from .validation import text, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -145,17 +148,21 @@ class JWTGuard:
         on_event: EventHook | None = None,
         token_cache_size: int = 10_000,
         token_cache_max_age: float | None = 300.0,
+        clock: Clock = system_clock,
     ) -> None:
-        if type(max_token_size) is not int or max_token_size < 256:
-            raise ConfigError("max_token_size", "expected a whole number of at least 256")
-        if not isinstance(remote_user_claim, str) or not remote_user_claim:
-            raise ConfigError("remote_user_claim", "expected a claim name")
+        self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
+        text(remote_user_claim, "remote_user_claim", "a claim name")
         if not isinstance(realm, str):
             raise ConfigError("realm", "expected a string")
+        self.realm = realm
         self.mount = check_mount(mount)
-        if type(max_path_length) is not int or not 256 <= max_path_length <= 1 << 20:
-            raise ConfigError("max_path_length", "expected a whole number from 256 to 1048576")
-        self.max_path_length = max_path_length
+        self.max_path_length = whole(
+            max_path_length, "max_path_length", minimum=256, maximum=1 << 20
+        )
+        if not callable(clock):
+            raise ConfigError("clock", "expected a callable returning the time")
+        #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
+        self.clock = clock
         if cors is not None and not isinstance(cors, CORSSettings):
             raise ConfigError("cors", "expected a CORSSettings object")
         self.cors = cors
@@ -168,7 +175,7 @@ class JWTGuard:
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
         self.metrics = Metrics(on_event)
         #: State shared between workers: JWKS documents, revocations.
-        self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache)
+        self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache, clock=clock)
         self.verifier = Verifier(
             issuers,
             service_tokens,
@@ -201,8 +208,6 @@ class JWTGuard:
         if csrf is not None and not isinstance(csrf, CSRFSettings):
             raise ConfigError("csrf", "expected a CSRFSettings object")
         self.csrf = csrf if csrf is not None else CSRFSettings()
-        self.max_token_size = max_token_size
-        self.realm = realm
         if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
             raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
@@ -217,13 +222,13 @@ class JWTGuard:
             environ.pop(key, None)
         # 2-4. Route, extract, verify.
         try:
-            path = normalize_path(environ, self.mount, self.max_path_length)
-            if self.cors is not None and is_preflight(environ):
-                headers = self.cors.preflight(environ)  # the app never sees a preflight
+            request = RequestView.of(environ, self.mount, self.max_path_length)
+            if self.cors is not None and is_preflight(request):
+                headers = self.cors.preflight(request)  # the app never sees a preflight
                 self.metrics.increment("requests.preflight")
                 start_response("204 No Content", headers)
                 return []
-            identity = self._authenticate(environ, path)
+            identity = self._authenticate(request)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
         cors = self._cors_headers(environ) if self.cors is not None else None
@@ -241,21 +246,21 @@ class JWTGuard:
             # Let proxied calls forward the credential, as the seed middleware does.
             environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
-        set_cookie = self._cookie_to_set(environ, identity)
+        set_cookie = self._cookie_to_set(request, identity)
         if cors is not None:
             start_response = _finishing(start_response, set_cookie, cors)
         elif set_cookie is not None:  # the common case, kept cheap: one header
             start_response = _adding_cookie(start_response, set_cookie)
         return self.app(environ, start_response)
 
-    def _authenticate(self, environ: WSGIEnvironment, path: str) -> Identity | None:
+    def _authenticate(self, request: RequestView) -> Identity | None:
         """The request's verified identity, ``None`` if none is needed or sent."""
-        rule, policy = self.routes.resolve(path, environ)
+        rule, policy = self.routes.resolve(request)
         if policy == "public":
             return None
         cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
         found = extract_token(
-            environ,
+            request,
             cookie_name=cookie_name,
             max_size=self.max_token_size,
             header_keys=self.token_header_keys,
@@ -269,13 +274,15 @@ class JWTGuard:
             credential = "the token cookie"
             if source == "custom-header":
                 credential = "the " + next(
-                    self._header_names[key] for key in self.token_header_keys if key in environ
+                    self._header_names[key]
+                    for key in self.token_header_keys
+                    if key in request.environ
                 ) + " header"
-            check_request(environ, self.csrf, credential)
+            check_request(request, self.csrf, credential)
         try:
             identity = None
             if self._has_api_keys and source != "cookie":
-                identity = self.api_keys.identify(token, source, path)
+                identity = self.api_keys.identify(token, source, request.path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
             if self.revocations is not None:  # every kind: user, service, API key
@@ -321,20 +328,25 @@ class JWTGuard:
             return [("Vary", "Origin")]
         return [*self.cors.response_headers(origin), ("Vary", "Origin")]
 
-    def _cookie_to_set(self, environ: WSGIEnvironment, identity: Identity) -> str | None:
+    def _cookie_to_set(self, request: RequestView, identity: Identity) -> str | None:
         """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
-        if identity.source != "header" or identity.kind != "user" or not self.cookie.enabled:
+        cookie = self.cookie
+        if identity.source != "header" or identity.kind != "user" or not cookie.enabled:
             return None
+        environ = request.environ
+        if not cookie.wanted(environ):
+            return None  # an API client would never send it back
         token = identity.token
-        cookie = environ.get("HTTP_COOKIE", "")
-        if token in cookie and set(cookie_values(cookie, self.cookie.name)) == {token}:
+        if token in environ.get("HTTP_COOKIE", "") and set(request.cookie(cookie.name)) == {
+            token
+        }:
             return None  # the browser has it already (tossed copies beside it: set again)
         # The value depends on the token and the scheme only: build it once per token.
         https = environ.get("wsgi.url_scheme") == "https"
         key = (token, https)
         header = self._set_cookies.get(key)
         if header is None:
-            header = self.cookie.issue(token, identity.expires_at, https=https) or ""
+            header = cookie.issue(token, identity.expires_at, https=https, now=self.clock()) or ""
             if len(self._set_cookies) >= _SET_COOKIE_MEMORY:
                 self._set_cookies.clear()
             self._set_cookies[key] = header

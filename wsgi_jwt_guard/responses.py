@@ -26,6 +26,9 @@ from collections.abc import Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
+from werkzeug.datastructures import MIMEAccept
+from werkzeug.http import parse_accept_header
+
 from .errors import KeysUnavailable, RequestRefused
 
 if TYPE_CHECKING:
@@ -33,8 +36,23 @@ if TYPE_CHECKING:
 
 __all__ = ["refuse"]
 
+_PROBLEM = "application/problem+json"
 # RFC 6750 §3: error_description may only hold %x20-21 / %x23-5B / %x5D-7E.
 _NOT_QUOTABLE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
+
+
+def _wants_problem_details(accept: str | None) -> bool:
+    """Whether ``Accept`` prefers RFC 9457 problem details to plain JSON.
+
+    Parsed as werkzeug does (qualities, ``q=0`` meaning "not acceptable",
+    wildcards): ``application/json, application/problem+json;q=0`` gets JSON.
+    """
+    if not accept or "problem" not in accept:  # most clients: nothing to parse
+        return False
+    parsed = parse_accept_header(accept, MIMEAccept)
+    problem, json = parsed.quality(_PROBLEM), parsed.quality("application/json")
+    # Named explicitly, it wins a tie with JSON (even one reached by a wildcard).
+    return problem > json or (problem > 0 and problem == json and _PROBLEM in parsed.values())
 
 
 def challenge(refusal: RequestRefused, realm: str) -> str:
@@ -56,7 +74,7 @@ def refuse(
 ) -> list[bytes]:
     """Answer the request with ``refusal``; the wrapped app is never called."""
     status = HTTPStatus(refusal.status)
-    if "application/problem+json" in environ.get("HTTP_ACCEPT", ""):
+    if _wants_problem_details(environ.get("HTTP_ACCEPT")):
         content_type = "application/problem+json"
         document: object = {
             "type": "about:blank",

@@ -40,29 +40,25 @@ import hashlib
 import json
 import math
 import threading
-import time
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from .caches import SharedCache
-from .errors import ConfigError, InvalidToken
+from .clock import Clock, system_clock
+from .errors import RevokedToken
+from .validation import seconds, text
 
 if TYPE_CHECKING:
     from cachelib import BaseCache
 
     from .identity import Identity
 
-__all__ = ["Revocations", "RevokedToken"]
+__all__ = ["Revocations"]
 
 _PREFIX = "wsgi_jwt_guard:revoked:"
 #: An entry's name: ``("jti" | "sub", issuer or None for any, value)``.
 _Name = tuple[str, "str | None", str]
 # Bounds the per-worker memory of what was read; past it the memory starts over.
 _LOCAL_ENTRIES = 100_000
-
-
-class RevokedToken(InvalidToken):
-    """The token was revoked (its ``jti``, or its subject before its ``iat``)."""
 
 
 class Revocations:
@@ -81,17 +77,11 @@ class Revocations:
         *,
         check_interval: float = 5.0,
         max_token_lifetime: float = 86400.0,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = system_clock,
     ) -> None:
-        for name, value in (
-            ("check_interval", check_interval),
-            ("max_token_lifetime", max_token_lifetime),
-        ):
-            if type(value) not in (int, float) or not 0 <= value < math.inf:
-                raise ConfigError(name, "expected a non-negative number of seconds")
-        self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache)
-        self.check_interval = check_interval
-        self.max_token_lifetime = max_token_lifetime
+        self.check_interval = seconds(check_interval, "check_interval")
+        self.max_token_lifetime = seconds(max_token_lifetime, "max_token_lifetime")
+        self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache, clock=clock)
         self.clock = clock
         # (kind, issuer or None, value) -> (what the shared cache said, when it
         # was read). Keyed by the entry's name, not its hashed cache key, so a
@@ -108,8 +98,7 @@ class Revocations:
 
         Returns ``False`` if only this worker knows (the shared cache is down).
         """
-        if not isinstance(jti, str) or not jti:
-            raise ValueError("expected the token's 'jti'")
+        text(jti, "jti", "the token's 'jti'")
         ttl = expires_at - self.clock()
         if ttl <= 0:
             return True  # expired already: nothing to do
@@ -125,8 +114,7 @@ class Revocations:
 
         Returns ``False`` if only this worker knows (the shared cache is down).
         """
-        if not isinstance(subject, str) or not subject:
-            raise ValueError("expected a subject")
+        text(subject, "subject", "a subject")
         moment = self.clock() if before is None else before
         return self._store(("sub", issuer, subject), moment, self.max_token_lifetime)
 

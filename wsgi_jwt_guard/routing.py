@@ -54,18 +54,19 @@ Matching rules, all chosen to fail closed:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from .errors import ConfigError, InsufficientScope, PathTooLong, UnsafePath
+from .errors import ConfigError, InsufficientScope, UnsafePath
 from .identity import Identity, TokenKind
+from .request import UNSAFE_PATH
+from .validation import Settings, flag, names, one_of, strings
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import WSGIEnvironment
+    from .request import RequestView
 
-__all__ = ["Policy", "RouteTable", "Rule", "check_mount", "normalize_path", "request_methods"]
+__all__ = ["Policy", "RouteTable", "Rule", "check_mount"]
 
 #: ``public``: no token needed (a token sent is ignored). ``protected``: a valid
 #: token is required. ``optional``: no token means anonymous, a valid token is
@@ -76,7 +77,7 @@ TOKEN_KINDS: tuple[str, ...] = get_args(TokenKind)
 
 
 @dataclass(frozen=True)
-class Rule:
+class Rule(Settings):
     """What one path prefix demands. Validated when built; raises :class:`ConfigError`."""
 
     policy: Policy = "protected"
@@ -99,8 +100,7 @@ class Rule:
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.policy not in POLICIES:
-            raise ConfigError("policy", f"unknown policy {self.policy!r}; expected {POLICIES}")
+        one_of(self.policy, "policy", POLICIES)
         if isinstance(self.unless, str):
             raise ConfigError("unless", "expected a list of regular expressions, not a string")
         patterns = []
@@ -111,29 +111,27 @@ class Rule:
                 patterns.append(re.compile(pattern))
             except re.error as exc:
                 raise ConfigError(f"unless[{index}]", f"bad regular expression: {exc}") from None
-        object.__setattr__(self, "_patterns", tuple(patterns))
-        if isinstance(self.unless_methods, str) or not all(
-            isinstance(method, str) and method.isalpha() for method in self.unless_methods
-        ):
+        methods = strings(self.unless_methods, "unless_methods")
+        if not all(method.isascii() and method.isalpha() for method in methods):
             raise ConfigError("unless_methods", "expected a list of HTTP method names")
-        methods = frozenset(method.upper() for method in self.unless_methods)
-        if "HEAD" in methods and "GET" not in methods:
+        exempt = frozenset(method.upper() for method in methods)
+        if "HEAD" in exempt and "GET" not in exempt:
             raise ConfigError(
                 "unless_methods", "HEAD runs the GET view in every framework: exempt GET too"
             )
-        object.__setattr__(self, "unless_methods", methods)
-        if not isinstance(self.cookie, bool):
-            raise ConfigError("cookie", "expected true or false")
-        tokens = frozenset(self.tokens) if not isinstance(self.tokens, str) else {self.tokens}
-        if not tokens or not tokens <= set(TOKEN_KINDS):
+        tokens = (self.tokens,) if isinstance(self.tokens, str) else self.tokens
+        if not tokens:
             raise ConfigError("tokens", f"expected a non-empty list drawn from {TOKEN_KINDS}")
-        object.__setattr__(self, "tokens", tokens)
         if not isinstance(self.claims, Mapping) or not all(isinstance(k, str) for k in self.claims):
             raise ConfigError("claims", "expected a table of claim names to required values")
-        object.__setattr__(self, "claims", dict(self.claims))
-        if isinstance(self.scopes, str) or not all(isinstance(s, str) for s in self.scopes):
-            raise ConfigError("scopes", "expected a list of scope names")
-        object.__setattr__(self, "scopes", frozenset(self.scopes))
+        self._settle(
+            _patterns=tuple(patterns),
+            unless_methods=exempt,
+            cookie=flag(self.cookie, "cookie"),
+            tokens=names(tokens, "tokens", TOKEN_KINDS),
+            claims=dict(self.claims),
+            scopes=frozenset(strings(self.scopes, "scopes")),
+        )
 
     @property
     def answers_preflight(self) -> bool:
@@ -226,18 +224,19 @@ class RouteTable:
         self._root = self._rules.get("/", self.default)
         self._lengths = sorted({len(p) for p in self._rules if p != "/"}, reverse=True)
 
-    def resolve(self, path: str, environ: WSGIEnvironment) -> tuple[Rule, Policy]:
-        """The rule and policy for a normalized ``path``; :class:`UnsafePath` if ambiguous."""
+    def resolve(self, request: RequestView) -> tuple[Rule, Policy]:
+        """The rule and policy for a request; :class:`UnsafePath` if its path is ambiguous."""
+        path = request.path
         rule = self.match(path)
-        policy = _policy(rule, path, environ)
+        policy = _policy(rule, path, request)
         if ";" in path:
             # Servlet containers (and proxies to them) drop ";params" from each
             # segment; refuse when that reading would take another route.
             plain = _PATH_PARAMETERS.sub("", path)
-            if _UNSAFE.search(plain):
+            if UNSAFE_PATH.search(plain):
                 raise UnsafePath("the request path hides a '.'/'..' segment or '//' behind ';'")
             other = self.match(plain)
-            if other is not rule or _policy(other, plain, environ) != policy:
+            if other is not rule or _policy(other, plain, request) != policy:
                 raise UnsafePath("the request path's ';' parameters change which route it takes")
         return rule, policy
 
@@ -265,7 +264,7 @@ class RouteTable:
 def _normalize_prefix(prefix: object, key: str) -> str:
     if not isinstance(prefix, str) or not prefix.startswith("/"):
         raise ConfigError(key, "a route prefix must be a string starting with '/'")
-    if _UNSAFE.search(prefix) or "?" in prefix or "#" in prefix:
+    if UNSAFE_PATH.search(prefix) or "?" in prefix or "#" in prefix:
         raise ConfigError(key, "a route prefix must be a plain, normalized path")
     return prefix if prefix == "/" else prefix.removesuffix("/")
 
@@ -276,89 +275,22 @@ def check_mount(mount: object) -> str:
         mount and (not mount.startswith("/") or mount.endswith("/") or not mount.isascii())
     ):
         raise ConfigError("mount", "expected '' or a path such as '/api' (no trailing '/')")
-    if _UNSAFE.search(mount) or "?" in mount or "#" in mount or ";" in mount:
+    if UNSAFE_PATH.search(mount) or "?" in mount or "#" in mount or ";" in mount:
         raise ConfigError("mount", "expected a plain, normalized path")
     return mount
 
 
-# One scan finds every form of path the guard refuses (see the module docstring).
-# Still-encoded escapes after the server decoded the path mean double encoding:
-# %2e . %2f / %5c \ %00 NUL %3b ; and %25XX (a third layer, any character).
-_UNSAFE = re.compile(
-    r"[\x00-\x1f\x7f\\]|%(?:2[eEfF]|5[cC]|00|3[bB]|25[0-9A-Fa-f]{2})|//|/\.\.?(?:/|$)"
-)
-
-
-def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 8192) -> str:
-    """The decoded path to match, ``mount + PATH_INFO``; refuses what is unsafe.
-
-    :class:`UnsafePath` (400) if ``SCRIPT_NAME`` is not ``mount`` or the path is
-    ambiguous, :class:`PathTooLong` (414) past ``max_length`` characters.
-    """
-    script_name: str = environ.get("SCRIPT_NAME", "")
-    if script_name != mount and script_name != mount + "/":
-        raise UnsafePath(
-            "the request's SCRIPT_NAME is not where this service is mounted"
-            " (the guard's 'mount' setting)"
-        )
-    path_info: str = environ.get("PATH_INFO", "")
-    if len(path_info) > max_length:
-        raise PathTooLong(f"the request path is longer than {max_length} characters")
-    raw = mount + path_info
-    if raw.isascii():
-        path = raw  # ASCII reads the same in latin-1 and UTF-8
-    else:
-        try:
-            # PEP 3333 hands over the path's bytes as latin-1 characters.
-            path = raw.encode("latin-1").decode("utf-8")
-        except UnicodeError:
-            raise UnsafePath("the request path is not valid UTF-8") from None
-    if not path:
-        return "/"
-    if path[0] != "/":
-        raise UnsafePath("the request path must start with '/'")
-    found = _UNSAFE.search(path)
-    if found is None and not path.isascii():
-        # Full-width dots, slashes and backslashes become ASCII under NFKC.
-        found = _UNSAFE.search(unicodedata.normalize("NFKC", path))
-    if found is not None:
-        raise UnsafePath(_describe(found.group()))
-    return path
-
-
 _PATH_PARAMETERS = re.compile(r";[^/]*")
-#: Headers that frameworks and middleware honour to change the request method.
-_METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
 
 
-def request_methods(environ: WSGIEnvironment) -> frozenset[str]:
-    """``REQUEST_METHOD`` and every method an override header asks for, upper case."""
-    methods = {str(environ.get("REQUEST_METHOD", "GET")).upper()}
-    for key in _METHOD_OVERRIDES:
-        value = environ.get(key)
-        if value is not None:
-            methods.update(part.strip().upper() for part in str(value).split(","))
-    return frozenset(methods)
-
-
-def _policy(rule: Rule, path: str, environ: WSGIEnvironment) -> Policy:
-    method = str(environ.get("REQUEST_METHOD", "GET"))
+def _policy(rule: Rule, path: str, request: RequestView) -> Policy:
+    method = request.method
     policy = rule.policy_for(path, method)
     # Exempt by method only if no override header names another method.
     if (
         policy == "public"
         and method in rule.unless_methods
-        and not request_methods(environ).issubset(rule.unless_methods)
+        and not request.methods.issubset(rule.unless_methods)
     ):
         return rule.policy_for(path, "")
     return policy
-
-
-def _describe(match: str) -> str:
-    if match == "//":
-        return "the request path has an empty segment ('//')"
-    if match.startswith("/."):
-        return "the request path has a '.' or '..' segment"
-    if match.startswith("%"):
-        return "the request path is encoded twice (an escape is left after decoding)"
-    return "the request path holds a backslash or a control character"

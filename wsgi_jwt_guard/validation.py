@@ -25,6 +25,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from .errors import ConfigError
+from .request import normalize_origin
 
 __all__ = [
     "Settings",
@@ -35,6 +36,7 @@ __all__ = [
     "one_of",
     "optional_flag",
     "optional_text",
+    "origins",
     "seconds",
     "strings",
     "text",
@@ -146,3 +148,20 @@ def header_key(value: object, key: str) -> str:
     if not isinstance(value, str) or not _HEADER_NAME.fullmatch(value):
         raise ConfigError(key, f"{value!r} is not a header name")
     return "HTTP_" + value.upper().replace("-", "_")
+
+
+def origins(value: object, key: str, *, wildcard: bool = False) -> frozenset[str]:
+    """A list of ``scheme://host[:port]`` origins, normalized (``"*"`` if ``wildcard``)."""
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise ConfigError(key, "expected a list of origins")
+    found = set()
+    for index, origin in enumerate(value):
+        if wildcard and origin == "*":
+            found.add("*")
+            continue
+        normalized = normalize_origin(origin) if isinstance(origin, str) else None
+        if normalized is None:
+            allowed = "scheme://host[:port] or '*'" if wildcard else "scheme://host[:port]"
+            raise ConfigError(f"{key}[{index}]", f"expected {allowed} (no path, not 'null')")
+        found.add(normalized)
+    return frozenset(found)

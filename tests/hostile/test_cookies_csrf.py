@@ -389,7 +389,7 @@ def attributes(header: str) -> tuple[str, dict[str, str]]:
 EMISSIONS = [
     # (id, cookie settings, environ overrides, how the request is made, expected attributes)
     pytest.param(CookieSettings(), {}, {"HttpOnly", "Path", "SameSite", "Expires"}, id="default-http"),
-    pytest.param(CookieSettings(), {"wsgi.url_scheme": "https"}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="default-https"),
+    pytest.param(CookieSettings(), {"wsgi.url_scheme": "https", "HTTP_SEC_FETCH_SITE": "same-origin"}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="default-https"),
     pytest.param(CookieSettings(secure=True), {}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="always-secure"),
     pytest.param(CookieSettings(name="__Host-token"), {}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="host-prefix-over-http"),
     pytest.param(CookieSettings(name="__Secure-token", domain="example.test"), {}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure", "Domain"}, id="secure-prefix-with-domain"),
