@@ -15,7 +15,7 @@ from werkzeug.test import Client, create_environ, run_wsgi_app
 from tests.helpers import SigningKey
 from wsgi_jwt_guard import ConfigError, JWTGuard, Metrics
 from wsgi_jwt_guard.metrics import reason_of
-from wsgi_jwt_guard.middleware import fingerprint, loggable
+from wsgi_jwt_guard.responses import fingerprint, loggable
 
 
 def test_counts_allowed_public_and_refused_by_reason(

@@ -38,19 +38,25 @@ from typing import TYPE_CHECKING, Literal
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import http_date, parse_cache_control_header
 
+from .clock import Clock, system_clock
 from .errors import ConfigError
 from .validation import Settings, cookie_name, flag, one_of, optional_flag, optional_text
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["CookieSettings", "shared_cacheable"]
+    from .identity import Identity
+    from .request import RequestView
+
+__all__ = ["CookieSettings", "TokenCookie", "shared_cacheable"]
 
 # Browsers drop cookies over 4096 bytes; a longer token is only sent as a header.
 _MAX_COOKIE_TOKEN = 4000
 # Browsers cap cookie lifetimes at 400 days; it also keeps a huge `exp` printable.
 _MAX_LIFETIME = 400 * 86400
 _DOMAIN = re.compile(r"\.?[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")
+# Set-Cookie values kept for reuse (one per recent token); past it, start over.
+_MEMORY = 4096
 # Fetch metadata: every request of a modern browser to an https (or localhost)
 # origin carries these; API clients send none.
 _FETCH_METADATA = ("HTTP_SEC_FETCH_SITE", "HTTP_SEC_FETCH_MODE", "HTTP_SEC_FETCH_DEST")
@@ -133,6 +139,43 @@ class CookieSettings(Settings):
         domain = f"; Domain={self.domain}" if self.domain is not None else ""
         expiry = http_date(int(expires))
         return f"{self._head}{value}{domain}; Expires={expiry}{self._tails[https]}"
+
+
+class TokenCookie:
+    """The cookie step: the ``Set-Cookie`` a header token earns, and the one that clears it."""
+
+    def __init__(self, settings: CookieSettings, clock: Clock = system_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        # (token, https) -> Set-Cookie value ("" when the token does not fit).
+        self._issued: dict[tuple[str, bool], str] = {}
+
+    def to_set(self, request: RequestView, identity: Identity) -> str | None:
+        """The ``Set-Cookie`` for a header user token that the browser does not hold yet."""
+        settings = self.settings
+        if identity.source != "header" or identity.kind != "user" or not settings.enabled:
+            return None
+        environ = request.environ
+        if not settings.wanted(environ):
+            return None  # an API client would never send it back
+        token = identity.token
+        held = token in environ.get("HTTP_COOKIE", "") and request.cookie(settings.name)
+        if held and set(held) == {token}:
+            return None  # held already (with a tossed copy beside it: set again)
+        # The value depends on the token and the scheme only: build it once per token.
+        key = (token, environ.get("wsgi.url_scheme") == "https")
+        header = self._issued.get(key)
+        if header is None:
+            issued = settings.issue(token, identity.expires_at, https=key[1], now=self.clock())
+            header = issued or ""
+            if len(self._issued) >= _MEMORY:
+                self._issued.clear()
+            self._issued[key] = header
+        return header or None
+
+    def clearing(self, environ: WSGIEnvironment) -> str:
+        """The ``Set-Cookie`` that makes the browser drop a refused cookie."""
+        return self.settings.clear(https=environ.get("wsgi.url_scheme") == "https")
 
 
 def shared_cacheable(headers: list[tuple[str, str]]) -> bool:

@@ -126,6 +126,15 @@ class CORSSettings(Settings):
         ]
         return headers
 
+    def answer_headers(self, origin: str | None) -> list[tuple[str, str]] | None:
+        """The CORS headers for the answer to a request from ``origin`` (its ``Origin``
+        header), ``None`` for a same-origin request (no ``Origin`` at all)."""
+        if origin is None:
+            return None
+        if not self.origin_allowed(origin):
+            return [("Vary", "Origin")]
+        return [*self.response_headers(origin), ("Vary", "Origin")]
+
     def response_headers(self, origin: str) -> list[tuple[str, str]]:
         """The ``Access-Control-*`` headers of an answer to an allowed ``origin``."""
         wildcard = "*" in self._origins

@@ -43,11 +43,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AMBIENT_SOURCES",
+    "TokenHeaders",
     "bearer_token",
     "cookie_token",
     "custom_header_token",
     "extract_token",
-    "token_header_keys",
 ]
 
 #: Sources a browser or a proxy attaches without the caller's code asking.
@@ -58,14 +58,27 @@ _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 _BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
 
 
-def token_header_keys(names: Sequence[str]) -> tuple[str, ...]:
-    """Validate the ``token_headers`` setting; return their environ keys."""
-    if isinstance(names, str) or not isinstance(names, Sequence):
-        raise ConfigError("token_headers", "expected a list of header names")
-    keys = tuple(header_key(name, "token_headers") for name in names)
-    if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(keys):
-        raise ConfigError("token_headers", "Authorization and Cookie are read already")
-    return keys
+class TokenHeaders:
+    """The ``token_headers`` setting: header names and their environ keys, in order."""
+
+    __slots__ = ("keys", "names")
+
+    def __init__(self, names: Sequence[str] = ()) -> None:
+        if isinstance(names, str) or not isinstance(names, Sequence):
+            raise ConfigError("token_headers", "expected a list of header names")
+        #: The WSGI environ keys, in the order they are tried.
+        self.keys = tuple(header_key(name, "token_headers") for name in names)
+        self.names = tuple(names)
+        if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(self.keys):
+            raise ConfigError("token_headers", "Authorization and Cookie are read already")
+
+    def credential(self, environ: WSGIEnvironment) -> str:
+        """How a refusal names the ambient credential this request carries: the
+        first configured token header present, else the token cookie."""
+        for key, name in zip(self.keys, self.names, strict=True):
+            if key in environ:
+                return f"the {name} header"
+        return "the token cookie"
 
 
 def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:

@@ -32,9 +32,7 @@ client set it. Mounted inside a ``DispatcherMiddleware`` at ``/api``::
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -43,20 +41,20 @@ from cachelib import BaseCache
 from .apikeys import APIKey, APIKeys
 from .caches import SharedCache
 from .clock import Clock, system_clock
-from .cookies import CookieSettings, shared_cacheable
+from .cookies import CookieSettings, TokenCookie, shared_cacheable
 from .cors import CORSSettings, is_preflight
 from .csrf import CSRFSettings, check_request
 from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
-from .extraction import AMBIENT_SOURCES, extract_token, token_header_keys
+from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metrics import EventHook, Metrics, reason_of
 from .request import RequestView
-from .responses import refuse
+from .responses import fingerprint, log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
-from .validation import text, whole
+from .validation import instance, text, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -75,8 +73,6 @@ log = logging.getLogger("wsgi_jwt_guard")
 
 # Removed from every request: only the guard may say who the user is. A server,
 # a proxy's forwarded headers or a client could otherwise set them.
-# Set-Cookie values kept for reuse (one per recent token); past it, start over.
-_SET_COOKIE_MEMORY = 4096
 _SCRUBBED = ("REMOTE_USER", "AUTH_TYPE", ENVIRON_KEY, "HTTP_REMOTE_USER")
 
 
@@ -91,10 +87,8 @@ class JWTGuard:
     :param cookie: the token cookie's name and attributes.
     :param csrf: how unsafe requests authenticated by the cookie prove they come
         from this site (default: same-origin ``Origin``/``Sec-Fetch-Site``, else 403).
-    :param token_headers: request headers that carry a bare JWT, tried after the
-        ``Authorization`` header and before the cookie (``X-Goog-IAP-JWT-Assertion``).
-        Only name headers that your proxy always sets or strips. Like the
-        cookie, they are ambient credentials: unsafe requests get the CSRF check.
+    :param token_headers: headers a proxy sets to a bare JWT (``X-Goog-IAP-JWT-Assertion``),
+        tried before the cookie; ambient, like the cookie (CSRF-checked).
     :param mount: the ``SCRIPT_NAME`` the guard runs under (``/api`` inside a
         ``DispatcherMiddleware`` mount or behind a server's configured prefix);
         a request with any other ``SCRIPT_NAME`` is refused with 400. Routes
@@ -107,22 +101,19 @@ class JWTGuard:
         real JWT and bounds the work an attacker can cause.
     :param remote_user_claim: the claim copied to ``REMOTE_USER``.
     :param realm: the ``realm`` of ``WWW-Authenticate`` challenges.
-    :param cache: a ``cachelib`` cache shared by JWKS clients and revocations
-        (default: per process); wrap it in a
-        :class:`~wsgi_jwt_guard.caches.SharedCache` with ``secrets`` so that
-        nobody who can write to the cache server can plant keys.
+    :param cache: a ``cachelib`` cache for JWKS documents and revocations (default: per
+        process); a :class:`~wsgi_jwt_guard.caches.SharedCache` with ``secrets`` signs entries.
     :param api_keys: static API keys (:mod:`wsgi_jwt_guard.apikeys`), accepted
         from the ``Authorization`` header and custom token headers, never the cookie.
     :param revocations: revoked tokens and subjects to refuse
         (:mod:`wsgi_jwt_guard.revocation`); also at ``guard.revocations``.
     :param on_event: called with a counter's name on every increment of
         :attr:`metrics` (see :mod:`wsgi_jwt_guard.metrics`), e.g. to feed statsd.
-    :param token_cache_size: verified tokens remembered per process, so a repeat
-        token skips the signature check (:mod:`wsgi_jwt_guard.token_cache`); ``0``
-        turns it off. 10,000 entries is a few tens of MB at most.
-    :param token_cache_max_age: seconds a remembered token is served before it is
-        verified again (never past its ``exp``); bounds how long a token outlives
-        its signing key's removal from the JWKS. ``None``: until ``exp``.
+    :param token_cache_size: verified tokens remembered per process, so a repeat token
+        skips the signature check (:mod:`wsgi_jwt_guard.token_cache`); ``0``: off.
+    :param token_cache_max_age: seconds before a remembered token is verified again (never
+        past ``exp``): how long it outlives its key's removal. ``None``: until ``exp``.
+    :param clock: the time, for everything the guard builds (:mod:`wsgi_jwt_guard.clock`).
     """
 
     def __init__(
@@ -163,14 +154,8 @@ class JWTGuard:
             raise ConfigError("clock", "expected a callable returning the time")
         #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
-        if cors is not None and not isinstance(cors, CORSSettings):
-            raise ConfigError("cors", "expected a CORSSettings object")
-        self.cors = cors
-        self.token_header_keys = token_header_keys(token_headers)
-        # How a refusal names the ambient credential the CSRF check saw.
-        self._header_names = {
-            key: name for key, name in zip(self.token_header_keys, token_headers, strict=True)
-        }
+        self.cors = None if cors is None else instance(cors, "cors", CORSSettings)
+        self.token_headers = TokenHeaders(token_headers)
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
         self.metrics = Metrics(on_event)
@@ -193,28 +178,17 @@ class JWTGuard:
             routes = RouteTable(routes, default=default)
         self.routes = routes
         if cors is None:
-            for prefix, rule in [*routes.rules.items(), ("default", routes.default)]:
-                if rule.answers_preflight:
-                    key = "default" if prefix == "default" else f"routes.{prefix!r}"
-                    raise ConfigError(
-                        f"{key}.unless_methods",
-                        "OPTIONS: the guard answers CORS preflights itself and never passes an"
-                        " anonymous OPTIONS to the app; configure cors (allowed origins)",
-                    )
-        if cookie is not None and not isinstance(cookie, CookieSettings):
-            raise ConfigError("cookie", "expected a CookieSettings object")
-        self.cookie = cookie if cookie is not None else CookieSettings()
-        self._set_cookies: dict[tuple[str, bool], str] = {}
-        if csrf is not None and not isinstance(csrf, CSRFSettings):
-            raise ConfigError("csrf", "expected a CSRFSettings object")
-        self.csrf = csrf if csrf is not None else CSRFSettings()
+            routes.check_preflights_answered()
+        self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
+        self.token_cookie = TokenCookie(self.cookie, clock)
+        self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
         if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
             raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
-        if revocations is not None and not isinstance(revocations, Revocations):
-            raise ConfigError("revocations", "expected a Revocations object")
-        self.revocations = revocations
+        self.revocations = (
+            None if revocations is None else instance(revocations, "revocations", Revocations)
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub.
@@ -231,7 +205,7 @@ class JWTGuard:
             identity = self._authenticate(request)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
-        cors = self._cors_headers(environ) if self.cors is not None else None
+        cors = self.cors.answer_headers(request.origin) if self.cors is not None else None
         if identity is None:  # a public route, or anonymous on an optional one
             self.metrics.increment("requests.public")
             if cors is not None:
@@ -246,7 +220,7 @@ class JWTGuard:
             # Let proxied calls forward the credential, as the seed middleware does.
             environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
-        set_cookie = self._cookie_to_set(request, identity)
+        set_cookie = self.token_cookie.to_set(request, identity)
         if cors is not None:
             start_response = _finishing(start_response, set_cookie, cors)
         elif set_cookie is not None:  # the common case, kept cheap: one header
@@ -263,7 +237,7 @@ class JWTGuard:
             request,
             cookie_name=cookie_name,
             max_size=self.max_token_size,
-            header_keys=self.token_header_keys,
+            header_keys=self.token_headers.keys,
         )
         if found is None:
             if policy == "optional":
@@ -271,14 +245,7 @@ class JWTGuard:
             raise MissingToken("this route requires a token")
         token, source = found
         if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
-            credential = "the token cookie"
-            if source == "custom-header":
-                credential = "the " + next(
-                    self._header_names[key]
-                    for key in self.token_header_keys
-                    if key in request.environ
-                ) + " header"
-            check_request(request, self.csrf, credential)
+            check_request(request, self.csrf, self.token_headers.credential(request.environ))
         try:
             identity = None
             if self._has_api_keys and source != "cookie":
@@ -298,97 +265,16 @@ class JWTGuard:
     ) -> Iterable[bytes]:
         reason = reason_of(type(refusal))
         self.metrics.increment(f"requests.refused.{reason}")
-        if log.isEnabledFor(logging.INFO):
-            # Everything request-derived is escaped: one line, no terminal escapes.
-            log.info(
-                "refused %s %s: %s (%s), token %s",
-                loggable(environ.get("REQUEST_METHOD", ""), 32),
-                loggable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
-                reason,
-                loggable(refusal.description),
-                refusal.fingerprint or "-",
-            )
+        log_refusal(refusal, environ, reason)
+        extra = []
         # A refused preflight grants nothing; other refusals stay readable cross-origin.
-        cors = None if isinstance(refusal, PreflightRefused) else self._cors_headers(environ)
-        extra = cors or []
+        if self.cors is not None and not isinstance(refusal, PreflightRefused):
+            extra += self.cors.answer_headers(environ.get("HTTP_ORIGIN")) or []
         if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
             # Clear it so the browser stops sending it (an expired cookie would
             # otherwise fail on every request until the browser drops it).
-            extra.append(("Set-Cookie", self.cookie.clear(https=_is_https(environ))))
+            extra.append(("Set-Cookie", self.token_cookie.clearing(environ)))
         return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
-
-    def _cors_headers(self, environ: WSGIEnvironment) -> list[tuple[str, str]] | None:
-        """CORS headers for the answer to an allowed cross-origin request, else ``None``."""
-        if self.cors is None:
-            return None
-        origin = environ.get("HTTP_ORIGIN")
-        if origin is None:
-            return None
-        if not self.cors.origin_allowed(origin):
-            return [("Vary", "Origin")]
-        return [*self.cors.response_headers(origin), ("Vary", "Origin")]
-
-    def _cookie_to_set(self, request: RequestView, identity: Identity) -> str | None:
-        """A ``Set-Cookie`` for a header user token that the cookie does not hold yet."""
-        cookie = self.cookie
-        if identity.source != "header" or identity.kind != "user" or not cookie.enabled:
-            return None
-        environ = request.environ
-        if not cookie.wanted(environ):
-            return None  # an API client would never send it back
-        token = identity.token
-        if token in environ.get("HTTP_COOKIE", "") and set(request.cookie(cookie.name)) == {
-            token
-        }:
-            return None  # the browser has it already (tossed copies beside it: set again)
-        # The value depends on the token and the scheme only: build it once per token.
-        https = environ.get("wsgi.url_scheme") == "https"
-        key = (token, https)
-        header = self._set_cookies.get(key)
-        if header is None:
-            header = cookie.issue(token, identity.expires_at, https=https, now=self.clock()) or ""
-            if len(self._set_cookies) >= _SET_COOKIE_MEMORY:
-                self._set_cookies.clear()
-            self._set_cookies[key] = header
-        return header or None
-
-
-# Anything outside printable ASCII, and the backslash that starts an escape.
-_UNLOGGABLE = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
-
-
-def loggable(value: object, limit: int = 256) -> str:
-    """``value`` safe to write into a log line: escaped, one line, at most ``limit`` long.
-
-    Control characters (ESC, CR, LF, vertical tab, NEL, U+2028...) and any
-    other non-ASCII character become ``\\xNN``/``\\uNNNN`` escapes, so request
-    data can neither forge a line nor drive an operator's terminal.
-    """
-    text = str(value)
-    cut = len(text) > limit
-    if cut:
-        text = text[:limit]
-    if not text.isascii() or not text.isprintable() or "\\" in text:
-        text = _UNLOGGABLE.sub(_escape, text)
-    return text + "..." if cut else text
-
-
-def _escape(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code == 0x5C:
-        return "\\\\"
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
-
-
-def fingerprint(token: str) -> str:
-    """A short, non-reversible name for a token, for logs: never log the token itself."""
-    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:12]
-
-
-def _is_https(environ: WSGIEnvironment) -> bool:
-    return environ.get("wsgi.url_scheme") == "https"
 
 
 def _adding_cookie(start_response: StartResponse, set_cookie: str) -> StartResponse:

@@ -20,7 +20,9 @@ echo the token.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import re
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -34,7 +36,9 @@ from .errors import KeysUnavailable, RequestRefused
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["refuse"]
+__all__ = ["fingerprint", "log_refusal", "loggable", "refuse"]
+
+log = logging.getLogger("wsgi_jwt_guard")
 
 _PROBLEM = "application/problem+json"
 # RFC 6750 §3: error_description may only hold %x20-21 / %x23-5B / %x5D-7E.
@@ -103,3 +107,50 @@ def refuse(
     headers.extend(extra_headers)
     start_response(f"{status.value} {status.phrase}", headers)
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
+
+
+def log_refusal(refusal: RequestRefused, environ: WSGIEnvironment, reason: str) -> None:
+    """One INFO line per refusal; everything request-derived escaped (:func:`loggable`)."""
+    if log.isEnabledFor(logging.INFO):
+        log.info(
+            "refused %s %s: %s (%s), token %s",
+            loggable(environ.get("REQUEST_METHOD", ""), 32),
+            loggable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
+            reason,
+            loggable(refusal.description),
+            refusal.fingerprint or "-",
+        )
+
+
+def fingerprint(token: str) -> str:
+    """A short, non-reversible name for a token, for logs: never log the token itself."""
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+# Anything outside printable ASCII, and the backslash that starts an escape.
+_UNLOGGABLE = re.compile(r"[^\x20-\x5b\x5d-\x7e]")
+
+
+def loggable(value: object, limit: int = 256) -> str:
+    """``value`` safe to write into a log line: escaped, one line, at most ``limit`` long.
+
+    Control characters (ESC, CR, LF, vertical tab, NEL, U+2028...) and any
+    other non-ASCII character become ``\\xNN``/``\\uNNNN`` escapes, so request
+    data can neither forge a line nor drive an operator's terminal.
+    """
+    text = str(value)
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]
+    if not text.isascii() or not text.isprintable() or "\\" in text:
+        text = _UNLOGGABLE.sub(_escape, text)
+    return text + "..." if cut else text
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code == 0x5C:
+        return "\\\\"
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"

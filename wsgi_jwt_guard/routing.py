@@ -252,6 +252,21 @@ class RouteTable:
                 return rule
         return self._root
 
+    def check_preflights_answered(self) -> None:
+        """Refuse ``OPTIONS`` exemptions: without CORS settings nobody answers them.
+
+        The guard answers CORS preflights itself and never passes an anonymous
+        ``OPTIONS`` to the app (Django and Pyramid run the view body for it).
+        """
+        for prefix, rule in [*self._rules.items(), ("", self.default)]:
+            if rule.answers_preflight:
+                key = f"routes.{prefix!r}" if prefix else "default"
+                raise ConfigError(
+                    f"{key}.unless_methods",
+                    "OPTIONS: the guard answers CORS preflights itself and never passes an"
+                    " anonymous OPTIONS to the app; configure cors (allowed origins)",
+                )
+
     @property
     def rules(self) -> Mapping[str, Rule]:
         """The normalized prefixes and their rules (the default not included)."""

@@ -32,6 +32,7 @@ __all__ = [
     "cookie_name",
     "flag",
     "header_key",
+    "instance",
     "names",
     "one_of",
     "optional_flag",
@@ -165,3 +166,12 @@ def origins(value: object, key: str, *, wildcard: bool = False) -> frozenset[str
             raise ConfigError(f"{key}[{index}]", f"expected {allowed} (no path, not 'null')")
         found.add(normalized)
     return frozenset(found)
+
+
+def instance(value: object, key: str, cls: type[T], default: T | None = None) -> T:
+    """``value`` if it is a ``cls`` (or ``default`` for ``None``): a settings object."""
+    if value is None and default is not None:
+        return default
+    if not isinstance(value, cls):
+        raise ConfigError(key, f"expected a {cls.__name__} object")
+    return value
