@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 from pathlib import Path
 
 import pytest
 from paste.deploy import loadapp
 from werkzeug.test import Client
 
-from tests.helpers import SERVICE_SECRET, echo_app, service_token
+from tests.helpers import ISSUER, SERVICE_SECRET, SigningKey, echo_app, service_token
 from wsgi_jwt_guard import ConfigError, JWTGuard
 from wsgi_jwt_guard.paste import filter_app_factory
 
@@ -92,3 +93,34 @@ pipeline = jwt echo
     app = loadapp(f"config:{here / 'app.ini'}")
     assert isinstance(app, JWTGuard)
     assert Client(app).get("/public").get_json()["path"] == "/public"
+
+
+def test_key_files_are_read_next_to_the_guard_toml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ec_key: SigningKey
+) -> None:
+    """The .ini names the TOML relative to itself, the TOML its keys relative to itself."""
+    (tmp_path / "deploy" / "guard").mkdir(parents=True)
+    guard_dir = tmp_path / "deploy" / "guard"
+    (guard_dir / "jwks.json").write_text(json.dumps({"keys": [ec_key.public_jwk()]}))
+    (guard_dir / "guard.toml").write_text(
+        f'[[issuers]]\nissuer = "{ISSUER}"\nkeys_file = "jwks.json"\n'
+    )
+    (tmp_path / "deploy" / "app.ini").write_text(
+        """
+[app:echo]
+use = call:tests.test_paste:echo_factory
+
+[filter:jwt]
+use = egg:wsgi_jwt_guard
+config = guard/guard.toml
+
+[pipeline:main]
+pipeline = jwt echo
+"""
+    )
+    monkeypatch.chdir(tmp_path)  # not where either file is
+    app = loadapp(f"config:{tmp_path / 'deploy' / 'app.ini'}")
+    headers = {"Authorization": f"Bearer {ec_key.token()}"}
+    assert Client(app).get("/x", headers=headers).status_code == 200
+
+

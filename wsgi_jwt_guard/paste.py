@@ -11,10 +11,12 @@ Pyramid (or any PasteDeploy) application can put the guard in front of itself::
     pipeline = jwt myapp
 
 ``config`` is the guard's TOML file (a relative path is read relative to the
-``.ini`` file). Without it, the configuration comes from the environment
+``.ini`` file, and the key files the TOML names relative to the TOML file).
+Without it, the configuration comes from the environment
 (``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables); with it, those
-variables complete the file -- see :func:`wsgi_jwt_guard.config.environment_config`.
-Other settings belong in the TOML file, where they are validated with the rest.
+variables complete the file -- see :mod:`wsgi_jwt_guard.environment`.
+Other settings belong in the TOML file, where they are validated with the rest;
+an error there names the key and the TOML file.
 """
 
 from __future__ import annotations

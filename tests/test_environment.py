@@ -1,4 +1,4 @@
-"""Configuration from the environment: ``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables.
+"""``wsgi_jwt_guard.environment``: ``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables.
 
 Precedence under test: a mapping passed in code is used as is; a file (given,
 or named by ``WSGI_JWT_GUARD_CONFIG``) is completed by the variables; a
@@ -7,6 +7,7 @@ variable and the file setting the same thing is an error naming the variable.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,16 +15,18 @@ from pathlib import Path
 import pytest
 from werkzeug.test import Client
 
+import wsgi_jwt_guard.config
 from tests.helpers import (
     AUDIENCE,
     ISSUER,
     SERVICE_SECRET,
     SERVICE_SECRET_OLD,
+    SigningKey,
     echo_app,
     service_token,
 )
 from wsgi_jwt_guard import ConfigError, from_config, load_config
-from wsgi_jwt_guard.config import environment_config
+from wsgi_jwt_guard.environment import environment_config, with_environment
 
 JWKS = "https://auth.example.test/api/auth/.well-known/jwks.json"
 
@@ -206,7 +209,14 @@ def test_a_setting_in_both_places_is_refused(
             id="missing-file",
         ),
         pytest.param(
-            {"AUDEINCE": "backstage"}, "WSGI_JWT_GUARD_AUDEINCE: unknown variable", id="typo"
+            {"AUDEINCE": "backstage"},
+            "WSGI_JWT_GUARD_AUDEINCE: unknown variable; did you mean WSGI_JWT_GUARD_AUDIENCE?",
+            id="typo",
+        ),
+        pytest.param(
+            {"VERBOSE": "1"},
+            "WSGI_JWT_GUARD_VERBOSE: unknown variable; expected one of",
+            id="nothing-close",
         ),
     ],
 )
@@ -227,3 +237,34 @@ def test_bad_file_named_by_the_variable(tmp_path: Path, setenv: SetEnv) -> None:
     setenv(CONFIG=str(tmp_path / "guard.toml"))
     with pytest.raises(ConfigError, match=r"WSGI_JWT_GUARD_CONFIG: .* is not valid TOML"):
         environment_config()
+
+
+def test_the_overlay_is_still_importable_from_config() -> None:
+    """It moved to ``wsgi_jwt_guard.environment``; code importing it from config keeps working."""
+    from wsgi_jwt_guard.config import environment_config as old_environment_config
+    from wsgi_jwt_guard.config import with_environment as old_with_environment
+
+    assert old_environment_config is environment_config
+    assert old_with_environment is with_environment
+    assert {"environment_config", "with_environment"} <= set(wsgi_jwt_guard.config.__all__)
+
+
+def test_paths_in_the_config_file_are_relative_to_it(
+    tmp_path: Path, setenv: SetEnv, monkeypatch: pytest.MonkeyPatch, ec_key: SigningKey
+) -> None:
+    config_dir = tmp_path / "etc"
+    config_dir.mkdir()
+    (config_dir / "keys.json").write_text(json.dumps({"keys": [ec_key.public_jwk()]}))
+    (config_dir / "guard.toml").write_text(f'[[issuers]]\nissuer = "{ISSUER}"\nkeys_file = "keys.json"\n')
+    elsewhere = tmp_path / "run"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    setenv(CONFIG="../etc/guard.toml", AUDIENCE=AUDIENCE)
+    config = environment_config()
+    assert config is not None
+    assert config["issuers"][0]["keys_file"] == str(config_dir / "keys.json")
+    guard = from_config(echo_app)
+    headers = {"Authorization": f"Bearer {ec_key.token()}"}
+    assert Client(guard).get("/x", headers=headers).status_code == 200
+
+

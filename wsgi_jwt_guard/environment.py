@@ -1,0 +1,175 @@
+"""Configuration from the environment (12-factor): the ``WSGI_JWT_GUARD_*`` variables.
+
+``WSGI_JWT_GUARD_CONFIG`` names a TOML file (the schema of
+:mod:`wsgi_jwt_guard.config`). The single-issuer variables describe a whole
+configuration on their own::
+
+    WSGI_JWT_GUARD_ISSUER=https://auth.example.com/api/auth
+    WSGI_JWT_GUARD_JWKS_URI=https://auth.example.com/api/auth/.well-known/jwks.json
+    WSGI_JWT_GUARD_AUDIENCE=backstage
+    WSGI_JWT_GUARD_SERVICE_SECRET=<base64 secret>[,<older secret>]
+
+or complete a file: it keeps the route table, a variable supplies what it
+leaves out (typically the secret). :func:`environment_config` reads them all;
+:func:`with_environment` completes a configuration you already have.
+
+Empty variables count as unset. A bad value raises
+:class:`~wsgi_jwt_guard.errors.ConfigError` naming the variable, and so does an
+unknown ``WSGI_JWT_GUARD_*`` variable: a misspelt audience would otherwise
+switch the audience check off without a word.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from .config_file import read_config_file
+from .errors import ConfigError
+from .fetch import check_fetch_url
+from .service import ServiceTokens
+
+__all__ = [
+    "ENV_AUDIENCE",
+    "ENV_CONFIG",
+    "ENV_ISSUER",
+    "ENV_JWKS_URI",
+    "ENV_SERVICE_SECRET",
+    "ENV_VARIABLES",
+    "environment_config",
+    "with_environment",
+]
+
+#: Names a TOML configuration file.
+ENV_CONFIG = "WSGI_JWT_GUARD_CONFIG"
+#: The single issuer's ``issuer`` (the tokens' ``iss``).
+ENV_ISSUER = "WSGI_JWT_GUARD_ISSUER"
+#: The single issuer's ``jwks_uri``.
+ENV_JWKS_URI = "WSGI_JWT_GUARD_JWKS_URI"
+#: The single issuer's ``audience``; several are separated by commas.
+ENV_AUDIENCE = "WSGI_JWT_GUARD_AUDIENCE"
+#: ``service_tokens.secrets``, comma-separated, the signing (newest) one first.
+ENV_SERVICE_SECRET = "WSGI_JWT_GUARD_SERVICE_SECRET"  # noqa: S105 - a variable name
+ENV_VARIABLES = (ENV_CONFIG, ENV_ISSUER, ENV_JWKS_URI, ENV_AUDIENCE, ENV_SERVICE_SECRET)
+_ENV_SETTINGS = ENV_VARIABLES[1:]
+_PREFIX = "WSGI_JWT_GUARD_"
+
+# An issuer's key sources: a variable giving the JWKS URL conflicts with any of them.
+_KEY_SOURCES = ("jwks_uri", "discovery", "keys", "keys_file", "pem", "pem_file")
+
+
+def environment_config() -> dict[str, Any] | None:
+    """The configuration the environment describes, or ``None`` if it describes none.
+
+    The file named by ``WSGI_JWT_GUARD_CONFIG`` (its relative paths read from
+    its own directory), completed by the single-issuer variables; or those
+    variables alone. See the module docs and :func:`with_environment`.
+    """
+    _check_variable_names()
+    path = os.environ.get(ENV_CONFIG, "").strip()
+    if path:
+        try:
+            config = read_config_file(path)
+        except ConfigError as exc:
+            raise ConfigError(ENV_CONFIG, exc.message) from None
+        return with_environment(config)
+    if not any(os.environ.get(name, "").strip() for name in _ENV_SETTINGS):
+        return None
+    return with_environment({})
+
+
+def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
+    """``config`` completed by the single-issuer variables.
+
+    ``WSGI_JWT_GUARD_ISSUER`` adds the one issuer (the file must then have no
+    ``[[issuers]]``); ``..._JWKS_URI`` and ``..._AUDIENCE`` set that issuer's
+    ``jwks_uri`` and ``audience``, or those of the file's only issuer. An
+    issuer from the environment without a JWKS URI uses OIDC discovery;
+    ``..._SERVICE_SECRET`` sets ``service_tokens.secrets``. A variable never
+    overrides the file: setting the same thing in both raises
+    :class:`~wsgi_jwt_guard.errors.ConfigError`, so no deployment depends on a
+    precedence rule nobody remembers.
+    """
+    _check_variable_names()
+    values = {name: os.environ.get(name, "").strip() for name in _ENV_SETTINGS}
+    result = dict(config)
+    if values[ENV_ISSUER] or values[ENV_JWKS_URI] or values[ENV_AUDIENCE]:
+        result["issuers"] = _issuer_from_environment(result.get("issuers", []), values)
+    if values[ENV_SERVICE_SECRET]:
+        settings = result.get("service_tokens", {})
+        if isinstance(settings, Mapping):
+            result["service_tokens"] = _secrets_from_environment(
+                settings, values[ENV_SERVICE_SECRET]
+            )
+    return result
+
+
+def _check_variable_names() -> None:
+    for name in os.environ:
+        if name.startswith(_PREFIX) and name not in ENV_VARIABLES:
+            # Compared without the prefix they all share, which would make anything "close".
+            suffixes = [variable.removeprefix(_PREFIX) for variable in ENV_VARIABLES]
+            close = difflib.get_close_matches(name.removeprefix(_PREFIX), suffixes, n=1)
+            hint = f"did you mean {_PREFIX}{close[0]}? " if close else ""
+            raise ConfigError(
+                name, f"unknown variable; {hint}expected one of {list(ENV_VARIABLES)}"
+            )
+
+
+def _issuer_from_environment(issuers: object, values: Mapping[str, str]) -> object:
+    if not isinstance(issuers, list) or not all(isinstance(i, Mapping) for i in issuers):
+        return issuers  # the schema reports the file's mistake
+    if values[ENV_ISSUER]:
+        if issuers:
+            raise ConfigError(ENV_ISSUER, "the configuration file already has [[issuers]]")
+        entry: dict[str, Any] = {"issuer": values[ENV_ISSUER]}
+    elif len(issuers) == 1:
+        entry = dict(issuers[0])
+    else:
+        name = ENV_JWKS_URI if values[ENV_JWKS_URI] else ENV_AUDIENCE
+        problem = f"set {ENV_ISSUER} too" if not issuers else "the file has several [[issuers]]"
+        raise ConfigError(name, f"which issuer? {problem}")
+    uri = values[ENV_JWKS_URI]
+    if uri:
+        for key in _KEY_SOURCES:
+            if entry.get(key):
+                raise ConfigError(ENV_JWKS_URI, f"the configuration file already sets {key}")
+        _check_url(ENV_JWKS_URI, uri, insecure_http=entry.get("insecure_http") is True)
+        entry["jwks_uri"] = uri
+    elif values[ENV_ISSUER]:
+        # No JWKS URL given: find it by OIDC discovery, as most identity providers allow.
+        _check_url(ENV_ISSUER, values[ENV_ISSUER])
+        entry["discovery"] = True
+    if values[ENV_AUDIENCE]:
+        if entry.get("audience"):
+            raise ConfigError(ENV_AUDIENCE, "the configuration file already sets audience")
+        audiences = [a.strip() for a in values[ENV_AUDIENCE].split(",") if a.strip()]
+        if not audiences:
+            raise ConfigError(ENV_AUDIENCE, "expected one or more comma-separated audiences")
+        entry["audience"] = audiences
+    return [entry]
+
+
+def _check_url(variable: str, url: str, *, insecure_http: bool = False) -> None:
+    """Keys may be fetched from ``url`` (the JWKS URL, or the issuer's for discovery)."""
+    try:
+        check_fetch_url(url, insecure_http=insecure_http)
+    except ValueError as exc:
+        raise ConfigError(variable, str(exc)) from None
+
+
+def _secrets_from_environment(settings: Mapping[str, Any], value: str) -> dict[str, Any]:
+    if "secrets" in settings:
+        raise ConfigError(
+            ENV_SERVICE_SECRET, "the configuration file already sets service_tokens.secrets"
+        )
+    secrets = [secret.strip() for secret in value.split(",") if secret.strip()]
+    # The secret's rules live in ServiceTokens alone (no public check function
+    # yet); the message names the problem, never the secret.
+    try:
+        ServiceTokens(secrets)
+    except ConfigError as exc:
+        raise ConfigError(ENV_SERVICE_SECRET, exc.message) from None
+    return {**settings, "secrets": secrets}
