@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from werkzeug.test import Client
 
+import wsgi_jwt_guard.config
 from tests.helpers import (
     AUDIENCE,
     ISSUER,
@@ -18,7 +21,9 @@ from tests.helpers import (
     echo_app,
     service_token,
 )
-from wsgi_jwt_guard import ConfigError, from_config, load_config
+from wsgi_jwt_guard import ConfigError, CookieSettings, Issuer, JWTGuard, from_config, load_config
+from wsgi_jwt_guard.clock import Clock, system_clock
+from wsgi_jwt_guard.config import schema
 
 
 def schema_toml(jwks_uri: str) -> str:
@@ -190,6 +195,7 @@ VALID_ISSUER = {"issuer": ISSUER, "jwks_uri": "https://auth.example.test/jwks.js
             {"issuers": [VALID_ISSUER], "cookie": {"samesite": "lax"}}, "cookie.samesite", id="samesite-case"
         ),
         pytest.param({"issuers": [VALID_ISSUER], "default": "open"}, "default.policy", id="bad-default"),
+        pytest.param({"issuers": [{"jwks_uri": VALID_ISSUER["jwks_uri"]}]}, "issuers[0].issuer", id="issuer-url-missing"),
         pytest.param({"issuers": [VALID_ISSUER], "cookie": "token"}, "cookie", id="cookie-not-a-table"),
         pytest.param({"issuers": [VALID_ISSUER], "api_keys": {"key": "k"}}, "api_keys", id="api-keys-not-a-list"),
         pytest.param({"issuers": [VALID_ISSUER], "revocation": {"enabled": "false"}}, "revocation.enabled", id="revocation-enabled-string"),
@@ -213,6 +219,44 @@ def test_unreadable_or_invalid_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     broken.write_text("default = ")
     with pytest.raises(ConfigError, match="not valid TOML"):
         from_config(echo_app, broken)
+
+
+# --- unknown keys: a suggestion, and the file -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "key", "suggestion"),
+    [
+        pytest.param({"isuers": []}, "isuers", "issuers", id="top-level"),
+        pytest.param({"issuers": [{**VALID_ISSUER, "audiance": "x"}]}, "issuers[0].audiance", "audience", id="issuer"),
+        pytest.param({"issuers": [{**VALID_ISSUER, "jwks_refresh": {"cooldwn": 5}}]}, "issuers[0].jwks_refresh.cooldwn", "cooldown", id="nested-table"),
+        pytest.param({"issuers": [VALID_ISSUER], "cookie": {"nme": "t"}}, "cookie.nme", "name", id="cookie"),
+        pytest.param({"issuers": [VALID_ISSUER], "routes": {"/api": {"polcy": "public"}}}, "routes.'/api'.polcy", "policy", id="route"),
+        pytest.param({"issuers": [VALID_ISSUER], "revocation": {"check_intervl": 5}}, "revocation.check_intervl", "check_interval", id="revocation"),
+        pytest.param({"service_tokens": {"secret": [SERVICE_SECRET]}}, "service_tokens.secret", "secrets", id="service-tokens"),
+    ],
+)
+def test_an_unknown_key_gets_a_suggestion(config: dict[str, Any], key: str, suggestion: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_config(echo_app, config)
+    assert caught.value.key == key
+    assert caught.value.message.startswith(f"unknown setting; did you mean {suggestion!r}? expected one of [")
+
+
+def test_no_suggestion_when_nothing_is_close() -> None:
+    with pytest.raises(ConfigError) as caught:
+        from_config(echo_app, {"issuers": [VALID_ISSUER], "xyzzy": 1})
+    assert caught.value.message.startswith("unknown setting; expected one of ['api_keys', ")
+    assert "(in " not in caught.value.message  # a mapping is no file
+
+
+def test_errors_in_a_file_name_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "guard.toml").write_text(f'isuers = []\n[service_tokens]\nsecrets = ["{SERVICE_SECRET}"]\n')
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as caught:
+        from_config(echo_app, "guard.toml")
+    assert str(caught.value).startswith("isuers: unknown setting; did you mean 'issuers'? ")
+    assert str(caught.value).endswith(f"(in {tmp_path / 'guard.toml'})")
 
 
 # --- paths in a file are relative to the file ----------------------------------------------
@@ -244,6 +288,16 @@ def test_key_files_are_read_next_to_the_toml_file(elsewhere: Path, ec_key: Signi
     assert response.status_code == 200
 
 
+def test_a_missing_key_file_names_the_path_tried_and_the_toml_file(elsewhere: Path) -> None:
+    (elsewhere / "guard.toml").write_text(f'[[issuers]]\nissuer = "{ISSUER}"\nkeys_file = "keys.json"\n')
+    with pytest.raises(ConfigError) as caught:
+        from_config(echo_app, elsewhere / "guard.toml")
+    assert str(caught.value) == (
+        f"issuers[0].keys_file: cannot read {str(elsewhere / 'keys.json')!r}: No such file or directory"
+        f" (in {elsewhere / 'guard.toml'})"
+    )
+
+
 @pytest.mark.parametrize(
     ("table", "expected"),
     [
@@ -264,3 +318,70 @@ def test_load_config_resolves_file_paths(elsewhere: Path, table: str, expected: 
 def test_a_mapping_keeps_paths_as_given(elsewhere: Path) -> None:
     issuer = {"issuer": ISSUER, "keys_file": "keys.json"}
     assert load_config({"issuers": [issuer]})["issuers"][0]["keys_file"] == "keys.json"
+
+
+# --- the schema is JWTGuard's signature --------------------------------------------------
+
+
+def test_the_schema_is_the_guards_keyword_arguments() -> None:
+    keywords = {
+        name
+        for name, parameter in inspect.signature(JWTGuard).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+    derived = schema()
+    assert set(derived.values()) <= keywords
+    assert derived["revocation"] == "revocations"  # the one key spelt differently
+    for python_only in ("on_event", "clock"):
+        assert python_only not in derived
+    for key in ("issuers", "routes", "default", "cache", "cookie", "csrf", "cors", "api_keys"):
+        assert derived[key] == key
+
+
+class FutureGuard:
+    """A JWTGuard with keyword arguments it does not have yet, recording what it gets."""
+
+    received: dict[str, Any] = {}  # noqa: RUF012 - the test's record
+
+    def __init__(
+        self,
+        app: Any,
+        *,
+        issuers: Sequence[Issuer] = (),
+        set_cookie: Literal["browser", "always", "never"] = "browser",
+        forwarded_headers: Sequence[str] = (),
+        upstream_timeout: float | None = None,
+        session_cookie: CookieSettings | None = None,
+        on_refusal: Callable[[str], None] | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        FutureGuard.received = {"issuers": issuers, "set_cookie": set_cookie, "forwarded_headers": forwarded_headers, "upstream_timeout": upstream_timeout, "session_cookie": session_cookie}
+
+
+def test_a_new_keyword_argument_is_in_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(wsgi_jwt_guard.config, "JWTGuard", FutureGuard)
+    assert set(schema()) == {"issuers", "set_cookie", "forwarded_headers", "upstream_timeout", "session_cookie"}
+    from_config(
+        echo_app,
+        {
+            "issuers": [VALID_ISSUER],
+            "set_cookie": "always",
+            "forwarded_headers": ["X-Forwarded-Prefix"],
+            "upstream_timeout": 2.5,
+            "session_cookie": {"name": "session"},
+        },
+    )
+    received = FutureGuard.received
+    assert received["set_cookie"] == "always"
+    assert received["forwarded_headers"] == ["X-Forwarded-Prefix"]
+    assert received["upstream_timeout"] == 2.5
+    assert received["session_cookie"] == CookieSettings(name="session")
+    assert [issuer.issuer for issuer in received["issuers"]] == [ISSUER]
+
+
+@pytest.mark.parametrize("key", ["on_refusal", "clock"])
+def test_a_callable_keyword_is_python_only(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    monkeypatch.setattr(wsgi_jwt_guard.config, "JWTGuard", FutureGuard)
+    with pytest.raises(ConfigError) as caught:
+        from_config(echo_app, {key: "print"})
+    assert caught.value.key == key

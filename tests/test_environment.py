@@ -268,3 +268,12 @@ def test_paths_in_the_config_file_are_relative_to_it(
     assert Client(guard).get("/x", headers=headers).status_code == 200
 
 
+def test_errors_from_the_named_file_name_it(tmp_path: Path, setenv: SetEnv) -> None:
+    path = tmp_path / "guard.toml"
+    path.write_text('[[issuers]]\nissuer = "https://a.example"\njwks_uri = "https://a.example/jwks"\nleway = 5\n')
+    setenv(CONFIG=str(path))
+    with pytest.raises(ConfigError) as raised:
+        from_config(echo_app)
+    assert raised.value.key == "issuers[0].leway"
+    assert "did you mean 'leeway'?" in raised.value.message
+    assert raised.value.message.endswith(f"(in {path})")

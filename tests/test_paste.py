@@ -124,3 +124,10 @@ pipeline = jwt echo
     assert Client(app).get("/x", headers=headers).status_code == 200
 
 
+def test_errors_name_the_guard_toml(here: Path) -> None:
+    (here / "guard.toml").write_text('reaml = "y"\n' + GUARD_TOML)
+    with pytest.raises(ConfigError) as caught:
+        filter_app_factory(echo_app, {"here": str(here)}, config="guard.toml")
+    assert caught.value.key == "reaml"
+    assert "did you mean 'realm'?" in caught.value.message
+    assert caught.value.message.endswith(f"(in {here / 'guard.toml'})")

@@ -1,6 +1,7 @@
 """Build a guard from a mapping or a TOML file: :func:`from_config`.
 
-The schema (every key optional except where noted)::
+The schema is :class:`~wsgi_jwt_guard.middleware.JWTGuard`'s own keyword
+arguments, read from its signature (every key optional except where noted)::
 
     default = "protected"              # policy for paths no route matches
     mount = ""                         # the SCRIPT_NAME the guard runs under ("/api")
@@ -52,71 +53,65 @@ The schema (every key optional except where noted)::
     "/api/auth" = "public"             # a bare policy, or a table:
     "/api/techdocs" = { policy = "protected", unless = ['/api/techdocs/static/docs/.+\\.css'] }
 
-A mistake -- an unknown key, a wrong type, an invalid value -- raises
-:class:`~wsgi_jwt_guard.errors.ConfigError` naming the key, when the guard is
-built and never at the first request.
-
-Without a source, ``from_config(app)`` reads the environment (12-factor): a
-file named by ``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables, which
-also complete any file given explicitly. See :mod:`wsgi_jwt_guard.environment`.
+How a keyword becomes a key (:func:`schema`): one whose type is plain data
+(strings, numbers, booleans, lists and tables of them) is the key of the same
+name; one whose type is a settings dataclass is a table of its fields
+(``[cookie]``), a list of them an array of tables (``[[issuers]]``); ``routes``,
+``default``, ``[cache]`` and ``[revocation]`` (the ``revocations`` keyword) are
+built by hand. Anything else -- ``on_event``, a ``clock`` -- is for Python only.
+A keyword added to ``JWTGuard`` is therefore in the schema with no change here.
 
 File paths in a TOML file (``keys_file``, ``pem_file``, ``ca_bundle``, the
 file-system cache's ``dir``) are read relative to the file, not the working
 directory (:mod:`wsgi_jwt_guard.config_file`).
+
+A mistake -- an unknown key, a wrong type, an invalid value, a key file that
+cannot be read -- raises :class:`~wsgi_jwt_guard.errors.ConfigError` naming the
+key (``issuers[0].keys_file``), when the guard is built and never at the first
+request. An unknown key gets the closest valid one as a suggestion, and an
+error in a file names the file::
+
+    isuers: unknown setting; did you mean 'issuers'? expected one of [...] (in /etc/guard.toml)
+
+Without a source, ``from_config(app)`` reads the environment (12-factor): a
+file named by ``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables, which
+also complete any file given explicitly. See :mod:`wsgi_jwt_guard.environment`.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
+import difflib
+import functools
+import inspect
 import os
-from collections.abc import Mapping, Set
-from typing import TYPE_CHECKING, Any, TypeVar
+import sys
+import types
+import typing
+from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
-from .apikeys import APIKey
 from .caches import build_cache
 from .config_file import read_config_file
-from .cookies import CookieSettings
-from .cors import CORSSettings
-from .csrf import CSRFSettings
 from .environment import ENV_CONFIG, ENV_ISSUER, ENV_JWKS_URI, environment_config, with_environment
 from .errors import ConfigError
-from .issuers import Issuer
 from .middleware import JWTGuard
 from .revocation import Revocations
 from .routing import Rule
-from .service import ServiceTokens
+from .validation import flag
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
 
 # environment_config and with_environment lived here; they stay importable from here.
-__all__ = ["environment_config", "from_config", "load_config", "with_environment"]
-
-_TOP_LEVEL = frozenset(
-    {
-        "default",
-        "issuers",
-        "service_tokens",
-        "cookie",
-        "routes",
-        "max_token_size",
-        "token_headers",
-        "remote_user_claim",
-        "realm",
-        "csrf",
-        "cors",
-        "mount",
-        "max_path_length",
-        "token_cache_size",
-        "token_cache_max_age",
-        "cache",
-        "api_keys",
-        "revocation",
-    }
-)
-_REVOCATION = frozenset({"enabled", "check_interval", "max_token_lifetime"})
+__all__ = ["environment_config", "from_config", "load_config", "schema", "with_environment"]
 
 T = TypeVar("T")
+
+#: Builds one keyword argument from its configuration value: ``(value, key,
+#: the arguments built so far) -> argument``.
+Builder = Callable[[Any, str, Mapping[str, Any]], Any]
 
 
 def load_config(
@@ -145,87 +140,218 @@ def from_config(
     app: WSGIApplication, source: Mapping[str, Any] | str | os.PathLike[str] | None = None
 ) -> JWTGuard:
     """Wrap ``app`` in a :class:`JWTGuard` configured by ``source`` (see module docs)."""
-    return JWTGuard(app, **guard_options(load_config(source)))
+    config = load_config(source)
+    try:
+        return JWTGuard(app, **guard_options(config))
+    except ConfigError as exc:
+        file = _file_of(source)
+        if file is None or exc.key.startswith("WSGI_JWT_GUARD_"):
+            raise
+        raise ConfigError(exc.key, f"{exc.message} (in {file})") from None
 
 
 def guard_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Translate a configuration mapping into :class:`JWTGuard` keyword arguments."""
-    _no_unknown_keys(config, _TOP_LEVEL, "")
-    options: dict[str, Any] = {
-        key: config[key]
-        for key in (
-            *("default", "max_token_size", "remote_user_claim", "realm", "token_headers"),
-            *("token_cache_size", "token_cache_max_age", "mount", "max_path_length"),
-        )
-        if key in config
-    }
-    issuers = config.get("issuers", [])
-    if not isinstance(issuers, list):
-        raise ConfigError("issuers", "expected a list of tables ([[issuers]])")
-    options["issuers"] = [_build(Issuer, entry, f"issuers[{i}]") for i, entry in enumerate(issuers)]
-    if "service_tokens" in config:
-        tokens = config["service_tokens"]
-        options["service_tokens"] = _build(ServiceTokens, tokens, "service_tokens")
-    if "cookie" in config:
-        options["cookie"] = _build(CookieSettings, config["cookie"], "cookie")
-    if "csrf" in config:
-        options["csrf"] = _build(CSRFSettings, config["csrf"], "csrf")
-    if "cors" in config:
-        options["cors"] = _build(CORSSettings, config["cors"], "cors")
-    routes = config.get("routes", {})
-    if not isinstance(routes, Mapping):
-        raise ConfigError("routes", "expected a table of path prefixes")
-    options["routes"] = {
-        prefix: value if isinstance(value, str) else _build(Rule, value, f"routes.{prefix!r}")
-        for prefix, value in routes.items()
-    }
-    if isinstance(options.get("default"), Mapping):
-        options["default"] = _build(Rule, options["default"], "default")
-    if "cache" in config:
-        if not isinstance(config["cache"], Mapping):
-            raise ConfigError("cache", "expected a table ([cache])")
-        options["cache"] = build_cache(config["cache"])
-    api_keys = config.get("api_keys", [])
-    if not isinstance(api_keys, list):
-        raise ConfigError("api_keys", "expected a list of tables ([[api_keys]])")
-    options["api_keys"] = [_build(APIKey, k, f"api_keys[{i}]") for i, k in enumerate(api_keys)]
-    if "revocation" in config:
-        options["revocations"] = _revocations(config["revocation"], options.get("cache"))
+    settings = _schema(JWTGuard)
+    _no_unknown_keys(config, settings, "")
+    options: dict[str, Any] = {}
+    for key, (keyword, build) in settings.items():  # in order: [cache] before [revocation]
+        if key in config:
+            options[keyword] = build(config[key], key, options)
     return options
 
 
-def _revocations(table: object, cache: Any) -> Revocations | None:
-    if not isinstance(table, Mapping):
-        raise ConfigError("revocation", "expected a table ([revocation])")
-    _no_unknown_keys(table, _REVOCATION, "revocation")
-    settings = dict(table)
-    enabled = settings.pop("enabled", True)
-    if not isinstance(enabled, bool):
-        raise ConfigError("revocation.enabled", "expected true or false")
-    if not enabled:
-        return None
+def schema(target: Callable[..., object] | None = None) -> dict[str, str]:
+    """The configuration keys :func:`from_config` accepts, each with the keyword it sets.
+
+    Derived from the signature of ``target`` (by default :class:`JWTGuard`),
+    as the module docs describe::
+
+        >>> schema()["revocation"], schema()["realm"]
+        ('revocations', 'realm')
+    """
+    return {key: keyword for key, (keyword, _) in _schema(target or JWTGuard).items()}
+
+
+# --- the schema, derived ---------------------------------------------------------------
+
+
+@functools.cache
+def _schema(target: Callable[..., object]) -> dict[str, tuple[str, Builder]]:
+    """Key -> (keyword, builder): the keywords derived from the signature, then
+    the ones built by hand that ``target`` takes (``JWTGuard``'s)."""
+    keywords = _keywords(target)
+    special = {key: entry for key, entry in _BUILT_BY_HAND.items() if entry[0] in keywords}
+    claimed = {keyword for keyword, _ in special.values()}
+    derived = {}
+    for name, annotation in keywords.items():
+        builder = None if name in claimed else _builder_for(annotation)
+        if builder is not None:  # else: Python only (a callable, an object), or by hand
+            derived[name] = (name, builder)
+    return {**derived, **special}
+
+
+def _keywords(target: Callable[..., object]) -> dict[str, object]:
+    """``target``'s keyword-only parameters and their types."""
+    function = target.__init__ if isinstance(target, type) else target  # type: ignore[misc]
+    namespace = getattr(function, "__globals__", {})
+    return {
+        name: _evaluated(parameter.annotation, namespace)
+        for name, parameter in inspect.signature(target).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    }
+
+
+def _builder_for(annotation: object) -> Builder | None:
+    """How a keyword of this type is read from configuration; ``None``: it is not."""
+    if _is_data(annotation):
+        return _as_is
+    table = _settings_class(annotation)
+    if table is not None:
+        return lambda value, key, _: _build(table, value, key)
+    if typing.get_origin(annotation) in _LISTS:
+        item = _settings_class(next(iter(typing.get_args(annotation)), None))
+        if item is not None:
+            return lambda value, key, _: _build_each(item, value, key)
+    return None
+
+
+_LISTS = (list, tuple, collections.abc.Sequence, collections.abc.Collection)
+_TABLES = (dict, collections.abc.Mapping)
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _is_data(annotation: object) -> bool:
+    """Whether values of this type can be written in TOML as they are."""
+    if annotation in _SCALARS:
+        return True
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Literal:
+        return True
+    if origin in (Union, types.UnionType) or origin in _LISTS or origin in _TABLES:
+        return bool(args) and all(arg is Ellipsis or _is_data(arg) for arg in args)
+    return False
+
+
+def _settings_class(annotation: object) -> type | None:
+    """The settings dataclass of ``X`` or ``X | None``, else ``None``."""
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        others = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        annotation = others[0] if len(others) == 1 else None
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return annotation
+    return None
+
+
+def _evaluated(annotation: object, namespace: Mapping[str, Any]) -> object:
+    """A parameter's annotation as a type (they are strings under PEP 563)."""
+    if not isinstance(annotation, str):
+        return annotation
+    holder = types.SimpleNamespace(__annotations__={"value": annotation})
     try:
-        return Revocations(cache, **settings)
-    except ConfigError as exc:
-        raise exc.within("revocation") from None
+        return typing.get_type_hints(holder, globalns=dict(namespace))["value"]
+    except Exception:  # a name only type checkers see: not something TOML can give
+        return None
+
+
+# --- builders -------------------------------------------------------------------------
+
+
+def _as_is(value: object, key: str, options: Mapping[str, Any]) -> object:
+    return value  # the guard validates it, naming the key
 
 
 def _build(cls: type[T], value: object, prefix: str) -> T:
-    """``cls(**value)``, with unknown keys and validation errors named under ``prefix``."""
+    """``cls(**value)``; unknown and missing keys and invalid values named under ``prefix``."""
     if not isinstance(value, Mapping):
-        raise ConfigError(prefix, "expected a table")
-    fields = {f.name for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
-    _no_unknown_keys(value, fields, prefix)
+        form = f" ([{prefix}])" if prefix.isidentifier() else ""
+        raise ConfigError(prefix, f"expected a table{form}")
+    _check_table(cls, value, prefix)
     try:
         return cls(**value)
     except ConfigError as exc:
         raise exc.within(prefix) from None
-    except TypeError as exc:
-        raise ConfigError(prefix, str(exc)) from None
 
 
-def _no_unknown_keys(mapping: Mapping[str, Any], known: Set[str], prefix: str) -> None:
+def _build_each(cls: type[T], value: object, key: str) -> list[T]:
+    if not isinstance(value, list):
+        raise ConfigError(key, f"expected a list of tables ([[{key}]])")
+    return [_build(cls, item, f"{key}[{index}]") for index, item in enumerate(value)]
+
+
+def _check_table(cls: type, table: Mapping[str, Any], prefix: str) -> None:
+    """Unknown and missing keys of a table for the dataclass ``cls``, and of its nested tables."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    _no_unknown_keys(table, fields, prefix)
+    namespace = vars(sys.modules[cls.__module__])
+    missing = dataclasses.MISSING
+    for name, field in fields.items():
+        if name not in table:
+            if field.default is missing and field.default_factory is missing:
+                raise ConfigError(f"{prefix}.{name}", "required")
+            continue
+        nested = _settings_class(_evaluated(field.type, namespace))
+        if nested is not None and isinstance(table[name], Mapping):
+            _check_table(nested, table[name], f"{prefix}.{name}")
+
+
+def _routes(value: object, key: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, "expected a table of path prefixes")
+    return {
+        prefix: rule if isinstance(rule, str) else _build(Rule, rule, f"{key}.{prefix!r}")
+        for prefix, rule in value.items()
+    }
+
+
+def _default(value: object, key: str, options: Mapping[str, Any]) -> object:
+    return _build(Rule, value, key) if isinstance(value, Mapping) else value
+
+
+def _cache(value: object, key: str, options: Mapping[str, Any]) -> object:
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, "expected a table ([cache])")
+    return build_cache(value)
+
+
+def _revocations(value: object, key: str, options: Mapping[str, Any]) -> Revocations | None:
+    if not isinstance(value, Mapping):
+        raise ConfigError(key, "expected a table ([revocation])")
+    known = {"enabled", *_schema(Revocations)}  # its plain settings: not the cache or clock
+    _no_unknown_keys(value, known, key)
+    settings = dict(value)
+    if not flag(settings.pop("enabled", True), f"{key}.enabled"):
+        return None
+    try:
+        return Revocations(options.get("cache"), **settings)
+    except ConfigError as exc:
+        raise exc.within(key) from None
+
+
+#: The keys whose configuration form differs from their keyword's type: the
+#: keyword each sets and how it is built. [cache] comes before [revocation],
+#: which shares the cache.
+_BUILT_BY_HAND: dict[str, tuple[str, Builder]] = {
+    "routes": ("routes", _routes),
+    "default": ("default", _default),
+    "cache": ("cache", _cache),
+    "revocation": ("revocations", _revocations),
+}
+
+
+def _no_unknown_keys(mapping: Mapping[str, Any], known: Collection[str], prefix: str) -> None:
     for key in mapping:
         if key not in known:
             name = f"{prefix}.{key}" if prefix else str(key)
-            raise ConfigError(name, f"unknown setting; expected one of {sorted(known)}")
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(name, f"unknown setting; {hint}expected one of {sorted(known)}")
+
+
+def _file_of(source: object) -> str | None:
+    """The configuration file ``source`` stands for, if any (for error messages)."""
+    if source is None:
+        source = os.environ.get(ENV_CONFIG, "").strip() or None
+    if isinstance(source, (str, os.PathLike)):
+        return os.path.abspath(os.fspath(source))
+    return None
