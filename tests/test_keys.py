@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from tests.helpers import SigningKey
-from wsgi_jwt_guard.errors import InvalidToken, UnknownKey
+from wsgi_jwt_guard.errors import ConfigError, InvalidToken, UnknownKey
 from wsgi_jwt_guard.jws import parse
 from wsgi_jwt_guard.keys import KeySet, PinnedKey, pin_jwk, pin_pem
 
@@ -93,7 +93,7 @@ def test_ec_keys_are_pinned_by_curve(alg: str, size: int, declared: bool) -> Non
 )
 def test_ec_declared_alg_must_fit_the_curve(alg: str, declared: str) -> None:
     jwk = SigningKey.ec(alg).public_jwk(alg=declared)
-    with pytest.raises(ValueError, match="does not fit curve"):
+    with pytest.raises(ConfigError, match="does not fit curve"):
         pin_jwk(jwk, [*ALL, "HS256"])
 
 
@@ -103,7 +103,7 @@ def test_ec_declared_alg_must_fit_the_curve(alg: str, declared: str) -> None:
 )
 def test_ec_unsupported_curve_is_refused(ec_key: SigningKey, crv: str | None) -> None:
     jwk = ec_key.public_jwk(crv=crv)
-    with pytest.raises(ValueError, match="curve"):
+    with pytest.raises(ConfigError, match="curve"):
         pin_jwk(jwk, ALL)
 
 
@@ -134,12 +134,12 @@ def _without(jwk: dict[str, Any], name: str) -> dict[str, Any]:
     ],
 )
 def test_bad_ec_jwk_is_refused(ec_key: SigningKey, change: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         pin_jwk({**ec_key.public_jwk(), **change}, ALL)
 
 
 def test_missing_kty_is_refused(ec_key: SigningKey) -> None:
-    with pytest.raises(ValueError, match="key type"):
+    with pytest.raises(ConfigError, match="key type"):
         pin_jwk(_without(ec_key.public_jwk(), "kty"), ALL)
 
 
@@ -152,13 +152,13 @@ def test_missing_kty_is_refused(ec_key: SigningKey) -> None:
     ],
 )
 def test_jwk_must_be_an_object(jwk: Any) -> None:
-    with pytest.raises(ValueError, match="JSON object"):
+    with pytest.raises(ConfigError, match="JSON object"):
         pin_jwk(jwk, ALL)
 
 
 @pytest.mark.parametrize("part", ["d", "p", "q", "dp", "dq", "qi"])
 def test_rsa_private_parts_are_refused(rsa_key: SigningKey, part: str) -> None:
-    with pytest.raises(ValueError, match="private"):
+    with pytest.raises(ConfigError, match="private"):
         pin_jwk(rsa_key.public_jwk(**{part: "AQAB"}), ALL)
 
 
@@ -182,12 +182,12 @@ def test_rsa_key_with_alg(rsa_key: SigningKey) -> None:
 
 def test_rsa_smaller_than_2048_bits_is_refused(rsa_1024: SigningKey) -> None:
     assert rsa_1024.private.key_size == 1024
-    with pytest.raises(ValueError, match="2048"):
+    with pytest.raises(ConfigError, match="2048"):
         pin_jwk(rsa_1024.public_jwk(), ALL)
 
 
 def test_rsa_smaller_than_2048_bits_is_refused_as_pem(rsa_1024: SigningKey) -> None:
-    with pytest.raises(ValueError, match="2048"):
+    with pytest.raises(ConfigError, match="2048"):
         pin_pem(rsa_1024.public_pem(), ["RS256"])
 
 
@@ -206,7 +206,7 @@ def test_rsa_without_alg_needs_exactly_one_rsa_alg(
 ) -> None:
     jwk = _without(rsa_key.public_jwk(), "alg")
     if expected is None:
-        with pytest.raises(ValueError, match="exactly one RSA algorithm"):
+        with pytest.raises(ConfigError, match="exactly one RSA algorithm"):
             pin_jwk(jwk, allowed)
     else:
         assert pin_jwk(jwk, allowed).algorithm == expected
@@ -225,7 +225,7 @@ def test_rsa_without_alg_needs_exactly_one_rsa_alg(
 def test_rsa_declared_alg_must_be_an_rsa_signature_alg(
     rsa_key: SigningKey, alg: str, declared: Any
 ) -> None:
-    with pytest.raises(ValueError, match="not an RSA signature algorithm"):
+    with pytest.raises(ConfigError, match="not an RSA signature algorithm"):
         pin_jwk(rsa_key.public_jwk(alg=declared), [*ALL, "HS256", "PS256", "none"])
 
 
@@ -244,7 +244,7 @@ def test_rsa_declared_alg_must_be_an_rsa_signature_alg(
 )
 def test_alg_must_be_allowed(make: Any, allowed: list[str]) -> None:
     jwk = {k: v for k, v in make().items() if v is not None}
-    with pytest.raises(ValueError, match="not in the issuer's algorithms"):
+    with pytest.raises(ConfigError, match="not in the issuer's algorithms"):
         pin_jwk(jwk, allowed)
 
 
@@ -274,12 +274,12 @@ def test_pem_rsa_public_key(rsa_key: SigningKey) -> None:
 
 
 def test_pem_rsa_public_key_needs_exactly_one_rsa_alg(rsa_key: SigningKey) -> None:
-    with pytest.raises(ValueError, match="exactly one RSA algorithm"):
+    with pytest.raises(ConfigError, match="exactly one RSA algorithm"):
         pin_pem(rsa_key.public_pem(), ["RS256", "RS512"])
 
 
 def test_pem_ec_curve_must_be_allowed(es384_key: SigningKey) -> None:
-    with pytest.raises(ValueError, match="not in the issuer's algorithms"):
+    with pytest.raises(ConfigError, match="not in the issuer's algorithms"):
         pin_pem(es384_key.public_pem(), ["ES256"])
 
 
@@ -311,7 +311,7 @@ def test_pem_private_key_is_refused(
     ec_key: SigningKey, rsa_key: SigningKey, which: str, fmt: serialization.PrivateFormat
 ) -> None:
     key = ec_key if which == "ec" else rsa_key
-    with pytest.raises(ValueError, match="private key"):
+    with pytest.raises(ConfigError, match="private key"):
         pin_pem(_private_pem(key.private, fmt), ["ES256", "RS256"])
 
 
@@ -328,7 +328,7 @@ def test_pem_private_key_is_refused(
     ],
 )
 def test_pem_garbage_is_refused(pem: str | bytes) -> None:
-    with pytest.raises(ValueError, match="cannot be loaded"):
+    with pytest.raises(ConfigError, match="cannot be loaded"):
         pin_pem(pem, ["ES256", "RS256"])
 
 
@@ -338,7 +338,7 @@ def test_pem_unsupported_key_type_is_refused() -> None:
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    with pytest.raises(ValueError, match="only RSA and EC"):
+    with pytest.raises(ConfigError, match="only RSA and EC"):
         pin_pem(pem, ["ES256", "RS256"])
 
 
@@ -522,7 +522,7 @@ def test_named_key_wins_over_kidless_key(ec_key: SigningKey, other_ec_key: Signi
 
 def test_two_kidless_keys_for_one_alg_are_refused(ec_key: SigningKey, other_ec_key: SigningKey) -> None:
     """Which of them would a kid-less token mean? Refused when built, not guessed per request."""
-    with pytest.raises(ValueError, match="no kid, for ES256"):
+    with pytest.raises(ConfigError, match="no kid, for ES256"):
         KeySet([pinned(ec_key, kid=None), pinned(other_ec_key, kid=None)])
 
 
@@ -530,7 +530,7 @@ def test_two_kidless_keys_for_one_alg_in_a_jwks(ec_key: SigningKey, other_ec_key
     document = {"keys": [ec_key.public_jwk(kid=None), other_ec_key.public_jwk(kid=None)]}
     for jwk in document["keys"]:
         del jwk["kid"]
-    with pytest.raises(ValueError, match="no kid, for ES256"):
+    with pytest.raises(ConfigError, match="no kid, for ES256"):
         KeySet.from_jwks(document, ["ES256"], strict=True)
     skipped: list[str] = []
     keys = KeySet.from_jwks(document, ["ES256"], strict=False, on_skip=skipped.append)
@@ -549,7 +549,7 @@ def test_kidless_keys_of_different_algs_each_serve_their_alg(
 
 
 def test_keyset_refuses_duplicate_kid(ec_key: SigningKey, other_ec_key: SigningKey) -> None:
-    with pytest.raises(ValueError, match="ec-1"):
+    with pytest.raises(ConfigError, match="ec-1"):
         KeySet([pinned(ec_key), pinned(other_ec_key)])
 
 
@@ -590,34 +590,39 @@ def test_from_jwks_single_jwk(ec_key: SigningKey) -> None:
 )
 @pytest.mark.parametrize("strict", [True, False], ids=["strict", "lenient"])
 def test_from_jwks_refuses_non_jwks(document: Any, message: str, strict: bool) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         KeySet.from_jwks(document, ALL, strict=strict)
 
 
 BAD_KEYS = [
-    pytest.param({"kty": "oct", "k": "c2VjcmV0"}, id="oct"),
-    pytest.param({"kty": "OKP", "crv": "Ed25519", "x": "AA"}, id="okp"),
-    pytest.param("not a key", id="string"),
-    pytest.param({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "use": "enc"}, id="use-enc"),
+    pytest.param({"kty": "oct", "k": "c2VjcmV0"}, "keys[1].kty", id="oct"),
+    pytest.param({"kty": "OKP", "crv": "Ed25519", "x": "AA"}, "keys[1].kty", id="okp"),
+    pytest.param("not a key", "keys[1]", id="string"),
+    pytest.param(
+        {"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA", "use": "enc"}, "keys[1].use", id="use-enc"
+    ),
+    pytest.param({"kty": "EC", "crv": "P-256", "alg": "ES384"}, "keys[1].alg", id="alg-off-curve"),
+    pytest.param({"kty": "EC", "crv": "secp256k1"}, "keys[1].crv", id="curve"),
 ]
 
 
-@pytest.mark.parametrize("bad", BAD_KEYS)
-def test_from_jwks_strict_raises_on_a_bad_key(ec_key: SigningKey, bad: Any) -> None:
-    with pytest.raises(ValueError, match="key 1"):
+@pytest.mark.parametrize(("bad", "key"), BAD_KEYS)
+def test_from_jwks_strict_names_the_member_of_a_bad_key(ec_key: SigningKey, bad: Any, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
         KeySet.from_jwks({"keys": [ec_key.public_jwk(), bad]}, ALL, strict=True)
+    assert caught.value.key == key
 
 
-@pytest.mark.parametrize("bad", BAD_KEYS)
+@pytest.mark.parametrize(("bad", "key"), BAD_KEYS)
 def test_from_jwks_lenient_skips_a_bad_key(
-    ec_key: SigningKey, rsa_key: SigningKey, bad: Any
+    ec_key: SigningKey, rsa_key: SigningKey, bad: Any, key: str
 ) -> None:
     skipped: list[str] = []
     document = {"keys": [ec_key.public_jwk(), bad, rsa_key.public_jwk()]}
     keys = KeySet.from_jwks(document, ALL, strict=False, on_skip=skipped.append)
     assert sorted(key.kid or "" for key in keys) == ["ec-1", "rsa-1"]
     assert len(skipped) == 1
-    assert skipped[0].startswith("key 1")
+    assert skipped[0].startswith(f"{key}: ")
 
 
 def test_from_jwks_lenient_skips_small_rsa_and_private_keys(
@@ -644,7 +649,7 @@ def test_from_jwks_strict_raises_on_duplicate_kid(
     ec_key: SigningKey, other_ec_key: SigningKey
 ) -> None:
     document = {"keys": [ec_key.public_jwk(), other_ec_key.public_jwk()]}
-    with pytest.raises(ValueError, match="ec-1"):
+    with pytest.raises(ConfigError, match="ec-1"):
         KeySet.from_jwks(document, ALL, strict=True)
 
 

@@ -1,0 +1,266 @@
+"""JWS signatures, signed and verified in one place, one class per algorithm family.
+
+RFC 7518 §3 defines three families, and this module is the only code in the
+package that touches a signature:
+
+=========================  ===============================  ==============================
+family                     algorithms                       signature
+=========================  ===============================  ==============================
+ECDSA                      ``ES256``, ``ES384``, ``ES512``  ``r || s``, each half the
+                                                            curve's size (not DER)
+RSASSA-PKCS1-v1_5          ``RS256``, ``RS384``, ``RS512``  as long as the modulus
+HMAC with SHA-2            ``HS256``, ``HS384``, ``HS512``  the hash's length
+=========================  ===============================  ==============================
+
+Each object is built once, for one key and one algorithm, with everything a
+check needs prepared (the hash, the padding, the signature size): building
+those per call is measurable next to the signature check itself, and a
+first-seen token does little else::
+
+    from wsgi_jwt_guard import algorithms
+
+    check = algorithms.verifier(public_key, "ES256")   # a cryptography public key
+    check.verify(signing_input, signature)              # True or False, never raises
+
+    sign = algorithms.signer(private_key, "ES256")     # a cryptography private key
+    signature = sign.sign(signing_input)                # raw r || s, as JWS wants
+
+    secret = algorithms.HMACKey(key_bytes, "HS256")    # both halves: HMAC is symmetric
+    secret.verify(signing_input, secret.sign(signing_input))
+
+A key is pinned to its algorithm here too: an EC key verifies only the
+algorithm of its curve, an RSA key only ``RS*``. Which keys a deployment
+accepts (sizes, ``use``, ``kid``...) is :mod:`wsgi_jwt_guard.keys`'s business.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Protocol
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from .errors import ConfigError
+
+__all__ = [
+    "ASYMMETRIC_ALGORITHMS",
+    "EC_ALGORITHMS",
+    "HMAC_ALGORITHMS",
+    "RSA_ALGORITHMS",
+    "ECDSASigner",
+    "ECDSAVerifier",
+    "HMACKey",
+    "RSASigner",
+    "RSAVerifier",
+    "Signer",
+    "Verifier",
+    "ec_algorithm",
+    "ec_curve",
+    "signer",
+    "verifier",
+]
+
+EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
+HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
+#: What an issuer's public keys may sign with (HMAC is for shared secrets only).
+ASYMMETRIC_ALGORITHMS = EC_ALGORITHMS | RSA_ALGORITHMS
+
+# The SHA-2 hash of each size, built once: these objects are immutable, and
+# building one on every verification is measurable next to the signature check.
+_SHA2: dict[str, hashes.HashAlgorithm] = {
+    "256": hashes.SHA256(),
+    "384": hashes.SHA384(),
+    "512": hashes.SHA512(),
+}
+_PKCS1 = padding.PKCS1v15()
+
+# ECDSA: the algorithm of each curve, by the names JWK and cryptography give it,
+# and the size of one signature half (RFC 7518 §3.4: P-521 halves are 66 bytes).
+_CURVES: dict[str, tuple[str, ec.EllipticCurve, int]] = {
+    "ES256": ("P-256", ec.SECP256R1(), 32),
+    "ES384": ("P-384", ec.SECP384R1(), 48),
+    "ES512": ("P-521", ec.SECP521R1(), 66),
+}
+_EC_BY_NAME = {
+    name: algorithm
+    for algorithm, (jwk_name, curve, _) in _CURVES.items()
+    for name in (jwk_name, curve.name)
+}
+
+
+def _sha2(algorithm: str, family: frozenset[str]) -> hashes.HashAlgorithm:
+    """The hash of ``algorithm``, once it is known to be one of ``family``."""
+    if algorithm not in family:
+        raise ConfigError("algorithm", f"{algorithm!r} is not one of {sorted(family)}")
+    return _SHA2[algorithm[2:]]
+
+
+def ec_algorithm(curve: str | ec.EllipticCurve) -> str | None:
+    """The ``ES*`` algorithm of a curve: a JWK ``crv`` (``"P-256"``) or a
+    ``cryptography`` curve; ``None`` for a curve JWS does not sign with."""
+    name = curve if isinstance(curve, str) else curve.name
+    return _EC_BY_NAME.get(name)
+
+
+def ec_curve(algorithm: str) -> ec.EllipticCurve:
+    """The curve an ``ES*`` algorithm signs on (to generate a key for it)."""
+    _sha2(algorithm, EC_ALGORITHMS)
+    return _CURVES[algorithm][1]
+
+
+def _ec_half(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey, alg: str) -> int:
+    """The size of a signature half, once ``key`` is known to be on ``alg``'s curve."""
+    if ec_algorithm(key.curve) != alg:
+        raise ConfigError("algorithm", f"a {key.curve.name} key cannot be used for {alg}")
+    return _CURVES[alg][2]
+
+
+class Verifier(Protocol):
+    """Checks signatures of one key with one algorithm."""
+
+    #: The only length a valid signature can have, in bytes.
+    signature_size: int
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is a valid signature of ``data``; never raises on bad input."""
+
+
+class Signer(Protocol):
+    """Makes JWS signatures with one private key and one algorithm."""
+
+    algorithm: str
+
+    def sign(self, data: bytes) -> bytes:
+        """The JWS signature of ``data`` (the bytes base64url-encoded as the third segment)."""
+
+
+class ECDSAVerifier:
+    """ECDSA over a prepared ``cryptography`` public key, taking JWS's raw ``r || s``."""
+
+    __slots__ = ("_ecdsa", "_half", "_public", "signature_size")
+
+    def __init__(self, public: ec.EllipticCurvePublicKey, algorithm: str) -> None:
+        self._ecdsa = ec.ECDSA(_sha2(algorithm, EC_ALGORITHMS))
+        self._half = _ec_half(public, algorithm)
+        self._public = public
+        self.signature_size = 2 * self._half
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        half = self._half
+        if len(signature) != 2 * half:
+            return False
+        # OpenSSL takes DER; r and s are unsigned big-endian halves (RFC 7518 §3.4).
+        der = encode_dss_signature(
+            int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
+        )
+        try:
+            self._public.verify(der, data, self._ecdsa)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class ECDSASigner:
+    """ECDSA with a ``cryptography`` private key, giving JWS's raw ``r || s``."""
+
+    __slots__ = ("_ecdsa", "_half", "_private", "algorithm")
+
+    def __init__(self, private: ec.EllipticCurvePrivateKey, algorithm: str) -> None:
+        self._ecdsa = ec.ECDSA(_sha2(algorithm, EC_ALGORITHMS))
+        self._half = _ec_half(private, algorithm)
+        self._private = private
+        self.algorithm = algorithm
+
+    def sign(self, data: bytes) -> bytes:
+        # cryptography returns DER; JWS wants the two integers at fixed width.
+        r, s = decode_dss_signature(self._private.sign(data, self._ecdsa))
+        return r.to_bytes(self._half, "big") + s.to_bytes(self._half, "big")
+
+
+class RSAVerifier:
+    """RSASSA-PKCS1-v1_5 over a prepared ``cryptography`` public key."""
+
+    __slots__ = ("_hash", "_public", "signature_size")
+
+    def __init__(self, public: rsa.RSAPublicKey, algorithm: str) -> None:
+        self._hash = _sha2(algorithm, RSA_ALGORITHMS)
+        self._public = public
+        self.signature_size = (public.key_size + 7) // 8
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        try:
+            self._public.verify(signature, data, _PKCS1, self._hash)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class RSASigner:
+    """RSASSA-PKCS1-v1_5 with a ``cryptography`` private key."""
+
+    __slots__ = ("_hash", "_private", "algorithm")
+
+    def __init__(self, private: rsa.RSAPrivateKey, algorithm: str) -> None:
+        self._hash = _sha2(algorithm, RSA_ALGORITHMS)
+        self._private = private
+        self.algorithm = algorithm
+
+    def sign(self, data: bytes) -> bytes:
+        return self._private.sign(data, _PKCS1, self._hash)
+
+
+class HMACKey:
+    """HMAC with SHA-2 over a shared secret: signs, and verifies in constant time."""
+
+    __slots__ = ("_digest", "_secret", "algorithm", "signature_size")
+
+    def __init__(self, secret: bytes, algorithm: str = "HS256") -> None:
+        if not isinstance(secret, bytes) or not secret:
+            raise ConfigError("secret", "expected non-empty bytes")
+        digest = _sha2(algorithm, HMAC_ALGORITHMS)
+        self._secret = secret
+        self._digest = digest.name  # "sha256": hmac.digest's one-shot C path
+        self.algorithm = algorithm
+        self.signature_size = digest.digest_size
+
+    def sign(self, data: bytes) -> bytes:
+        return hmac.digest(self._secret, data, self._digest)
+
+    def verify(self, data: bytes, signature: bytes) -> bool:
+        return hmac.compare_digest(hmac.digest(self._secret, data, self._digest), signature)
+
+    def __repr__(self) -> str:
+        return f"HMACKey(<secret>, {self.algorithm!r})"  # never the secret
+
+
+def verifier(public: object, algorithm: str) -> ECDSAVerifier | RSAVerifier:
+    """The verifier of ``algorithm`` for a ``cryptography`` public key.
+
+    Raises :class:`~wsgi_jwt_guard.errors.ConfigError` when the key cannot
+    sign with ``algorithm`` (another family, another curve).
+    """
+    if isinstance(public, ec.EllipticCurvePublicKey):
+        return ECDSAVerifier(public, algorithm)
+    if isinstance(public, rsa.RSAPublicKey):
+        if algorithm not in RSA_ALGORITHMS:
+            raise ConfigError("algorithm", f"an RSA key cannot be used for {algorithm}")
+        return RSAVerifier(public, algorithm)
+    raise ConfigError("key", "only RSA and EC public keys are supported")
+
+
+def signer(private: object, algorithm: str) -> ECDSASigner | RSASigner:
+    """The signer of ``algorithm`` for a ``cryptography`` private key (see :func:`verifier`)."""
+    if isinstance(private, ec.EllipticCurvePrivateKey):
+        return ECDSASigner(private, algorithm)
+    if isinstance(private, rsa.RSAPrivateKey):
+        if algorithm not in RSA_ALGORITHMS:
+            raise ConfigError("algorithm", f"an RSA key cannot be used for {algorithm}")
+        return RSASigner(private, algorithm)
+    raise ConfigError("key", "only RSA and EC private keys are supported")
