@@ -279,6 +279,31 @@ def test_lifetime_sets_exp_minus_iat(mint: Callable[[], str], lifetime: int) -> 
     assert before <= claims["iat"] <= time.time()
 
 
+NOW = 1_700_000_000
+
+
+@pytest.mark.parametrize(
+    ("mint", "iat"),
+    [
+        pytest.param(
+            lambda: ServiceTokens([SERVICE_SECRET], clock=lambda: NOW + 0.9).mint(), NOW, id="clock"
+        ),
+        pytest.param(
+            lambda: ServiceTokens([SERVICE_SECRET], clock=lambda: NOW).mint(now=NOW - 60),
+            NOW - 60,
+            id="now-wins-over-clock",
+        ),
+        pytest.param(
+            lambda: mint_service_token(SERVICE_SECRET, clock=lambda: NOW), NOW, id="helper-clock"
+        ),
+    ],
+)
+def test_mint_takes_the_time_from_its_clock(mint: Callable[[], str], iat: int) -> None:
+    claims = claims_of(mint())
+
+    assert (claims["iat"], claims["exp"]) == (iat, iat + 3600)
+
+
 def test_mint_writes_an_hs256_token_with_the_subject_and_extra_claims() -> None:
     token = ServiceTokens([SERVICE_SECRET], subject="scaffolder").mint(
         now=1_700_000_000, claims={"scope": "catalog.read"}
@@ -360,6 +385,9 @@ def test_a_backstage_sized_secret_is_accepted(make_guard: Callable[..., JWTGuard
         pytest.param({"lifetime": "3600"}, "lifetime", id="lifetime-string"),
         pytest.param({"lifetime": True}, "lifetime", id="lifetime-boolean"),
         pytest.param({"leeway": -1}, "leeway", id="negative-leeway"),
+        pytest.param({"leeway": float("nan")}, "leeway", id="leeway-nan"),
+        pytest.param({"lifetime": float("inf")}, "lifetime", id="lifetime-infinite"),
+        pytest.param({"clock": 1_700_000_000}, "clock", id="clock-not-callable"),
     ],
 )
 def test_configuration_errors_name_the_setting(options: dict[str, Any], key: str) -> None:

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import json
 import re
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .algorithms import HMACKey
 from .claims import check_times
+from .clock import Clock, system_clock
 from .errors import ConfigError, InvalidToken
 from .jws import CompactJWS, b64url_encode
+from .validation import Settings, seconds, text
 
 __all__ = ["ServiceTokens", "mint_service_token"]
 
@@ -35,6 +35,7 @@ __all__ = ["ServiceTokens", "mint_service_token"]
 #: are 24 random bytes, 32 base64 characters).
 MIN_SECRET_CHARACTERS = 32
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+_HEADER = b64url_encode(b'{"alg":"HS256","typ":"JWT"}')
 
 
 def _decode_secret(secret: object, key: str) -> bytes:
@@ -50,7 +51,7 @@ def _decode_secret(secret: object, key: str) -> bytes:
 
 
 @dataclass(frozen=True)
-class ServiceTokens:
+class ServiceTokens(Settings):
     """Verifies (and mints) HS256 service tokens over shared secrets."""
 
     #: base64 secrets; the first signs, all verify.
@@ -61,39 +62,52 @@ class ServiceTokens:
     lifetime: float = 3600.0
     #: Clock skew tolerated on ``exp``/``nbf``/``iat``, in seconds.
     leeway: float = 0.0
-    _keys: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    #: Where :meth:`mint` takes the time from (verifying takes the verifier's).
+    clock: Clock = field(default=system_clock, repr=False, compare=False)
+    _keys: tuple[HMACKey, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.secrets, str) or not self.secrets:
+        if isinstance(self.secrets, (str, bytes)) or not isinstance(self.secrets, Sequence):
             raise ConfigError("secrets", "expected a non-empty list of secrets")
-        keys = tuple(_decode_secret(s, f"secrets[{i}]") for i, s in enumerate(self.secrets))
-        object.__setattr__(self, "_keys", keys)
-        object.__setattr__(self, "secrets", tuple(self.secrets))
-        if not isinstance(self.subject, str) or not self.subject:
-            raise ConfigError("subject", "expected a non-empty string")
-        for name in ("lifetime", "leeway"):
-            value = getattr(self, name)
-            if type(value) not in (int, float) or value < 0 or (name == "lifetime" and not value):
-                raise ConfigError(name, "expected a positive number of seconds")
+        if not self.secrets:
+            raise ConfigError("secrets", "expected a non-empty list of secrets")
+        keys = tuple(
+            HMACKey(_decode_secret(secret, f"secrets[{index}]"), "HS256")
+            for index, secret in enumerate(self.secrets)
+        )
+        if not callable(self.clock):
+            raise ConfigError("clock", "expected a callable returning seconds since the epoch")
+        self._settle(
+            secrets=tuple(self.secrets),
+            subject=text(self.subject, "subject"),
+            # Whole seconds: exp and iat are written as integers.
+            lifetime=seconds(self.lifetime, "lifetime", minimum=1),
+            leeway=seconds(self.leeway, "leeway"),
+            _keys=keys,
+        )
 
     def mint(self, *, now: float | None = None, claims: Mapping[str, Any] | None = None) -> str:
-        """A fresh token signed with the first secret, valid for ``lifetime`` seconds."""
-        issued = int(time.time() if now is None else now)
+        """A fresh token signed with the first secret, valid for ``lifetime`` seconds.
+
+        ``now`` (seconds since the epoch) defaults to :attr:`clock`; ``claims``
+        add to or replace ``sub``/``iat``/``exp``.
+        """
+        issued = int(self.clock() if now is None else now)
         payload = {"sub": self.subject, "iat": issued, "exp": issued + int(self.lifetime)}
         payload.update(claims or {})
-        header = b64url_encode(b'{"alg":"HS256","typ":"JWT"}')
         body = b64url_encode(json.dumps(payload, separators=(",", ":")).encode())
-        signing_input = f"{header}.{body}".encode("ascii")
-        return f"{header}.{body}.{b64url_encode(self._sign(self._keys[0], signing_input))}"
+        signing_input = f"{_HEADER}.{body}"
+        signature = self._keys[0].sign(signing_input.encode("ascii"))
+        return f"{signing_input}.{b64url_encode(signature)}"
 
     def verify(self, jws: CompactJWS, *, now: float) -> float:
         """Check a parsed HS256 token; return its ``exp``. Raises :class:`InvalidToken`."""
         if jws.alg != "HS256":
             raise InvalidToken("service tokens must be HS256")
-        # Compare against every secret so timing does not tell which one matched.
+        # Check against every secret so timing does not tell which one matched.
         matched = False
         for key in self._keys:
-            matched |= hmac.compare_digest(self._sign(key, jws.signing_input), jws.signature)
+            matched |= key.verify(jws.signing_input, jws.signature)
         if not matched:
             raise InvalidToken("the token signature does not verify")
         exp = check_times(jws.claims, now=now, leeway=self.leeway)
@@ -101,13 +115,13 @@ class ServiceTokens:
             raise InvalidToken("the service token has the wrong subject")
         return exp
 
-    @staticmethod
-    def _sign(key: bytes, signing_input: bytes) -> bytes:
-        return hmac.new(key, signing_input, hashlib.sha256).digest()
-
 
 def mint_service_token(
-    secret: str, *, subject: str = "backstage-server", lifetime: float = 3600.0
+    secret: str,
+    *,
+    subject: str = "backstage-server",
+    lifetime: float = 3600.0,
+    clock: Clock = system_clock,
 ) -> str:
     """Mint one service token for an outgoing call (see :meth:`ServiceTokens.mint`)."""
-    return ServiceTokens([secret], subject=subject, lifetime=lifetime).mint()
+    return ServiceTokens([secret], subject=subject, lifetime=lifetime, clock=clock).mint()
