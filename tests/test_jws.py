@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import SigningKey, b64url, b64url_json
 from wsgi_jwt_guard.errors import InvalidToken
-from wsgi_jwt_guard.jws import b64url_decode, b64url_encode, parse
+from wsgi_jwt_guard.jws import b64url_decode, b64url_encode, parse, parse_unverified
 
 HEADER = {"alg": "ES256", "typ": "JWT", "kid": "ec-1"}
 CLAIMS = {"iss": "https://auth.example.test", "sub": "user:default/alice", "exp": 2_000_000_000}
@@ -363,3 +363,73 @@ def test_a_known_header_is_reused_only_for_the_same_segment(ec_key: SigningKey) 
     bad = b64url_json({"alg": "ES256", "jku": "https://evil.example"})
     with pytest.raises(InvalidToken, match="jku"):
         parse(f"{bad}.{token.split('.', 1)[1]}", {head: first.header})
+
+
+# --- the lenient reading for people (wsgi-jwt-guard inspect) ---------------------------
+
+DEEP: dict[str, Any] = {"a": json.loads("[" * 40 + "]" * 40)}
+
+
+def test_a_token_the_parser_accepts_reads_the_same_and_unrefused(ec_key: SigningKey) -> None:
+    value = ec_key.token()
+    strict = parse(value)
+    lenient = parse_unverified(value)
+    assert (lenient.header, lenient.claims, lenient.refusal) == (strict.header, strict.claims, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "header", "claims", "refusal"),
+    [
+        pytest.param(f"{H}=.{P}.{SIG}", HEADER, CLAIMS, "header", id="padding"),
+        pytest.param(f"{H}.{P}==.{SIG}", HEADER, CLAIMS, "payload", id="padding-in-payload"),
+        pytest.param(f" {H}.{P}.{SIG}\n", HEADER, CLAIMS, "header", id="whitespace"),
+        pytest.param(f"{H}.{P}.", HEADER, CLAIMS, "signature", id="no-signature"),
+        pytest.param(f"{H}.{P}.{SIG}*", HEADER, CLAIMS, "signature", id="junk-in-signature"),
+        pytest.param(
+            token(raw('{"alg":"ES256","alg":"none"}')), {"alg": "none"}, CLAIMS, "header",
+            id="duplicate-key-last-wins",
+        ),
+        pytest.param(
+            token(payload=raw('{"exp":NaN}')), HEADER, {"exp": pytest.approx(float("nan"), nan_ok=True)},
+            "payload", id="nan",
+        ),
+        pytest.param(
+            token({"alg": "ES256", "jku": "https://evil.example"}),
+            {"alg": "ES256", "jku": "https://evil.example"}, CLAIMS, "'jku'", id="forbidden-header",
+        ),
+        pytest.param(token({"typ": "JWT"}), {"typ": "JWT"}, CLAIMS, "no 'alg'", id="no-alg"),
+        pytest.param(
+            token({"alg": "ES256", "cty": "JWT"}), {"alg": "ES256", "cty": "JWT"}, CLAIMS,
+            "nested", id="nested",
+        ),
+        pytest.param(token(payload=DEEP), HEADER, DEEP, "deeply", id="too-deep"),
+    ],
+)
+def test_what_the_parser_refuses_still_reads_with_the_reason(
+    value: str, header: dict[str, Any], claims: dict[str, Any], refusal: str
+) -> None:
+    with pytest.raises(InvalidToken):
+        parse(value)
+    lenient = parse_unverified(value)
+    assert lenient.header == header
+    assert lenient.claims == claims
+    assert lenient.refusal is not None
+    assert refusal in lenient.refusal
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        pytest.param("abc", "expected 3 dot-separated segments, got 1", id="one-segment"),
+        pytest.param(f"{H}.{P}", "got 2", id="two-segments"),
+        pytest.param(f"{H}.{P}.{SIG}.{SIG}.{SIG}", "got 5", id="jwe"),
+        pytest.param("a.b.c", "header is not base64url JSON", id="not-json"),
+        pytest.param(f"{H}.{P[:-1]}é.{SIG}", "payload is not base64url JSON", id="non-ascii"),
+        pytest.param(f"{H}A.{P}.{SIG}", "header is not base64url JSON", id="header-plus-one"),
+        pytest.param(token(["ES256"]), "header is not a JSON object", id="header-list"),
+        pytest.param(token(payload="sub"), "payload is not a JSON object", id="payload-string"),
+    ],
+)
+def test_what_not_even_the_lenient_reading_reads(value: str, message: str) -> None:
+    with pytest.raises(InvalidToken, match=message):
+        parse_unverified(value)

@@ -15,22 +15,35 @@ well-formed input:
   (``crit``, ``b64``, ``zip``, ``enc``) or nest a token (``cty: JWT``) are refused.
 
 Any failure raises :class:`~wsgi_jwt_guard.errors.InvalidToken`.
+
+:func:`parse_unverified` is the lenient reading for people, not for the guard
+(``wsgi-jwt-guard inspect`` uses it): it shows the header and claims of a
+token :func:`parse` refuses, marked unverified, with the reason it is refused.
+Nothing in the request path calls it.
 """
 
 from __future__ import annotations
 
+import base64
 import binascii
 import json
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidToken
 
-__all__ = ["CompactJWS", "b64url_decode", "b64url_encode", "parse"]
+__all__ = [
+    "CompactJWS",
+    "UnverifiedJWS",
+    "b64url_decode",
+    "b64url_encode",
+    "parse",
+    "parse_unverified",
+]
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
@@ -159,19 +172,15 @@ def _too_deep(value: object) -> bool:
     return False
 
 
-# The decoder's C scanner: (text, index) -> (value, end); StopIteration if no value starts there.
-_SCAN_ONCE: Callable[[str, int], tuple[Any, int]] = _DECODER.scan_once  # type: ignore[attr-defined]
-
-
 def _json_value(text: str) -> Any:
-    """``_DECODER.decode(text)``, calling its C scanner directly when that settles it."""
-    # decode() is Python around the C scanner (two regex calls for surrounding
-    # whitespace). Tokens' JSON has none: scan the whole text in C, and only
-    # fall back to decode() -- same result, or its error -- when the scan does
-    # not end exactly at the end of the text.
+    """``_DECODER.decode(text)``, through ``raw_decode`` when that settles it."""
+    # decode() wraps raw_decode() in two regular expressions for surrounding
+    # whitespace. Tokens' JSON has none: take raw_decode()'s answer when it ends
+    # exactly at the end of the text, and only otherwise fall back to decode()
+    # -- the same result, or its error.
     try:
-        value, end = _SCAN_ONCE(text, 0)
-    except StopIteration:
+        value, end = _DECODER.raw_decode(text)
+    except json.JSONDecodeError:
         end = -1
     return value if end == len(text) else _DECODER.decode(text)
 
@@ -231,3 +240,58 @@ def _check_header(header: dict[str, Any]) -> None:
     for name in ("kid", "typ"):
         if name in header and not isinstance(header[name], str):
             raise InvalidToken(f"the token header {name!r} is not a string")
+
+
+# --- the lenient reading, for people -------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UnverifiedJWS:
+    """What a token says about itself, decoded leniently and **not verified**.
+
+    Anyone can write anything in a token: this is for showing to a person
+    (``wsgi-jwt-guard inspect``), never for deciding anything.
+    """
+
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    #: Why :func:`parse` refuses the token, or ``None`` if it accepts it.
+    refusal: str | None
+
+
+def parse_unverified(token: str) -> UnverifiedJWS:
+    """Decode the header and claims of ``token`` even where :func:`parse` refuses it.
+
+    A token the strict parser accepts reads exactly as :func:`parse` reads it.
+    Otherwise base64 padding, the standard alphabet, non-canonical spellings,
+    duplicate JSON keys (the last wins), ``NaN``, deep nesting and forbidden
+    header parameters are let through, and :attr:`UnverifiedJWS.refusal` says
+    what the guard would refuse. Raises
+    :class:`~wsgi_jwt_guard.errors.InvalidToken` only when not even this
+    reading finds a header and claims: not three segments, or a header or
+    payload that is not base64 of a JSON object.
+    """
+    try:
+        strict = parse(token)
+    except InvalidToken as refused:
+        refusal = refused.description
+    else:
+        return UnverifiedJWS(strict.header, strict.claims, None)
+    segments = token.split(".")
+    if len(segments) != 3:
+        raise InvalidToken(f"expected 3 dot-separated segments, got {len(segments)}")
+    header = _lenient_object(segments[0], "header")
+    claims = _lenient_object(segments[1], "payload")
+    return UnverifiedJWS(header, claims, refusal)
+
+
+def _lenient_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        data = segment.strip().rstrip("=").encode("ascii").translate(_FROM_URL)
+        text = base64.b64decode(data + _PADDING[len(data) % 4]).decode("utf-8", "replace")
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # binascii.Error and JSONDecodeError too
+        raise InvalidToken(f"the {what} is not base64url JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"the {what} is not a JSON object")
+    return value
