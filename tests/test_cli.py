@@ -27,13 +27,18 @@ from jose import jwk
 from tests.helpers import ISSUER, SERVICE_SECRET, SigningKey, service_token
 from tests.processes import cli_command, free_port, running, running_demo
 from wsgi_jwt_guard import Issuer, ServiceTokens, Verifier
-from wsgi_jwt_guard.cli import main
+from wsgi_jwt_guard.dev.cli import main
 
 # --- helpers ----------------------------------------------------------------------
 
 
-def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = main(list(argv))
+NOW = 1_700_000_000  # 2023-11-14T22:13:20Z
+
+
+def run_main(
+    capsys: pytest.CaptureFixture[str], *argv: str, clock: Callable[[], float] = time.time
+) -> tuple[int, str, str]:
+    status = main(list(argv), clock=clock)
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -332,6 +337,76 @@ def test_inspect_uses_the_environment_config(
     status, out, _ = run_main(capsys, "inspect", service_token())
     assert status == 0
     assert "Verified" in out
+
+
+@pytest.mark.parametrize(
+    ("kind", "argv", "claim"),
+    [
+        pytest.param("user", ["--lifetime", "600"], ("iat", NOW), id="user-iat"),
+        pytest.param("user", ["--lifetime", "600"], ("exp", NOW + 600), id="user-exp"),
+        pytest.param("service", ["--lifetime", "60"], ("exp", NOW + 60), id="service-exp"),
+        pytest.param("service", [], ("iat", NOW), id="service-iat"),
+    ],
+)
+def test_mint_takes_the_time_from_the_clock(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ec_key: SigningKey,
+    kind: str,
+    argv: list[str],
+    claim: tuple[str, int],
+) -> None:
+    if kind == "user":
+        pem = write_pem(tmp_path / "key.pem", ec_key)
+        argv = ["--key", str(pem), "--iss", ISSUER, "--sub", "user:default/alice", *argv]
+    else:
+        (tmp_path / "secret").write_text(SERVICE_SECRET)
+        argv = ["--service", "--secret-file", str(tmp_path / "secret"), *argv]
+    status, out, _ = run_main(capsys, "mint", *argv, clock=lambda: NOW + 0.5)
+    assert status == 0
+    name, value = claim
+    assert json.loads(_b64json(out.split(".")[1]))[name] == value
+
+
+@pytest.mark.parametrize(
+    ("exp", "shown"),
+    [
+        pytest.param(NOW + 3600, "exp: 2023-11-14T23:13:20Z (in 1 hour)", id="in-an-hour"),
+        pytest.param(NOW - 180, "exp: 2023-11-14T22:10:20Z (3 minutes ago)", id="3-minutes-ago"),
+        pytest.param(NOW + 2 * 86400, "(in 2 days)", id="in-2-days"),
+    ],
+)
+def test_inspect_takes_the_time_from_the_clock(
+    capsys: pytest.CaptureFixture[str], ec_key: SigningKey, exp: int, shown: str
+) -> None:
+    status, out, _ = run_main(capsys, "inspect", ec_key.token(exp=exp), clock=lambda: NOW)
+    assert status == 0
+    assert shown in out
+
+
+@pytest.mark.parametrize(
+    ("mangle", "reason"),
+    [
+        pytest.param(lambda t: t.replace(".", "=.", 1), "header is not a valid base64url", id="padding"),
+        pytest.param(lambda t: t.rsplit(".", 1)[0] + ".", "signature", id="no-signature"),
+    ],
+)
+def test_inspect_shows_a_token_the_guard_refuses_and_why(
+    capsys: pytest.CaptureFixture[str],
+    ec_key: SigningKey,
+    guard_toml: Path,
+    mangle: Callable[[str], str],
+    reason: str,
+) -> None:
+    token = mangle(ec_key.token())
+    status, out, _ = run_main(capsys, "inspect", token)
+    assert status == 0
+    assert '"sub": "user:default/alice"' in out
+    assert "Malformed: the guard refuses this token as it is: " in out
+    assert reason in out
+    status, out, err = run_main(capsys, "inspect", token, "--config", str(guard_toml))
+    assert_one_line_error(status, err, "token refused (401)", reason)
+    assert "Claims (unverified)" in out
 
 
 @pytest.mark.parametrize(

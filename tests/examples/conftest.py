@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 from werkzeug.serving import make_server
 
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture(scope="session")

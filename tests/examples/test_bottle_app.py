@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from tests.processes import ROOT, free_port, running
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture(scope="module")

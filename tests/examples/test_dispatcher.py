@@ -14,7 +14,7 @@ from types import ModuleType
 import pytest
 from werkzeug.test import Client
 
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 import requests
 
 from tests.processes import free_port, gunicorn_command, running
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture(scope="module")

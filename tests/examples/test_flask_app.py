@@ -7,7 +7,7 @@ from flask import Flask
 from werkzeug.test import Client
 
 from examples.flask_app import create_app
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture

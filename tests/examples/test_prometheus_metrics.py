@@ -11,7 +11,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.test import Client
 
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from werkzeug.test import Client
 
 from tests.processes import ROOT
 from wsgi_jwt_guard import JWTGuard
-from wsgi_jwt_guard.devissuer import DevIssuer
+from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture

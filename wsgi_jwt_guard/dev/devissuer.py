@@ -4,7 +4,7 @@ Trying the guard needs an issuer whose tokens it can verify. :class:`DevIssuer`
 is a tiny one, and a WSGI application at the same time::
 
     from werkzeug.serving import run_simple
-    from wsgi_jwt_guard.devissuer import DevIssuer
+    from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
     issuer = DevIssuer("http://127.0.0.1:7008")       # a fresh ES256 key
     token = issuer.mint("user:default/alice")          # sign a token in process
@@ -25,37 +25,32 @@ Werkzeug's ``DispatcherMiddleware``, as ``wsgi-jwt-guard demo`` mounts it at
     laptop and a test suite, never for a network others can reach.
 
 :class:`SigningKey` is the signing half on its own: an EC or RSA private key
-(generated, or read from a PEM or JWK file) that signs compact JWS tokens.
-``wsgi-jwt-guard mint`` uses it.
+(generated, or read from a PEM or JWK file) that signs compact JWS tokens
+with :mod:`wsgi_jwt_guard.algorithms`. ``wsgi-jwt-guard mint`` uses it.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jose import jwk as jose_jwk
 from werkzeug.wrappers import Request, Response
 
-from .errors import ConfigError
-from .jws import b64url_encode
+from .. import algorithms
+from ..clock import Clock, system_clock
+from ..errors import ConfigError
+from ..jws import b64url_encode
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
 __all__ = ["DevIssuer", "SigningKey"]
-
-_CURVES = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
-_NEW_CURVES = {"ES256": ec.SECP256R1(), "ES384": ec.SECP384R1(), "ES512": ec.SECP521R1()}
-_HASHES = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}
 
 
 class SigningKey:
@@ -71,7 +66,7 @@ class SigningKey:
         self, private: Any, *, algorithm: str | None = None, kid: str | None = None
     ) -> None:
         if isinstance(private, ec.EllipticCurvePrivateKey):
-            fitting = _CURVES.get(private.curve.name)
+            fitting = algorithms.ec_algorithm(private.curve)
             if fitting is None:
                 raise ConfigError("key", f"unsupported curve {private.curve.name}")
             if algorithm not in (None, fitting):
@@ -79,20 +74,24 @@ class SigningKey:
             algorithm = fitting
         elif isinstance(private, rsa.RSAPrivateKey):
             algorithm = algorithm or "RS256"
-            if algorithm not in ("RS256", "RS384", "RS512"):
+            if algorithm not in algorithms.RSA_ALGORITHMS:
                 raise ConfigError("algorithm", "an RSA key signs RS256, RS384 or RS512")
         else:
             raise ConfigError("key", "expected an EC or RSA private key")
         self.private = private
         self.algorithm: str = algorithm
         self.kid = kid
+        self._signer = algorithms.signer(private, algorithm)
 
     @classmethod
     def generate(cls, algorithm: str = "ES256", *, kid: str | None = None) -> SigningKey:
         """A fresh key for ``algorithm``, with a random ``kid`` unless one is given."""
         kid = kid or secrets.token_hex(8)
-        if algorithm in _NEW_CURVES:
-            return cls(ec.generate_private_key(_NEW_CURVES[algorithm]), kid=kid)
+        if algorithm in algorithms.EC_ALGORITHMS:
+            return cls(ec.generate_private_key(algorithms.ec_curve(algorithm)), kid=kid)
+        if algorithm not in algorithms.RSA_ALGORITHMS:
+            choices = sorted(algorithms.ASYMMETRIC_ALGORITHMS)
+            raise ConfigError("algorithm", f"expected one of {choices}")
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         return cls(private, algorithm=algorithm, kid=kid)
 
@@ -150,21 +149,11 @@ class SigningKey:
         head.update(header or {})
         segments = [_json_segment(head), _json_segment(dict(claims))]
         signing_input = ".".join(segments).encode("ascii")
-        return f"{'.'.join(segments)}.{b64url_encode(self._signature(signing_input))}"
-
-    def _signature(self, data: bytes) -> bytes:
-        digest = _HASHES[self.algorithm[2:]]
-        if isinstance(self.private, rsa.RSAPrivateKey):
-            return self.private.sign(data, padding.PKCS1v15(), digest)
-        # JWS wants ECDSA as fixed-size r || s, not the DER that cryptography returns.
-        r, s = decode_dss_signature(self.private.sign(data, ec.ECDSA(digest)))
-        size = (self.private.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+        return f"{'.'.join(segments)}.{b64url_encode(self._signer.sign(signing_input))}"
 
 
 def _jwk_algorithm(document: Mapping[str, Any]) -> str:
-    curves = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
-    return curves.get(str(document.get("crv")), "RS256")
+    return algorithms.ec_algorithm(str(document.get("crv"))) or "RS256"
 
 
 def _json_segment(value: Mapping[str, Any]) -> str:
@@ -179,6 +168,7 @@ class DevIssuer:
     :param lifetime: seconds until minted tokens expire.
     :param token_type: the header ``typ`` (Backstage user tokens: ``vnd.backstage.user``).
     :param key: the signing key; a fresh ES256 key by default.
+    :param clock: where ``iat`` and ``exp`` come from (:mod:`wsgi_jwt_guard.clock`).
     """
 
     def __init__(
@@ -189,12 +179,14 @@ class DevIssuer:
         lifetime: int = 3600,
         token_type: str = "vnd.backstage.user",  # noqa: S107 - a media type
         key: SigningKey | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.issuer = issuer.rstrip("/")
         self.audience = audience
         self.lifetime = lifetime
         self.token_type = token_type
         self.key = key if key is not None else SigningKey.generate("ES256")
+        self.clock = clock
 
     @property
     def jwks_uri(self) -> str:
@@ -206,9 +198,10 @@ class DevIssuer:
     ) -> str:
         """A signed user token for ``subject``; ``claims`` add or replace claims.
 
+        ``now`` (seconds since the epoch) defaults to the issuer's clock;
         ``ent`` (Backstage's ownership refs) defaults to ``[subject]``.
         """
-        issued = int(time.time() if now is None else now)
+        issued = int(self.clock() if now is None else now)
         payload: dict[str, Any] = {
             "iss": self.issuer,
             "sub": subject,

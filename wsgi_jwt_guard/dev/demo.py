@@ -15,22 +15,25 @@ the keys over HTTP like it would from Backstage, Keycloak or Auth0. The page at
 ``/`` shows the cookie flow in a browser: it fetches a token, calls a protected
 API with the ``Authorization`` header (the guard answers with the token
 cookie), then loads a protected image and stylesheet, which browsers send
-with the cookie alone.
+with the cookie alone. The page, its script, the image and the stylesheet are
+files in ``wsgi_jwt_guard/dev/assets/``.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib.resources import files
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.wrappers import Request, Response
 
-from .config import from_config
+from ..config import from_config
+from ..identity import get_identity
+from ..middleware import JWTGuard
 from .devissuer import DevIssuer
-from .identity import get_identity
-from .middleware import JWTGuard
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -41,6 +44,20 @@ __all__ = ["Demo", "demo_config"]
 #: static/docs, so the seed's CSS exemption does not cover them.
 IMAGE_PATH = "/api/techdocs/assets/logo.svg"
 STYLESHEET_PATH = "/api/techdocs/assets/site.css"
+
+
+@cache
+def asset(name: str) -> str:
+    """The text of ``wsgi_jwt_guard/dev/assets/<name>`` (package data, read once)."""
+    return (files(__package__) / "assets" / name).read_text(encoding="utf-8")
+
+
+@cache
+def page() -> str:
+    """The demo page at ``/``: ``page.html`` with its script and the assets' paths filled in."""
+    html = asset("page.html").replace("{{image}}", IMAGE_PATH)
+    html = html.replace("{{stylesheet}}", STYLESHEET_PATH)
+    return html.replace("{{script}}", asset("page.js"))
 
 
 def demo_config(issuer: DevIssuer, service_secrets: Sequence[str] = ()) -> dict[str, Any]:
@@ -155,7 +172,7 @@ def _sample_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iter
     path = request.path
     response: Response
     if path == "/":
-        response = Response(_PAGE, mimetype="text/html")
+        response = Response(page(), mimetype="text/html")
     elif path == "/api/catalog/entities":
         items = [{"kind": "Component", "metadata": {"name": "wsgi-jwt-guard"}}]
         response = _json({"identity": _whoami(environ), "items": items})
@@ -166,9 +183,9 @@ def _sample_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iter
         forwarded = request.headers.get("Authorization", "").startswith("Bearer ")
         response = _json({"proxied": rest, "authorization_forwarded": forwarded})
     elif path == IMAGE_PATH:
-        response = Response(_LOGO, mimetype="image/svg+xml")
+        response = Response(asset("logo.svg"), mimetype="image/svg+xml")
     elif path == STYLESHEET_PATH:
-        response = Response(_SITE_CSS, mimetype="text/css")
+        response = Response(asset("site.css"), mimetype="text/css")
     elif path.startswith("/api/techdocs/static/docs/"):
         css = path.endswith(".css")
         text = "main { font-family: sans-serif }" if css else "<h1>Docs</h1>"
@@ -180,91 +197,3 @@ def _sample_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iter
 
 def _json(body: object, status: int = 200) -> Response:
     return Response(json.dumps(body, indent=2) + "\n", status, mimetype="application/json")
-
-
-_LOGO = """\
-<svg xmlns="http://www.w3.org/2000/svg" width="160" height="48" viewBox="0 0 160 48">
-<rect width="160" height="48" rx="8" fill="#1f6feb"/>
-<text x="80" y="30" font-family="sans-serif" font-size="16" fill="#fff"
- text-anchor="middle">cookie ok</text></svg>
-"""
-
-_SITE_CSS = """\
-#styled { color: rgb(0, 128, 0); border-left: 6px solid rgb(0, 128, 0); padding-left: 8px; }
-"""
-
-_PAGE = f"""\
-<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>wsgi-jwt-guard demo</title>
-<style>
-body {{ font-family: sans-serif; max-width: 48rem; margin: 2rem auto; line-height: 1.4; }}
-.ok {{ color: #1a7f37; }} .blocked {{ color: #cf222e; }}
-pre {{ background: #f6f8fa; padding: .75rem; overflow: auto; }}
-</style>
-</head>
-<body>
-<h1>wsgi-jwt-guard: the token cookie</h1>
-<p>Browsers cannot add an <code>Authorization</code> header to <code>&lt;img&gt;</code>
-or stylesheet loads. The guard sets an HttpOnly cookie when a token arrives in the
-header, and accepts it on these routes. The steps below run on load (a second visit
-already has the cookie: use a private window to see step 1 blocked again).</p>
-<p id="styled">This line turns green when the protected stylesheet loads.</p>
-<ul id="steps"></ul>
-<div id="images"></div>
-<pre id="identity"></pre>
-<script>
-const IMAGE = "{IMAGE_PATH}", STYLESHEET = "{STYLESHEET_PATH}";
-const results = {{}};
-function step(name, ok, detail) {{
-  results[name] = ok;
-  const li = document.createElement("li");
-  li.id = "step-" + name;
-  li.className = ok ? "ok" : "blocked";
-  li.textContent = detail + ": " + (ok ? "loaded" : "blocked");
-  document.getElementById("steps").append(li);
-}}
-function loadImage(id) {{
-  return new Promise(done => {{
-    const img = new Image();
-    img.id = id;
-    img.alt = id;
-    img.onload = () => done(true);
-    img.onerror = () => done(false);
-    img.src = IMAGE + "?step=" + id;
-    document.getElementById("images").append(img);
-  }});
-}}
-function loadStylesheet(id) {{
-  return new Promise(done => {{
-    const link = document.createElement("link");
-    link.id = id;
-    link.rel = "stylesheet";
-    link.onload = () => done(true);
-    link.onerror = () => {{ link.remove(); done(false); }};
-    link.href = STYLESHEET + "?step=" + id;
-    document.head.append(link);
-  }});
-}}
-async function run() {{
-  step("image-before", await loadImage("image-before"), "1. protected image, no cookie yet");
-  step("css-before", await loadStylesheet("css-before"), "1. protected stylesheet, no cookie yet");
-  const issued = await (await fetch("/api/auth/token?sub=user:default/alice")).json();
-  const api = await fetch("/api/catalog/entities",
-                          {{headers: {{Authorization: "Bearer " + issued.token}}}});
-  document.getElementById("identity").textContent = JSON.stringify(await api.json(), null, 2);
-  step("api", api.ok, "2. API call with the Authorization header (status " + api.status + ")");
-  step("image-after", await loadImage("image-after"), "3. the same image, cookie only");
-  step("css-after", await loadStylesheet("css-after"), "3. the same stylesheet, cookie only");
-  document.body.dataset.done = "yes";
-}}
-run().catch(error => {{
-  step("error", false, String(error));
-  document.body.dataset.done = "yes";
-}});
-</script>
-</body>
-</html>
-"""

@@ -8,12 +8,13 @@
     wsgi-jwt-guard mint --service [--secret-file FILE] [--config guard.toml]
     wsgi-jwt-guard inspect TOKEN [--config guard.toml]
 
-``demo`` runs :mod:`wsgi_jwt_guard.demo` on 127.0.0.1 (``--port 0`` picks a
+``demo`` runs :mod:`wsgi_jwt_guard.dev.demo` on 127.0.0.1 (``--port 0`` picks a
 free port) and prints its URLs, a token and ``curl`` lines. ``serve`` runs any
 WSGI app behind the guard on Werkzeug's development server. ``mint`` signs a
 user token with a PEM or JWK private key, or a service token with the shared
 secret (read from a file or the configuration, never from the command line,
-where ``ps`` would show it). ``inspect`` decodes a token and, given a
+where ``ps`` would show it). ``inspect`` decodes a token (leniently, marked
+unverified: :func:`wsgi_jwt_guard.jws.parse_unverified`) and, given a
 configuration, verifies it with the guard's own :class:`~wsgi_jwt_guard.Verifier`
 and says why it is refused.
 
@@ -31,8 +32,6 @@ flags each need nothing more, and the package gains no dependency.
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import importlib
 import json
 import logging
@@ -40,7 +39,6 @@ import os
 import signal
 import socket
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,10 +46,19 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from .config import environment_config, from_config, load_config, with_environment
+from ..clock import Clock, system_clock
+from ..config import environment_config, from_config, load_config, with_environment
+from ..errors import (
+    ExpiredToken,
+    GuardError,
+    InvalidToken,
+    KeysUnavailable,
+    RequestRefused,
+    UnknownKey,
+)
+from ..jws import parse_unverified
+from ..service import ServiceTokens
 from .devissuer import SigningKey
-from .errors import ExpiredToken, GuardError, KeysUnavailable, RequestRefused, UnknownKey
-from .service import ServiceTokens
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -65,10 +72,14 @@ class CommandError(Exception):
     """A failure reported as one line on stderr."""
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> int:
+    """Run the command line; return the exit status.
+
+    ``clock`` is where ``mint`` and ``inspect`` take the time from.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
+    args.clock = clock
     try:
         status: int = args.run(args)
     except (CommandError, GuardError) as exc:
@@ -225,7 +236,7 @@ def _mint(args: argparse.Namespace) -> int:
     extra = _claims_from(args.claims, args.claim)
     if args.service:
         tokens = _service_tokens(args)
-        now = int(time.time())
+        now = int(args.clock())
         claims: dict[str, Any] = {}
         if args.lifetime is not None:
             claims["exp"] = now + args.lifetime
@@ -238,7 +249,7 @@ def _mint(args: argparse.Namespace) -> int:
     if not args.iss or not args.sub:
         raise CommandError("a user token needs --iss and --sub")
     key = SigningKey.from_file(args.key, algorithm=args.alg, kid=args.kid)
-    now = int(time.time())
+    now = int(args.clock())
     claims = {"iss": args.iss, "sub": args.sub, "iat": now, "exp": now + (args.lifetime or 3600)}
     if args.aud:
         claims["aud"] = args.aud[0] if len(args.aud) == 1 else args.aud
@@ -300,14 +311,21 @@ def _claims_from(document: str | None, pairs: Iterable[str]) -> dict[str, Any]:
 def _inspect(args: argparse.Namespace) -> int:
     given: str = sys.stdin.readline() if args.jwt == "-" else args.jwt
     token = given.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
-    header, claims = _decode_unverified(token)
+    now = args.clock()
+    try:
+        unverified = parse_unverified(token)
+    except InvalidToken as exc:
+        raise CommandError(f"not a JWT: {exc.description}") from None
+    header, claims = unverified.header, unverified.claims
     print("Header (unverified):")
     print(json.dumps(header, indent=2))
     print("Claims (unverified):")
     print(json.dumps(claims, indent=2))
     for name in ("iat", "nbf", "exp"):
         if isinstance(claims.get(name), (int, float)) and not isinstance(claims[name], bool):
-            print(f"  {name}: {_when(claims[name])}")
+            print(f"  {name}: {_when(claims[name], now)}")
+    if unverified.refusal is not None:
+        print(f"Malformed: the guard refuses this token as it is: {unverified.refusal}.")
     config = load_config(args.config) if args.config else environment_config()
     if config is None:
         print("Not verified: pass --config guard.toml (or set WSGI_JWT_GUARD_CONFIG) to verify.")
@@ -317,40 +335,22 @@ def _inspect(args: argparse.Namespace) -> int:
     try:
         identity = verifier.verify(token, "header")
     except RequestRefused as refusal:
-        raise CommandError(
-            f"token refused ({refusal.status}): {_explain(refusal, header, claims, config)}"
-        ) from None
+        reason = _explain(refusal, header, claims, config, now)
+        raise CommandError(f"token refused ({refusal.status}): {reason}") from None
     who = f"issuer {identity.issuer}" if identity.kind == "user" else "the service secrets"
     print(
         f"Verified: a {identity.kind} token for {identity.subject!r}, signed by {who}, "
-        f"expires {_when(identity.expires_at)}."
+        f"expires {_when(identity.expires_at, now)}."
     )
     return 0
 
 
-def _decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise CommandError(f"not a JWT: expected 3 dot-separated segments, got {len(parts)}")
-    decoded = []
-    for part, what in zip(parts[:2], ("header", "payload"), strict=True):
-        try:
-            raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-            value = json.loads(raw)
-        except (binascii.Error, ValueError):
-            raise CommandError(f"not a JWT: the {what} is not base64url JSON") from None
-        if not isinstance(value, dict):
-            raise CommandError(f"not a JWT: the {what} is not a JSON object")
-        decoded.append(value)
-    return decoded[0], decoded[1]
-
-
-def _when(timestamp: float) -> str:
+def _when(timestamp: float, now: float) -> str:
     try:
         moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return f"{timestamp} (out of range)"
-    delta = int(timestamp - time.time())
+    delta = int(timestamp - now)
     relative = f"in {_duration(delta)}" if delta >= 0 else f"{_duration(-delta)} ago"
     return f"{moment.isoformat(timespec='seconds').replace('+00:00', 'Z')} ({relative})"
 
@@ -368,11 +368,12 @@ def _explain(
     header: dict[str, Any],
     claims: dict[str, Any],
     config: dict[str, Any],
+    now: float,
 ) -> str:
     """The guard's reason, with the details a client must not see but a developer needs."""
     reason = refusal.description
     if isinstance(refusal, ExpiredToken) and isinstance(claims.get("exp"), (int, float)):
-        return f"expired since {_when(claims['exp'])}"
+        return f"expired since {_when(claims['exp'], now)}"
     if isinstance(refusal, UnknownKey):
         return f"unknown kid {header.get('kid')!r}: {reason}"
     if isinstance(refusal, KeysUnavailable):
