@@ -385,3 +385,25 @@ def test_two_issuers_each_verify_their_own_tokens(make_guard: Guard, ec_key: Sig
     crossed = client.get("/api/catalog", headers=bearer(other.token()))  # other key, our iss
     assert (mine.status_code, theirs.status_code, crossed.status_code) == (200, 200, 401)
     assert theirs.json["identity"]["issuer"] == "https://other.example.test"
+
+
+def test_one_clock_moves_every_part_of_the_guard(make_guard: Guard, ec_key: SigningKey) -> None:
+    """The guard's clock reaches token expiry (the verifier and its token cache)
+    and cookie lifetimes: an hour on the fake clock expires a one-hour token."""
+
+    class Clock:
+        now = time.time()
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    client = Client(make_guard(clock=clock), use_cookies=False)
+    token = ec_key.token(exp=int(clock.now) + 3600)
+    first = client.get("/api/catalog", headers=bearer(token))
+    assert first.status_code == 200
+    assert first.headers["Set-Cookie"]
+    clock.now += 3601  # the token cache holds it, but not past its exp on this clock
+    response = client.get("/api/catalog", headers=bearer(token))
+    assert response.status_code == 401
+    assert "expired" in response.get_json()["error"]["message"]

@@ -169,6 +169,7 @@ class JWTGuard:
             metrics=self.metrics,
             token_cache_size=token_cache_size,
             token_cache_max_age=token_cache_max_age,
+            clock=clock,
         )
         token_cache = self.verifier.token_cache
         self.metrics.add_source(
