@@ -140,12 +140,15 @@ def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
     return [b"hello"]
 
 
-def environ_for(token: str | None, *, cookie: str | None = None) -> dict[str, Any]:
+def environ_for(
+    token: str | None, *, cookie: str | None = None, scheme: str = "http"
+) -> dict[str, Any]:
     """A GET of ``PATH`` as a WSGI server would hand it over."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     if cookie is not None:
         headers["Cookie"] = f"token={cookie}"
-    environ: dict[str, Any] = EnvironBuilder(path=PATH, headers=headers).get_environ()
+    builder = EnvironBuilder(path=PATH, headers=headers, base_url=f"{scheme}://localhost/")
+    environ: dict[str, Any] = builder.get_environ()
     return environ
 
 

@@ -11,8 +11,11 @@ say) on the paths a user pays for, end to end through ``JWTGuard.__call__``::
 
 Each scenario runs twice under ``valgrind --tool=callgrind`` -- with 0 and with
 ``--calls`` guard calls, everything else identical -- and the difference,
-divided by the calls, is the cost of one call. Needs Debian's ``valgrind``;
-about four minutes with ``--against``, two without.
+divided by the calls, is the cost of one call. The floors -- one prepared
+``cryptography`` verify, and the bare app called the same way -- make the
+ratios of the timing table (what the guard adds ÷ one signature check) in a
+unit noise cannot move. Needs Debian's ``valgrind``; about five minutes, eight
+with ``--against``.
 """
 
 from __future__ import annotations
@@ -30,11 +33,19 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 VALGRIND = shutil.which("valgrind")
 SCENARIOS = {
-    "header": "repeat token in Authorization, default settings (the guard sets the cookie)",
+    "header": "repeat token in Authorization, default settings",
     "cookie-off": "repeat token in Authorization, cookie off (an API service)",
-    "browser": "repeat token in Authorization and the cookie (a browser)",
+    "browser": "repeat token in Authorization and the cookie, https, fetch metadata",
     "first-seen": "a new ES256 token every call (one signature check each)",
+    "first-seen-rs256": "a new RS256 token every call",
 }
+#: What the rows are divided by: one prepared ``cryptography`` verify, and the bare app.
+FLOORS = {
+    "floor-es256": "one ES256 verify in cryptography, everything prepared",
+    "floor-rs256": "one RS256 verify in cryptography, everything prepared",
+    "bare": "the hello-world app alone, called the same way",
+}
+_FLOOR_OF = {"first-seen-rs256": "floor-rs256"}
 
 
 def _workload(scenario: str, calls: int, prepared: int) -> None:
@@ -43,34 +54,40 @@ def _workload(scenario: str, calls: int, prepared: int) -> None:
 
     import wsgi_jwt_guard
     from bench.fixtures import AUDIENCE, ISSUER, PATH, Key, hello_app
+    from bench.run import raw_checks
     from wsgi_jwt_guard import CookieSettings, Issuer, JWTGuard
 
     assert wsgi_jwt_guard.__file__.startswith(os.environ["BENCH_GUARD"]), wsgi_jwt_guard.__file__
 
-    key = Key.es256()
-    issuer = Issuer(ISSUER, keys=[key.jwk()], audience=AUDIENCE, algorithms=["ES256"])
+    key = Key.rs256() if scenario.endswith("rs256") else Key.es256()
+    if scenario.startswith("floor"):
+        checks = [raw_checks(key, [token]) for token in key.tokens(prepared + 1)]
+        for check in checks[1 : calls + 1]:
+            check()
+        return
+    issuer = Issuer(ISSUER, keys=[key.jwk()], audience=AUDIENCE, algorithms=[key.alg])
     options: dict[str, Any] = {"routes": {"/api": "protected"}}
     if scenario == "cookie-off":
         options["cookie"] = CookieSettings(enabled=False)
-    guard = JWTGuard(hello_app, issuers=[issuer], **options)
-    if scenario == "first-seen":
-        tokens = key.tokens(prepared + 1)
-    else:
-        tokens = [key.token()] * (prepared + 1)
+    app = hello_app if scenario == "bare" else JWTGuard(hello_app, issuers=[issuer], **options)
+    tokens = key.tokens(prepared + 1) if scenario.startswith("first-seen") else [key.token()]
     environs = []
-    for token in tokens:
-        environ = create_environ(PATH)
+    for index in range(prepared + 1):
+        token = tokens[index % len(tokens)]
+        # A new string object per request, as a server makes: no hash cached on it.
+        environ = create_environ(PATH, f"{'https' if scenario == 'browser' else 'http'}://x/")
         environ["HTTP_AUTHORIZATION"] = f"Bearer {token}"
         if scenario == "browser":
             environ["HTTP_COOKIE"] = f"token={token}"
+            environ["HTTP_SEC_FETCH_SITE"] = "same-origin"
         environs.append(environ)
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
         assert status.startswith("200"), status
 
-    list(guard(environs[0], start_response))  # the token cache warmed, as in a running guard
+    list(app(environs[0], start_response))  # the token cache warmed, as in a running guard
     for environ in environs[1 : calls + 1]:
-        list(guard(environ, start_response))
+        list(app(environ, start_response))
 
 
 def _count(package: Path, scenario: str, calls: int, prepared: int) -> int:
@@ -117,7 +134,9 @@ def per_call(package: Path, scenario: str, calls: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
     parser.add_argument("--against", type=Path, help="another checkout to compare with")
-    parser.add_argument("--calls", type=int, default=200)
+    # Each run's preparation differs a little (new keys, new signatures): spread
+    # over 2,000 calls that is noise of a few instructions per call.
+    parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -126,13 +145,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if VALGRIND is None:
         raise SystemExit("needs valgrind: sudo apt-get install valgrind")
-    print("instructions per JWTGuard call (callgrind, PYTHONHASHSEED=0)")
+    print("instructions per call (callgrind, PYTHONHASHSEED=0)")
+    floors = {name: per_call(ROOT, name, args.calls) for name in FLOORS}
+    for name, meaning in FLOORS.items():
+        print(f"  {name:<17} {floors[name]:>12,.0f}   {meaning}")
+    print("whole JWTGuard calls; 'guard' is the call minus the bare app, ÷ the floor")
     for scenario, meaning in SCENARIOS.items():
         here = per_call(ROOT, scenario, args.calls)
-        line = f"  {scenario:<11} {here:>12,.0f}"
+        floor = floors[_FLOOR_OF.get(scenario, "floor-es256")]
+        ratio = (here - floors["bare"]) / floor
+        line = f"  {scenario:<17} {here:>12,.0f}   guard ÷ floor {ratio:.3f}"
         if args.against is not None:
             there = per_call(args.against.resolve(), scenario, args.calls)
-            line += f"   against {there:>12,.0f}   ratio {here / there:.3f}"
+            line += f"   against {there:>12,.0f} ({here / there:.3f})"
         print(f"{line}   {meaning}")
     return 0
 
