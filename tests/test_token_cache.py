@@ -150,7 +150,7 @@ def test_clear() -> None:
 
 
 @pytest.mark.parametrize(
-    ("options", "message"),
+    ("options", "key"),
     [
         pytest.param({"maxsize": -1}, "maxsize", id="negative-size"),
         pytest.param({"maxsize": 1.5}, "maxsize", id="fractional-size"),
@@ -158,11 +158,14 @@ def test_clear() -> None:
         pytest.param({"maxsize": 10, "max_age": 0}, "max_age", id="zero-age"),
         pytest.param({"maxsize": 10, "max_age": -1}, "max_age", id="negative-age"),
         pytest.param({"maxsize": 10, "max_age": "60"}, "max_age", id="string-age"),
+        pytest.param({"maxsize": 10, "max_age": float("nan")}, "max_age", id="nan-age"),
+        pytest.param({"maxsize": 10, "max_age": True}, "max_age", id="bool-age"),
     ],
 )
-def test_bad_settings(options: dict[str, Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+def test_bad_settings_are_config_errors_naming_them(options: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
         TokenCache(**options)
+    assert caught.value.key == key
 
 
 def test_threads_share_one_consistent_cache() -> None:

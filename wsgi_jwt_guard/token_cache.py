@@ -44,7 +44,9 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from .errors import ConfigError
 from .identity import Identity, TokenSource
+from .validation import seconds, whole
 
 __all__ = ["TokenCache"]
 
@@ -62,17 +64,19 @@ class TokenCache:
     :param max_age: the longest an entry serves, in seconds, even if the token's
         ``exp`` is later; ``None`` for no limit beyond ``exp``.
 
+    Bad arguments raise :class:`~wsgi_jwt_guard.errors.ConfigError` naming them.
+
     ``hits`` and ``misses`` count lookups (a miss is any lookup that did not
     return an identity, including expired entries and a disabled cache).
     """
 
     def __init__(self, maxsize: int = 10_000, *, max_age: float | None = 300.0) -> None:
-        if type(maxsize) is not int or maxsize < 0:
-            raise ValueError("maxsize must be a whole number, 0 or more")
-        if max_age is not None and (type(max_age) not in (int, float) or not max_age > 0):
-            raise ValueError("max_age must be a positive number of seconds, or None")
-        self.maxsize = maxsize
-        self.max_age = math.inf if max_age is None else float(max_age)
+        self.maxsize = whole(maxsize, "maxsize")
+        self.max_age = math.inf
+        if max_age is not None:
+            self.max_age = seconds(max_age, "max_age")
+            if not self.max_age:
+                raise ConfigError("max_age", "expected more than 0 seconds, or None")
         self.hits = 0
         self.misses = 0
         self._entries: OrderedDict[str, list[Any]] = OrderedDict()
