@@ -21,6 +21,7 @@ with ``--against``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -29,6 +30,14 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    load_pem_private_key,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 VALGRIND = shutil.which("valgrind")
@@ -48,6 +57,15 @@ FLOORS = {
 _FLOOR_OF = {"first-seen-rs256": "floor-rs256"}
 
 
+_KEYS: dict[str, str] = json.loads(os.environ.get("BENCH_KEYS", "{}"))
+
+
+def _private_pem(private: Any) -> str:
+    return str(
+        private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode("ascii")
+    )
+
+
 def _workload(scenario: str, calls: int, prepared: int) -> None:
     """Runs in the child: build everything for ``prepared`` calls, make ``calls``."""
     from werkzeug.test import create_environ
@@ -59,7 +77,10 @@ def _workload(scenario: str, calls: int, prepared: int) -> None:
 
     assert wsgi_jwt_guard.__file__.startswith(os.environ["BENCH_GUARD"]), wsgi_jwt_guard.__file__
 
-    key = Key.rs256() if scenario.endswith("rs256") else Key.es256()
+    # The same keys in every child (made once by the parent): generating an RSA
+    # key costs a different number of instructions each time.
+    alg = "RS256" if scenario.endswith("rs256") else "ES256"
+    key = Key(alg, f"bench-{alg.lower()}", load_pem_private_key(_KEYS[alg].encode(), None))
     if scenario.startswith("floor"):
         checks = [raw_checks(key, [token]) for token in key.tokens(prepared + 1)]
         for check in checks[1 : calls + 1]:
@@ -100,6 +121,7 @@ def _count(package: Path, scenario: str, calls: int, prepared: int) -> int:
             "PYTHONHASHSEED": "0",
             "PYTHONPATH": f"{tmp}{os.pathsep}{ROOT}",
             "BENCH_GUARD": tmp,
+            "BENCH_KEYS": os.environ["BENCH_KEYS"],
         }
         assert VALGRIND is not None
         result = subprocess.run(  # noqa: S603 - fixed arguments, no shell
@@ -145,6 +167,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if VALGRIND is None:
         raise SystemExit("needs valgrind: sudo apt-get install valgrind")
+    os.environ["BENCH_KEYS"] = json.dumps(
+        {
+            "ES256": _private_pem(ec.generate_private_key(ec.SECP256R1())),
+            "RS256": _private_pem(rsa.generate_private_key(65537, 2048)),
+        }
+    )
     print("instructions per call (callgrind, PYTHONHASHSEED=0)")
     floors = {name: per_call(ROOT, name, args.calls) for name in FLOORS}
     for name, meaning in FLOORS.items():
