@@ -21,6 +21,12 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def browser(token: str) -> dict[str, str]:
+    """A header token as a browser sends it: with fetch metadata, so the guard
+    answers with the token cookie (``set_for = "browsers"``)."""
+    return {**bearer(token), "Sec-Fetch-Site": "same-origin"}
+
+
 @pytest.mark.parametrize(
     ("path", "headers"),
     [
@@ -82,7 +88,7 @@ def test_cookie_token_is_forwarded_as_authorization_header(client: Client, ec_ke
 def test_header_token_sets_the_cookie(client: Client, ec_key: SigningKey) -> None:
     exp = int(time.time()) + 900
     token = ec_key.token(exp=exp)
-    response = client.get("/api/catalog", headers=bearer(token))
+    response = client.get("/api/catalog", headers=browser(token))
     cookie = response.headers["Set-Cookie"]
     attributes = [part.strip() for part in cookie.split(";")]
     assert attributes[0] == f"token={token}"
@@ -112,20 +118,20 @@ def test_cookie_is_secure_on_https_and_carries_a_configured_domain(
 
 def test_cookie_is_not_reset_when_it_already_holds_the_token(client: Client, ec_key: SigningKey) -> None:
     token = ec_key.token()
-    headers = {**bearer(token), "Cookie": f"token={token}"}
+    headers = {**browser(token), "Cookie": f"token={token}"}
     assert "Set-Cookie" not in client.get("/api/catalog", headers=headers).headers
 
 
 def test_cookie_is_replaced_when_it_holds_another_token(client: Client, ec_key: SigningKey) -> None:
     old, new = ec_key.token(sub="user:default/old"), ec_key.token()
-    headers = {**bearer(new), "Cookie": f"token={old}"}
+    headers = {**browser(new), "Cookie": f"token={old}"}
     assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={new};")
 
 
 def test_tossed_cookie_holding_the_token_is_replaced(client: Client, ec_key: SigningKey) -> None:
     """An attacker's sibling-domain cookie next to ours: ours is set again, unambiguously."""
     token = ec_key.token()
-    headers = {**bearer(token), "Cookie": f"token=attacker; token={token}"}
+    headers = {**browser(token), "Cookie": f"token=attacker; token={token}"}
     assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={token};")
 
 
@@ -143,7 +149,7 @@ def test_cookie_holding_the_token_in_another_spelling_is_not_reset(
     # One reader for the whole guard: what extraction takes for the token, the
     # Set-Cookie decision does too (no Set-Cookie on every response).
     token = ec_key.token()
-    headers = {**bearer(token), "Cookie": cookie.format(t=token)}
+    headers = {**browser(token), "Cookie": cookie.format(t=token)}
     assert "Set-Cookie" not in client.get("/api/catalog", headers=headers).headers
 
 
@@ -151,7 +157,7 @@ def test_a_token_hidden_behind_a_quote_is_seen_and_replaced(
     client: Client, ec_key: SigningKey
 ) -> None:
     token = ec_key.token()
-    headers = {**bearer(token), "Cookie": f'token={token}; a="; token=attacker; b="'}
+    headers = {**browser(token), "Cookie": f'token={token}; a="; token=attacker; b="'}
     assert client.get("/api/catalog", headers=headers).headers["Set-Cookie"].startswith(f"token={token};")
 
 
@@ -181,7 +187,7 @@ def test_no_token_cookie_on_a_response_shared_caches_may_store(
         return [b"catalog"]
 
     response = Client(make_guard(app), use_cookies=False).get(
-        "/api/catalog", headers=bearer(ec_key.token())
+        "/api/catalog", headers=browser(ec_key.token())
     )
     assert response.status_code == 200
     assert ("Set-Cookie" in response.headers) is cookie_set
@@ -197,8 +203,12 @@ def test_no_token_cookie_on_a_response_shared_caches_may_store(
         pytest.param("browsers", "https", {"Sec-Fetch-Dest": "image"}, True, id="browser-dest"),
         # An API client: no ~1 KB header it would never send back.
         pytest.param("browsers", "https", {}, False, id="api-client"),
-        # Browsers send no fetch metadata to plain-http origins: set it there.
-        pytest.param("browsers", "http", {}, True, id="plain-http"),
+        # Browsers send no fetch metadata to plain-http origins: their
+        # User-Agent says "Mozilla/" there; curl, wrk and HTTP libraries do not.
+        pytest.param("browsers", "http", {"User-Agent": "Mozilla/5.0 (X11)"}, True, id="http-browser"),
+        pytest.param("browsers", "http", {"User-Agent": "curl/8.5.0"}, False, id="http-curl"),
+        pytest.param("browsers", "http", {}, False, id="http-no-user-agent"),
+        pytest.param("browsers", "https", {"User-Agent": "Mozilla/5.0"}, False, id="https-no-metadata"),
         pytest.param("all", "https", {}, True, id="all"),
         pytest.param("none", "https", {"Sec-Fetch-Site": "same-origin"}, False, id="none"),
         pytest.param("none", "http", {}, False, id="none-http"),
@@ -230,7 +240,7 @@ def test_no_cookie_for_service_tokens_or_when_disabled(make_guard: Guard, ec_key
 
 
 def test_far_future_exp_is_capped_in_the_cookie(client: Client, ec_key: SigningKey) -> None:
-    response = client.get("/api/catalog", headers=bearer(ec_key.token(exp=10**12)))
+    response = client.get("/api/catalog", headers=browser(ec_key.token(exp=10**12)))
     assert response.status_code == 200
     expires = response.headers["Set-Cookie"].split("Expires=")[1].split(";")[0]
     parsed = parse_date(expires)
@@ -285,6 +295,7 @@ def test_streamed_response_passes_through_untouched_and_is_closed(
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/api/catalog",
         "HTTP_AUTHORIZATION": f"Bearer {ec_key.token()}",
+        "HTTP_SEC_FETCH_SITE": "same-origin",
         "wsgi.url_scheme": "http",
     }
     captured: list[Any] = []
@@ -400,10 +411,10 @@ def test_one_clock_moves_every_part_of_the_guard(make_guard: Guard, ec_key: Sign
     clock = Clock()
     client = Client(make_guard(clock=clock), use_cookies=False)
     token = ec_key.token(exp=int(clock.now) + 3600)
-    first = client.get("/api/catalog", headers=bearer(token))
+    first = client.get("/api/catalog", headers=browser(token))
     assert first.status_code == 200
     assert first.headers["Set-Cookie"]
     clock.now += 3601  # the token cache holds it, but not past its exp on this clock
-    response = client.get("/api/catalog", headers=bearer(token))
+    response = client.get("/api/catalog", headers=browser(token))
     assert response.status_code == 401
     assert "expired" in response.get_json()["error"]["message"]

@@ -76,11 +76,11 @@ class CookieSettings(Settings):
     samesite: Literal["Lax", "Strict", "None"] = "Lax"
     #: Which answers to a header token carry ``Set-Cookie``. ``"browsers"``:
     #: requests with fetch metadata (``Sec-Fetch-*``, sent by every current
-    #: browser to https and localhost origins), and every plain-http request,
-    #: since browsers send no fetch metadata there; API clients on https get
-    #: no ~1 KB header they would never send back. ``"all"``: every one (a
-    #: browser older than 2023 behind https). ``"none"``: never (the app sets
-    #: the cookie itself, or no browser loads images from this service).
+    #: browser to https and localhost origins) and, on plain http, where
+    #: browsers send none, requests whose ``User-Agent`` starts with
+    #: ``Mozilla/`` as every browser's does; API clients get no ~1 KB header
+    #: they would never send back. ``"all"``: every one (browsers older than
+    #: 2023 behind https). ``"none"``: never (the app sets the cookie itself).
     set_for: Literal["browsers", "all", "none"] = "browsers"
     _head: str = field(init=False, repr=False, compare=False, default="")
     _tails: tuple[str, str] = field(init=False, repr=False, compare=False, default=("", ""))
@@ -120,9 +120,13 @@ class CookieSettings(Settings):
     def wanted(self, environ: WSGIEnvironment) -> bool:
         """Whether the answer to this request should carry the cookie (``set_for``)."""
         if self.set_for == "browsers":
-            if environ.get("wsgi.url_scheme") != "https":
-                return True  # browsers send no fetch metadata to plain-http origins
-            return any(key in environ for key in _FETCH_METADATA)
+            if any(key in environ for key in _FETCH_METADATA):
+                return True
+            # Browsers send no fetch metadata to plain-http origins (other than
+            # localhost); there, every browser's User-Agent still starts so.
+            return environ.get("wsgi.url_scheme") != "https" and str(
+                environ.get("HTTP_USER_AGENT", "")
+            ).startswith("Mozilla/")
         return self.set_for == "all"
 
     def issue(self, token: str, expires: float, *, https: bool, now: float) -> str | None:

@@ -389,7 +389,7 @@ def attributes(header: str) -> tuple[str, dict[str, str]]:
 EMISSIONS = [
     # (id, cookie settings, environ overrides, how the request is made, expected attributes)
     pytest.param(CookieSettings(), {}, {"HttpOnly", "Path", "SameSite", "Expires"}, id="default-http"),
-    pytest.param(CookieSettings(), {"wsgi.url_scheme": "https", "HTTP_SEC_FETCH_SITE": "same-origin"}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="default-https"),
+    pytest.param(CookieSettings(), {"wsgi.url_scheme": "https"}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="default-https"),
     pytest.param(CookieSettings(secure=True), {}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="always-secure"),
     pytest.param(CookieSettings(name="__Host-token"), {}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure"}, id="host-prefix-over-http"),
     pytest.param(CookieSettings(name="__Secure-token", domain="example.test"), {}, {"HttpOnly", "Path", "SameSite", "Expires", "Secure", "Domain"}, id="secure-prefix-with-domain"),
@@ -403,7 +403,8 @@ def test_every_set_cookie_attribute(
 ) -> None:
     guard = client(cookie=settings)
     token = forge.valid()
-    issued = guard.get("/api/catalog", headers={"Authorization": f"Bearer {token}"}, environ_overrides=environ)
+    # A browser's request: fetch metadata says so (set_for = "browsers").
+    issued = guard.get("/api/catalog", headers={"Authorization": f"Bearer {token}", "Sec-Fetch-Site": "same-origin"}, environ_overrides=environ)
     assert issued.status_code == 200
     (header,) = issued.headers.getlist("Set-Cookie")
     first, attrs = attributes(header)
@@ -446,6 +447,6 @@ def test_responses_that_set_no_cookie(client: Guard, forge: Forge, headers: Any,
 
 def test_cookie_lifetime_is_capped(client: Guard, forge: Forge) -> None:
     token = forge.with_claims(exp=int(time.time()) + 10 * 365 * 86400)
-    response = client().get("/api/catalog", headers={"Authorization": f"Bearer {token}"})
+    response = client().get("/api/catalog", headers={"Authorization": f"Bearer {token}", "Sec-Fetch-Site": "same-origin"})
     _, attrs = attributes(response.headers["Set-Cookie"])
     assert parse_date(attrs["Expires"]).timestamp() <= time.time() + 400 * 86400 + 5  # type: ignore[union-attr]
