@@ -23,6 +23,10 @@ def backend() -> Iterator[str]:
         yield demo.base
 
 
+# What a browser sends on every request; the guard sets its token cookie only for browsers.
+BROWSER = {"Sec-Fetch-Site": "same-origin", "Sec-Fetch-Mode": "cors"}
+
+
 def _token(base: str, subject: str = "user:default/alice") -> str:
     response = requests.get(f"{base}/api/auth/token", params={"sub": subject}, timeout=5)
     assert response.status_code == 200
@@ -57,7 +61,7 @@ def test_user_token_reaches_catalog_with_identity(backend: str) -> None:
     token = _token(backend)
     response = requests.get(
         f"{backend}/api/catalog/entities",
-        headers={"Authorization": f"Bearer {token}"},
+        headers={"Authorization": f"Bearer {token}", **BROWSER},
         timeout=5,
     )
     assert response.status_code == 200
@@ -88,6 +92,7 @@ def test_techdocs_css_is_exempt_but_html_is_not(backend: str) -> None:
 
 def test_cookie_flow_like_a_browser(backend: str) -> None:
     session = requests.Session()
+    session.headers.update(BROWSER)
     token = _token(backend)
     before = session.get(f"{backend}/api/techdocs/static/docs/default/index.html", timeout=5)
     assert before.status_code == 401

@@ -133,7 +133,7 @@ def test_every_printed_curl_line_behaves_as_printed(
         if "service token" in line:
             assert json.loads(body)["identity"]["kind"] == "service"
     if runner == "curl":
-        jar = (tmp_path / "demo-cookies.txt").read_text()
+        jar = (tmp_path / "cookies.txt").read_text()
         assert f"\ttoken\t{demo.token}" in jar
         assert "#HttpOnly_127.0.0.1" in jar
 

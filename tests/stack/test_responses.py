@@ -209,6 +209,10 @@ def test_an_allowed_origin_can_read_the_answer(
 # -- Class 8: the bearer token in Set-Cookie ---------------------------------------------
 
 
+# The guard sets its cookie only for browsers (``set_for="browsers"``): they send fetch metadata.
+BROWSER = ("Sec-Fetch-Site", "same-origin")
+
+
 def token_cookies(result: Exchange) -> list[str]:
     assert result.response is not None
     return [value for value in result.response.all("Set-Cookie") if value.startswith("token=")]
@@ -217,8 +221,8 @@ def token_cookies(result: Exchange) -> list[str]:
 def test_the_token_cookie_is_set_from_the_header(
     stacks: dict[str, Stack], tokens: dict[str, str], pool: ThreadPoolExecutor
 ) -> None:
-    """The control for the next test: a private answer does get the cookie."""
-    template = request_bytes("GET", "/api/catalog/secret", [("Authorization", "Bearer {alice}")])
+    """The control for the next test: a private answer to a browser does get the cookie."""
+    template = request_bytes("GET", "/api/catalog/secret", [("Authorization", "Bearer {alice}"), BROWSER])
     for stack, result in everywhere(pool, stacks, template, tokens, "alice"):
         assert [value.split(";")[0] for value in token_cookies(result)] == [f"token={tokens['alice']}"], stack.name
 
@@ -226,7 +230,7 @@ def test_the_token_cookie_is_set_from_the_header(
 def test_a_publicly_cacheable_answer_never_carries_the_token_cookie(
     stacks: dict[str, Stack], tokens: dict[str, str], pool: ThreadPoolExecutor
 ) -> None:
-    template = request_bytes("GET", "/api/catalog/cached", [("Authorization", "Bearer {alice}")])
+    template = request_bytes("GET", "/api/catalog/cached", [("Authorization", "Bearer {alice}"), BROWSER])
     results = everywhere(pool, stacks, template, tokens, "alice")
     assert not wrong(results, {200})
     for stack, result in results:

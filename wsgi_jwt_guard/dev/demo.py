@@ -142,8 +142,8 @@ Paste the line above into a shell, then try:
 curl -i '{auth}/token?sub=user:default/bob'  # public route: 200
 curl -i {catalog}  # protected, no token: 401
 curl -i {header} {catalog}  # protected, with the token: 200 and your identity
-curl -i -c demo-cookies.txt -H 'Sec-Fetch-Site: same-origin' {header} {catalog}  # as a browser: cookie set, 200
-curl -i -b demo-cookies.txt {base}{IMAGE_PATH}  # cookie only: 200
+curl -i -c cookies.txt -H 'Sec-Fetch-Site: same-origin' {header} {catalog}  # browser, cookie: 200
+curl -i -b cookies.txt {base}{IMAGE_PATH}  # cookie only: 200
 curl -i {base}{IMAGE_PATH}  # neither: 401
 curl -i {base}/api/techdocs/static/docs/default/main.css  # the seed's CSS exemption: 200
 {service}
