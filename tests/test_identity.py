@@ -52,3 +52,4 @@ def test_identity_is_immutable() -> None:
         value.subject = "admin"  # type: ignore[misc]
     with pytest.raises(TypeError):
         value.claims["role"] = "admin"  # type: ignore[index]
+

@@ -89,6 +89,44 @@ def test_counters_are_exact_under_threads() -> None:
     assert metrics.snapshot() == {"requests.allowed": 40000}
 
 
+def test_reading_never_changes_a_count() -> None:
+    metrics = Metrics()
+    seen = []
+    for expected in range(1, 6):
+        metrics.increment("requests.allowed")
+        seen += [metrics.snapshot()["requests.allowed"] for _ in range(expected)]
+        seen.append(expected)
+    metrics.increment("requests.public")
+    assert metrics.snapshot() == {"requests.allowed": 5, "requests.public": 1}
+    assert seen == [value for expected in range(1, 6) for value in [expected] * (expected + 1)]
+
+
+def test_counts_are_exact_while_others_read_them() -> None:
+    metrics = Metrics()
+    stop = threading.Event()
+    reads: list[int] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            reads.append(metrics.snapshot().get("requests.allowed", 0))
+
+    def work() -> None:
+        for _ in range(5000):
+            metrics.increment("requests.allowed")
+
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    workers = [threading.Thread(target=work) for _ in range(4)]
+    for thread in readers + workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    stop.set()
+    for thread in readers:
+        thread.join()
+    assert metrics.snapshot() == {"requests.allowed": 20000}
+    assert all(0 <= value <= 20000 for value in reads)
+
+
 def test_sources_are_merged_into_the_snapshot() -> None:
     metrics = Metrics()
     metrics.add_source(lambda: {"token_cache.hit": 3, "token_cache.miss": 0})

@@ -402,25 +402,3 @@ def test_guard_and_config_settings_reach_the_cache(ec_key: SigningKey) -> None:
     with pytest.raises(ConfigError) as caught:
         from_config(echo_app, {"issuers": [issuer], "token_cache_size": -1})
     assert caught.value.key == "token_cache_size"
-
-
-def test_the_fast_identity_constructor_equals_the_dataclass_one() -> None:
-    # Identity._verified fills __dict__ directly; if Identity gains a field,
-    # this comparison (and the field list) catches a constructor left behind.
-    import dataclasses
-
-    values: dict[str, Any] = {
-        "subject": "user:default/alice",
-        "claims": MappingProxyType({"sub": "user:default/alice"}),
-        "issuer": ISSUER,
-        "kind": "user",
-        "source": "cookie",
-        "expires_at": NOW,
-        "token": "a.b.c",
-    }
-    assert [f.name for f in dataclasses.fields(Identity)] == list(values)
-    fast = Identity._verified(**values)
-    assert fast == Identity(**values)
-    assert vars(fast) == vars(Identity(**values))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        fast.subject = "someone else"  # type: ignore[misc]

@@ -51,37 +51,6 @@ class Identity:
     #: The raw token, for forwarding to other services. Kept out of ``repr``.
     token: str = field(repr=False)
 
-    @classmethod
-    def _verified(
-        cls,
-        subject: str,
-        claims: Mapping[str, Any],
-        issuer: str | None,
-        kind: TokenKind,
-        source: TokenSource,
-        expires_at: float,
-        token: str,
-    ) -> Identity:
-        """The same object as ``Identity(...)``, built faster: the verifier's hot path.
-
-        A frozen dataclass's ``__init__`` sets each field through
-        ``object.__setattr__``, which costs about a microsecond per identity --
-        a measurable share of verifying a first-seen token. Filling ``__dict__``
-        directly is equivalent (there is no ``__post_init__``); a test checks
-        that both ways give equal identities, so a new field cannot be missed.
-        """
-        identity = object.__new__(cls)
-        identity.__dict__.update(
-            subject=subject,
-            claims=claims,
-            issuer=issuer,
-            kind=kind,
-            source=source,
-            expires_at=expires_at,
-            token=token,
-        )
-        return identity
-
     @property
     def ownership_refs(self) -> list[str]:
         """Backstage's ``ent`` claim: the entity refs the user owns or belongs to."""

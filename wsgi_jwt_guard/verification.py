@@ -155,7 +155,7 @@ class Verifier:
         if self.service_tokens is None:
             raise InvalidToken("service tokens are not accepted")
         exp = self.service_tokens.verify(jws, now=now)
-        return Identity._verified(
+        return Identity(
             self.service_tokens.subject,
             MappingProxyType(jws.claims),
             None,
@@ -190,6 +190,6 @@ class Verifier:
         for name in issuer.required_claims:
             if name not in claims:
                 raise InvalidToken(f"the token lacks the required {name!r} claim")
-        return Identity._verified(
+        return Identity(
             subject, MappingProxyType(claims), issuer.issuer, "user", source, exp, token
         )
