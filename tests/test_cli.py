@@ -26,8 +26,9 @@ from jose import jwk
 
 from tests.helpers import ISSUER, SERVICE_SECRET, SigningKey, service_token
 from tests.processes import cli_command, free_port, running, running_demo
-from wsgi_jwt_guard import Issuer, ServiceTokens, Verifier
+from wsgi_jwt_guard import Issuer, ServiceTokens
 from wsgi_jwt_guard.dev.cli import main
+from wsgi_jwt_guard.verification import Verifier
 
 # --- helpers ----------------------------------------------------------------------
 

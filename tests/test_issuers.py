@@ -15,11 +15,12 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from tests.helpers import AUDIENCE, ISSUER, SigningKey, echo_app
-from wsgi_jwt_guard import ConfigError, Issuer, JWTGuard, Verifier, from_config
+from wsgi_jwt_guard import ConfigError, Issuer, JWTGuard, from_config
 from wsgi_jwt_guard.issuers import key_source
 from wsgi_jwt_guard.jwks import JWKSClient
 from wsgi_jwt_guard.keys import KeySet
 from wsgi_jwt_guard.refresh import RefreshPolicy
+from wsgi_jwt_guard.verification import Verifier
 
 JWKS = "https://auth.example.test/jwks"
 

@@ -13,8 +13,8 @@ import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
 from tests.helpers import SigningKey
-from wsgi_jwt_guard import ConfigError, JWTGuard, Metrics
-from wsgi_jwt_guard.metrics import reason_of
+from wsgi_jwt_guard import ConfigError, JWTGuard
+from wsgi_jwt_guard.metrics import Metrics, reason_of
 from wsgi_jwt_guard.responses import fingerprint, loggable
 
 

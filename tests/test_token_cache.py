@@ -30,10 +30,10 @@ from wsgi_jwt_guard import (
     InvalidToken,
     Issuer,
     ServiceTokens,
-    Verifier,
 )
 from wsgi_jwt_guard.keys import PinnedKey
 from wsgi_jwt_guard.token_cache import TokenCache
+from wsgi_jwt_guard.verification import Verifier
 
 NOW = 1_700_000_000.0
 

@@ -44,9 +44,9 @@ from wsgi_jwt_guard import (
     Issuer,
     JWTGuard,
     ServiceTokens,
-    Verifier,
 )
 from wsgi_jwt_guard.keys import PinnedKey
+from wsgi_jwt_guard.verification import Verifier
 
 PROTECTED = "/api/catalog"
 OTHER_ISSUER = "https://other.example.test/auth"

@@ -6,13 +6,18 @@ configured issuers and service secrets, and calls the app with ``REMOTE_USER``
 and the verified :class:`Identity` -- or answers 400/401/403/503 itself.
 
 See :class:`JWTGuard` for the Python API and :func:`from_config` for the
-dict/TOML configuration.
+dict/TOML configuration. The root exports what an application touches: the
+guard, what it is given (issuers, settings, keys, caches, revocations), what
+it hands back (identities, health) and the errors it raises. Its working
+parts stay in their modules: ``wsgi_jwt_guard.verification.Verifier``,
+``wsgi_jwt_guard.metrics.Metrics`` (read through ``JWTGuard.metrics``).
 """
 
 from __future__ import annotations
 
 import logging
 
+from .apikeys import APIKey
 from .caches import SharedCache
 from .config import from_config, load_config
 from .cookies import CookieSettings
@@ -38,15 +43,15 @@ from .errors import (
 from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
 from .issuers import Issuer
-from .metrics import Metrics
 from .middleware import JWTGuard
 from .refresh import RefreshPolicy
+from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule
 from .service import ServiceTokens, mint_service_token
-from .verification import Verifier
 
 __all__ = [
     "ENVIRON_KEY",
+    "APIKey",
     "AuthenticationError",
     "CORSSettings",
     "CSRFSettings",
@@ -63,20 +68,19 @@ __all__ = [
     "JWTGuard",
     "KeysHealth",
     "KeysUnavailable",
-    "Metrics",
     "MissingToken",
     "PathTooLong",
     "Policy",
     "PreflightRefused",
     "RefreshPolicy",
     "RequestRefused",
+    "Revocations",
     "RouteTable",
     "Rule",
     "ServiceTokens",
     "SharedCache",
     "UnknownKey",
     "UnsafePath",
-    "Verifier",
     "from_config",
     "get_identity",
     "load_config",
