@@ -67,7 +67,8 @@ def _garbage(key: Key, count: int) -> list[str]:
 
 
 def measure(key: Key, *, valid: int, garbage: int, bound: int = 10_000) -> MemoryResult:
-    from wsgi_jwt_guard import InvalidToken, Issuer, Verifier
+    from wsgi_jwt_guard import InvalidToken, Issuer
+    from wsgi_jwt_guard.verification import Verifier
 
     valid_tokens = key.tokens(valid, prefix="memory-")
     garbage_tokens = _garbage(key, garbage)

@@ -30,7 +30,8 @@ from bench.fixtures import (
 )
 from bench.peers import JoseMiddleware, PyJWTMiddleware, flask_app
 from bench.timing import Prepare, interleaved
-from wsgi_jwt_guard import CookieSettings, Issuer, JWTGuard, Verifier
+from wsgi_jwt_guard import CookieSettings, Issuer, JWTGuard
+from wsgi_jwt_guard.verification import Verifier
 
 
 @dataclass(frozen=True)
