@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import pytest
 
-pytest.importorskip("jwt", reason="the bench extra is not installed")
-pytest.importorskip("flask_jwt_extended", reason="the bench extra is not installed")
-
 
 def test_the_benchmark_runs_in_smoke_mode(capsys: pytest.CaptureFixture[str]) -> None:
     from bench.run import main
