@@ -36,7 +36,7 @@ accepts (sizes, ``use``, ``kid``...) is :mod:`wsgi_jwt_guard.keys`'s business.
 from __future__ import annotations
 
 import hmac
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -65,6 +65,11 @@ __all__ = [
     "signer",
     "verifier",
 ]
+
+# The cryptography key a signer or verifier holds: any, then per family.
+_Key = TypeVar("_Key")
+_ECKey = TypeVar("_ECKey", bound="ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey")
+_RSAKey = TypeVar("_RSAKey", bound="rsa.RSAPublicKey | rsa.RSAPrivateKey")
 
 EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
@@ -141,79 +146,98 @@ class Signer(Protocol):
         """The JWS signature of ``data`` (the bytes base64url-encoded as the third segment)."""
 
 
-class ECDSAVerifier:
-    """ECDSA over a prepared ``cryptography`` public key, taking JWS's raw ``r || s``."""
+class _Family(Generic[_Key]):
+    """What a signer and a verifier of one family share: the key, its algorithm
+    and the signature size, checked and prepared once."""
 
-    __slots__ = ("_ecdsa", "_half", "_public", "signature_size")
+    __slots__ = ("_key", "algorithm", "signature_size")
 
-    def __init__(self, public: ec.EllipticCurvePublicKey, algorithm: str) -> None:
+    def __init__(self, key: _Key, algorithm: str, signature_size: int) -> None:
+        self._key = key
+        self.algorithm = algorithm
+        #: The only length a valid signature can have, in bytes.
+        self.signature_size = signature_size
+
+
+class _ECDSA(_Family[_ECKey]):
+    __slots__ = ("_ecdsa", "_half")
+
+    def __init__(self, key: _ECKey, algorithm: str) -> None:
         self._ecdsa = ec.ECDSA(_sha2(algorithm, EC_ALGORITHMS))
-        self._half = _ec_half(public, algorithm)
-        self._public = public
-        self.signature_size = 2 * self._half
+        self._half = _ec_half(key, algorithm)
+        super().__init__(key, algorithm, 2 * self._half)
+
+
+class _Verifies:
+    """``verify`` for a family whose check raises ``InvalidSignature``."""
+
+    __slots__ = ()
+
+    def _check(self, data: bytes, signature: bytes) -> None:
+        raise NotImplementedError
 
     def verify(self, data: bytes, signature: bytes) -> bool:
+        """Whether ``signature`` is a valid signature of ``data``; never raises on bad input."""
+        try:
+            self._check(data, signature)
+        except InvalidSignature:
+            return False
+        return True
+
+
+class ECDSAVerifier(_ECDSA[ec.EllipticCurvePublicKey], _Verifies):
+    """ECDSA over a prepared ``cryptography`` public key, taking JWS's raw ``r || s``."""
+
+    __slots__ = ()
+
+    def _check(self, data: bytes, signature: bytes) -> None:
         half = self._half
         if len(signature) != 2 * half:
-            return False
+            raise InvalidSignature
         # OpenSSL takes DER; r and s are unsigned big-endian halves (RFC 7518 §3.4).
         der = encode_dss_signature(
             int.from_bytes(signature[:half], "big"), int.from_bytes(signature[half:], "big")
         )
-        try:
-            self._public.verify(der, data, self._ecdsa)
-        except InvalidSignature:
-            return False
-        return True
+        self._key.verify(der, data, self._ecdsa)
 
 
-class ECDSASigner:
+class ECDSASigner(_ECDSA[ec.EllipticCurvePrivateKey]):
     """ECDSA with a ``cryptography`` private key, giving JWS's raw ``r || s``."""
 
-    __slots__ = ("_ecdsa", "_half", "_private", "algorithm")
-
-    def __init__(self, private: ec.EllipticCurvePrivateKey, algorithm: str) -> None:
-        self._ecdsa = ec.ECDSA(_sha2(algorithm, EC_ALGORITHMS))
-        self._half = _ec_half(private, algorithm)
-        self._private = private
-        self.algorithm = algorithm
+    __slots__ = ()
 
     def sign(self, data: bytes) -> bytes:
         # cryptography returns DER; JWS wants the two integers at fixed width.
-        r, s = decode_dss_signature(self._private.sign(data, self._ecdsa))
+        r, s = decode_dss_signature(self._key.sign(data, self._ecdsa))
         return r.to_bytes(self._half, "big") + s.to_bytes(self._half, "big")
 
 
-class RSAVerifier:
+class _RSA(_Family[_RSAKey]):
+    __slots__ = ("_hash",)
+
+    def __init__(self, key: _RSAKey, algorithm: str) -> None:
+        if algorithm not in RSA_ALGORITHMS:
+            raise ConfigError("algorithm", f"an RSA key cannot be used for {algorithm}")
+        self._hash = _sha2(algorithm, RSA_ALGORITHMS)
+        super().__init__(key, algorithm, (key.key_size + 7) // 8)
+
+
+class RSAVerifier(_RSA[rsa.RSAPublicKey], _Verifies):
     """RSASSA-PKCS1-v1_5 over a prepared ``cryptography`` public key."""
 
-    __slots__ = ("_hash", "_public", "signature_size")
+    __slots__ = ()
 
-    def __init__(self, public: rsa.RSAPublicKey, algorithm: str) -> None:
-        self._hash = _sha2(algorithm, RSA_ALGORITHMS)
-        self._public = public
-        self.signature_size = (public.key_size + 7) // 8
-
-    def verify(self, data: bytes, signature: bytes) -> bool:
-        try:
-            self._public.verify(signature, data, _PKCS1, self._hash)
-        except InvalidSignature:
-            return False
-        return True
+    def _check(self, data: bytes, signature: bytes) -> None:
+        self._key.verify(signature, data, _PKCS1, self._hash)
 
 
-class RSASigner:
+class RSASigner(_RSA[rsa.RSAPrivateKey]):
     """RSASSA-PKCS1-v1_5 with a ``cryptography`` private key."""
 
-    __slots__ = ("_hash", "_private", "algorithm")
-
-    def __init__(self, private: rsa.RSAPrivateKey, algorithm: str) -> None:
-        self._hash = _sha2(algorithm, RSA_ALGORITHMS)
-        self._private = private
-        self.algorithm = algorithm
+    __slots__ = ()
 
     def sign(self, data: bytes) -> bytes:
-        return self._private.sign(data, _PKCS1, self._hash)
+        return self._key.sign(data, _PKCS1, self._hash)
 
 
 class HMACKey:
@@ -249,8 +273,6 @@ def verifier(public: object, algorithm: str) -> ECDSAVerifier | RSAVerifier:
     if isinstance(public, ec.EllipticCurvePublicKey):
         return ECDSAVerifier(public, algorithm)
     if isinstance(public, rsa.RSAPublicKey):
-        if algorithm not in RSA_ALGORITHMS:
-            raise ConfigError("algorithm", f"an RSA key cannot be used for {algorithm}")
         return RSAVerifier(public, algorithm)
     raise ConfigError("key", "only RSA and EC public keys are supported")
 
@@ -260,7 +282,5 @@ def signer(private: object, algorithm: str) -> ECDSASigner | RSASigner:
     if isinstance(private, ec.EllipticCurvePrivateKey):
         return ECDSASigner(private, algorithm)
     if isinstance(private, rsa.RSAPrivateKey):
-        if algorithm not in RSA_ALGORITHMS:
-            raise ConfigError("algorithm", f"an RSA key cannot be used for {algorithm}")
         return RSASigner(private, algorithm)
     raise ConfigError("key", "only RSA and EC private keys are supported")
