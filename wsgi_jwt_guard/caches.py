@@ -71,6 +71,7 @@ from cachelib.serializers import BaseSerializer
 
 from .clock import Clock, system_clock
 from .errors import ConfigError
+from .validation import secrets as validated_secrets
 
 __all__ = ["CACHE_TYPES", "SharedCache", "build_cache"]
 
@@ -83,7 +84,6 @@ _SOCKET_TIMEOUT = 0.5
 # Authenticated entries: "<tag><base64url HMAC-SHA256 (43 chars)>.<value>".
 _SIGNED = "wjg1:"
 _MAC_LENGTH = 43
-_MIN_SECRET = 32
 # Backends warned about once, however many SharedCache views they get.
 _WARNED: weakref.WeakSet[BaseCache] = weakref.WeakSet()
 # memcached caches in use. A process forked after one of them connected (a
@@ -194,7 +194,7 @@ class SharedCache(BaseCache):
             secrets = secrets or cache.secrets
             cache = cache.shared
         #: The HMAC secrets, the signing one first.
-        self.secrets: tuple[str, ...] = _check_secrets(secrets)
+        self.secrets: tuple[str, ...] = validated_secrets(secrets, "secrets", allow_empty=True)
         self._keys = [secret.encode("utf-8") for secret in self.secrets]
         self.shared: BaseCache | None = _text_only(cache) if cache is not None else None
         if isinstance(self.shared, MemcachedCache):
@@ -323,17 +323,6 @@ class SharedCache(BaseCache):
         return bool(cleared) if ok else True
 
 
-def _check_secrets(secrets: object) -> tuple[str, ...]:
-    if isinstance(secrets, str) or not isinstance(secrets, Sequence):
-        raise ConfigError("cache.secrets", "expected a list of secrets, the signing one first")
-    for index, secret in enumerate(secrets):
-        if not isinstance(secret, str) or len(secret) < _MIN_SECRET:
-            raise ConfigError(
-                f"cache.secrets[{index}]", f"expected at least {_MIN_SECRET} random characters"
-            )
-    return tuple(secrets)
-
-
 def build_cache(config: Mapping[str, Any]) -> BaseCache:
     """The cache a ``[cache]`` table describes (see the module docs).
 
@@ -362,7 +351,7 @@ def build_cache(config: Mapping[str, Any]) -> BaseCache:
     threshold = config.get("threshold", 10_000)
     if type(threshold) is not int or threshold < 1:
         raise ConfigError("cache.threshold", "expected a positive whole number")
-    secrets = _check_secrets(config.get("secrets", ()))
+    secrets = validated_secrets(config.get("secrets", ()), "cache.secrets", allow_empty=True)
     cache: BaseCache
     if kind == "memory":
         cache = SimpleCache(threshold=threshold)

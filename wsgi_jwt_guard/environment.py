@@ -29,7 +29,7 @@ from typing import Any
 from .config_file import read_config_file
 from .errors import ConfigError
 from .fetch import check_fetch_url
-from .service import ServiceTokens
+from .validation import base64_secret
 
 __all__ = [
     "ENV_AUDIENCE",
@@ -166,10 +166,9 @@ def _secrets_from_environment(settings: Mapping[str, Any], value: str) -> dict[s
             ENV_SERVICE_SECRET, "the configuration file already sets service_tokens.secrets"
         )
     secrets = [secret.strip() for secret in value.split(",") if secret.strip()]
-    # The secret's rules live in ServiceTokens alone (no public check function
-    # yet); the message names the problem, never the secret.
-    try:
-        ServiceTokens(secrets)
-    except ConfigError as exc:
-        raise ConfigError(ENV_SERVICE_SECRET, exc.message) from None
+    # Checked here so the error names the variable; the message never shows a secret.
+    if not secrets:
+        raise ConfigError(ENV_SERVICE_SECRET, "expected one or more comma-separated secrets")
+    for secret in secrets:
+        base64_secret(secret, ENV_SERVICE_SECRET)
     return {**settings, "secrets": secrets}

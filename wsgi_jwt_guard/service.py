@@ -14,10 +14,7 @@ first, deploying everywhere, then dropping the old one.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,27 +24,11 @@ from .claims import check_times
 from .clock import Clock, system_clock
 from .errors import ConfigError, InvalidToken
 from .jws import CompactJWS, b64url_encode
-from .validation import Settings, seconds, text
+from .validation import Settings, base64_secret, seconds, secrets, text
 
 __all__ = ["ServiceTokens", "mint_service_token"]
 
-#: HS256 keys shorter than this are refused (Backstage's documented secrets
-#: are 24 random bytes, 32 base64 characters).
-MIN_SECRET_CHARACTERS = 32
-_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 _HEADER = b64url_encode(b'{"alg":"HS256","typ":"JWT"}')
-
-
-def _decode_secret(secret: object, key: str) -> bytes:
-    if not isinstance(secret, str) or not _BASE64.fullmatch(secret):
-        raise ConfigError(key, "a secret must be a base64 string")
-    if len(secret) < MIN_SECRET_CHARACTERS:
-        raise ConfigError(key, f"a secret must be at least {MIN_SECRET_CHARACTERS} characters long")
-    data = secret.rstrip("=").replace("-", "+").replace("_", "/")
-    try:
-        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
-    except binascii.Error:
-        raise ConfigError(key, "a secret must be a base64 string") from None
 
 
 @dataclass(frozen=True)
@@ -67,18 +48,15 @@ class ServiceTokens(Settings):
     _keys: tuple[HMACKey, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if isinstance(self.secrets, (str, bytes)) or not isinstance(self.secrets, Sequence):
-            raise ConfigError("secrets", "expected a non-empty list of secrets")
-        if not self.secrets:
-            raise ConfigError("secrets", "expected a non-empty list of secrets")
+        listed = secrets(self.secrets, "secrets")
         keys = tuple(
-            HMACKey(_decode_secret(secret, f"secrets[{index}]"), "HS256")
-            for index, secret in enumerate(self.secrets)
+            HMACKey(base64_secret(secret, f"secrets[{index}]"), "HS256")
+            for index, secret in enumerate(listed)
         )
         if not callable(self.clock):
             raise ConfigError("clock", "expected a callable returning seconds since the epoch")
         self._settle(
-            secrets=tuple(self.secrets),
+            secrets=listed,
             subject=text(self.subject, "subject"),
             # Whole seconds: exp and iat are written as integers.
             lifetime=seconds(self.lifetime, "lifetime", minimum=1),

@@ -19,6 +19,8 @@ for a set of names) or raises :class:`~wsgi_jwt_guard.errors.ConfigError`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -28,7 +30,9 @@ from .errors import ConfigError
 from .request import normalize_origin
 
 __all__ = [
+    "MIN_SECRET_CHARACTERS",
     "Settings",
+    "base64_secret",
     "cookie_name",
     "flag",
     "header_key",
@@ -39,6 +43,7 @@ __all__ = [
     "optional_text",
     "origins",
     "seconds",
+    "secrets",
     "strings",
     "text",
     "whole",
@@ -49,6 +54,11 @@ T = TypeVar("T")
 # RFC 6265 §4.1.1 cookie-name: an RFC 9110 token.
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+
+#: Shared secrets shorter than this are refused: Backstage's documented service
+#: secrets are 24 random bytes, 32 base64 characters.
+MIN_SECRET_CHARACTERS = 32
 
 
 class Settings:
@@ -135,6 +145,38 @@ def whole(value: object, key: str, *, minimum: int = 0, maximum: int | None = No
         bound = f"from {minimum} to {maximum}" if maximum is not None else f"of at least {minimum}"
         raise ConfigError(key, f"expected a whole number {bound}")
     return value
+
+
+def secrets(value: object, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+    """A list of secrets, the signing one first, each at least
+    :data:`MIN_SECRET_CHARACTERS` long. A message names the entry at fault
+    (``secrets[1]``), never its value."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(key, "expected a list of secrets, the signing one first")
+    items = tuple(value)
+    if not items and not allow_empty:
+        raise ConfigError(key, "expected a non-empty list of secrets")
+    for index, item in enumerate(items):
+        if not isinstance(item, str) or len(item) < MIN_SECRET_CHARACTERS:
+            raise ConfigError(
+                f"{key}[{index}]", f"expected at least {MIN_SECRET_CHARACTERS} random characters"
+            )
+    return items
+
+
+def base64_secret(value: object, key: str) -> bytes:
+    """The bytes of a base64 secret (url-safe or standard, padded or not, as
+    Backstage's ``backend.auth.keys[].secret``), at least
+    :data:`MIN_SECRET_CHARACTERS` characters; the message never shows it."""
+    if not isinstance(value, str) or not _BASE64.fullmatch(value):
+        raise ConfigError(key, "a secret must be a base64 string")
+    if len(value) < MIN_SECRET_CHARACTERS:
+        raise ConfigError(key, f"a secret must be at least {MIN_SECRET_CHARACTERS} characters long")
+    data = value.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+    except binascii.Error:
+        raise ConfigError(key, "a secret must be a base64 string") from None
 
 
 def cookie_name(value: object, key: str) -> str:
