@@ -1,26 +1,37 @@
-"""Small, named helpers the tests share: real keys, real signatures, an echo app."""
+"""Small, named helpers the tests share: real keys, real signatures, certificates,
+an echo app, the one fake clock and the one guard factory."""
 
 from __future__ import annotations
 
 import base64
+import datetime
 import hashlib
 import hmac
+import ipaddress
 import json
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.x509.oid import NameOID
 
-from wsgi_jwt_guard import get_identity
+from wsgi_jwt_guard import Issuer, JWTGuard, ServiceTokens, get_identity
 
 ISSUER = "https://auth.example.test/api/auth"
 AUDIENCE = "backstage"
 SERVICE_SECRET = base64.urlsafe_b64encode(b"s" * 32).decode().rstrip("=")
 SERVICE_SECRET_OLD = base64.urlsafe_b64encode(b"o" * 32).decode().rstrip("=")
+#: The route table most tests guard: one route per kind of rule.
+ROUTES: dict[str, Any] = {
+    "/api/auth": "public",
+    "/api/catalog": "protected",
+    "/api/search": "optional",
+}
 
 
 def b64url(data: bytes) -> str:
@@ -85,6 +96,10 @@ class SigningKey:
             jwk["kid"] = self.kid
         jwk.update(extra)
         return jwk
+
+    def certificate(self) -> x509.Certificate:
+        """A self-signed certificate for this key (``x5c``, PEM-certificate pins)."""
+        return self_signed_certificate(self.private)
 
     def public_pem(self) -> str:
         return (
@@ -166,3 +181,66 @@ def echo_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     }
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps(body).encode()]
+
+
+def self_signed_certificate(
+    private: Any, *, name: str = "auth.example.test", ip: str | None = None
+) -> x509.Certificate:
+    """A certificate for ``private``'s public half, signed by itself, valid from yesterday.
+
+    With ``ip`` it is a CA certificate for that address, for a TLS server on
+    127.0.0.1 that a client trusts through a CA bundle holding this certificate.
+    """
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ip or name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+    )
+    if ip is not None:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
+        ).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+    return builder.sign(private, hashes.SHA256())
+
+
+class FakeClock:
+    """The suite's one fake clock, a :data:`wsgi_jwt_guard.clock.Clock`: time stands
+    still (at ``now``, the real time by default) until the test moves it."""
+
+    def __init__(self, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def issuer_of(keys: Iterable[SigningKey | Mapping[str, Any]] | None = None, **options: Any) -> Issuer:
+    """The tests' issuer (``ISSUER``, ``AUDIENCE``, ES256 and RS256) trusting ``keys``;
+    ``options`` replace or add any :class:`Issuer` setting (``jwks_uri=...``)."""
+    if keys is not None:
+        options["keys"] = [key.public_jwk() if isinstance(key, SigningKey) else dict(key) for key in keys]
+    options.setdefault("audience", AUDIENCE)
+    options.setdefault("algorithms", ["ES256", "RS256"])
+    return Issuer(options.pop("issuer", ISSUER), **options)
+
+
+def build_guard(app: Any = echo_app, **options: Any) -> JWTGuard:
+    """The suite's one guard factory: ``app`` behind a guard with the tests' defaults
+    (``ROUTES``, service tokens with ``SERVICE_SECRET``); ``options`` are
+    :class:`JWTGuard` settings and replace the defaults. ``issuers`` is required."""
+    options.setdefault("service_tokens", ServiceTokens([SERVICE_SECRET]))
+    options.setdefault("routes", ROUTES)
+    return JWTGuard(app, **options)

@@ -1,4 +1,5 @@
-"""Real cache servers for the tests: redis-server and memcached on 127.0.0.1.
+"""Real servers for the tests on 127.0.0.1: redis-server, memcached, and
+Werkzeug's development server running a WSGI app in a thread.
 
 Each runs as a subprocess on a free loopback port for the test (or module)
 that asks for it and is killed afterwards. Without the binary the test is
@@ -10,10 +11,12 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -82,3 +85,23 @@ def memcached_server() -> Iterator[Server]:
     args = ["-l", "127.0.0.1", "-p", str(port), "-U", "0", "-u", "nobody"]
     with running("memcached", args, port) as server:
         yield server
+
+
+@contextmanager
+def werkzeug_server(app: Any, *, threaded: bool = True) -> Iterator[int]:
+    """Werkzeug's development server in a thread."""
+    from werkzeug.serving import WSGIRequestHandler, make_server
+
+    class Quiet(WSGIRequestHandler):
+        def log(self, type: str, message: str, *args: Any) -> None:
+            pass
+
+    server = make_server("127.0.0.1", 0, app, threaded=threaded, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_port)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -19,8 +19,8 @@ import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
 from werkzeug.test import Client
 
-from tests.conftest import JWKSServer
 from tests.helpers import AUDIENCE, ISSUER, SigningKey, echo_app
+from tests.jwks_server import JWKSServer
 from tests.servers import Server, memcached_server, redis_server
 from wsgi_jwt_guard import ConfigError, Issuer, JWTGuard
 from wsgi_jwt_guard.caches import SharedCache, build_cache

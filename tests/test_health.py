@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.conftest import JWKSServer
 from tests.helpers import ISSUER, SigningKey, echo_app
+from tests.jwks_server import JWKSServer
 from wsgi_jwt_guard import Issuer, JWTGuard
 from wsgi_jwt_guard.health import KeysHealth, keys_status
 from wsgi_jwt_guard.jwks import JWKSClient

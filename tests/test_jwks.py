@@ -7,32 +7,35 @@ real HTTP to 127.0.0.1) for what a client of the protected app sees.
 
 from __future__ import annotations
 
-import contextlib
-import datetime
 import gzip
-import ipaddress
 import json
 import random
 import ssl
 import string
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 from cachelib import BaseCache, FileSystemCache, SimpleCache
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from werkzeug.test import Client
 
-from tests.conftest import JWKSServer
-from tests.helpers import AUDIENCE, ISSUER, SigningKey, b64url, echo_app
+from tests.helpers import (
+    ISSUER,
+    FakeClock,
+    SigningKey,
+    b64url,
+    bearer,
+    build_guard,
+    issuer_of,
+    self_signed_certificate,
+)
+from tests.jwks_server import JWKSServer, JWKSServers, Responder, answer, jwks_bytes
 from wsgi_jwt_guard import Issuer, JWTGuard
 from wsgi_jwt_guard.caches import SharedCache
 from wsgi_jwt_guard.errors import KeysUnavailable, UnknownKey
@@ -42,23 +45,9 @@ from wsgi_jwt_guard.jws import parse
 from wsgi_jwt_guard.refresh import RefreshPolicy
 
 ALGORITHMS = ["ES256", "RS256"]
-ROUTES = {"/api/auth": "public", "/api/catalog": "protected"}
 
 
 # --- helpers -----------------------------------------------------------------
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def assert_verifies(client: JWKSClient, key: SigningKey, token: str | None = None) -> None:
@@ -68,18 +57,9 @@ def assert_verifies(client: JWKSClient, key: SigningKey, token: str | None = Non
     assert pinned.verify(jws.signing_input, jws.signature)
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def guard_for(url: str, *, cache: BaseCache | None = None, **issuer: Any) -> Client:
     """A client of the echo app behind a guard whose one issuer publishes keys at ``url``."""
-    guard = JWTGuard(
-        echo_app,
-        issuers=[Issuer(ISSUER, jwks_uri=url, audience=AUDIENCE, algorithms=ALGORITHMS, **issuer)],
-        routes=ROUTES,
-        cache=cache,
-    )
+    guard = build_guard(issuers=[issuer_of(jwks_uri=url, **issuer)], cache=cache)
     return Client(guard, use_cookies=False)
 
 
@@ -95,88 +75,6 @@ def assert_unavailable(response: Any) -> None:
     assert body["error"]["name"] == "ServiceUnavailableError"
     assert body["error"]["message"]
     assert body["response"] == {"statusCode": 503}
-
-
-# --- scriptable origins on 127.0.0.1 ------------------------------------------
-
-Responder = Callable[[BaseHTTPRequestHandler], None]
-
-
-@dataclass
-class Origin:
-    """One local HTTP(S) server; ``respond`` writes every answer and may be swapped."""
-
-    respond: Responder
-    url: str = ""
-    fetches: int = 0
-    headers: list[dict[str, str]] = field(default_factory=list)
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients hanging up mid-answer (size cap, timeouts) are the point here
-
-
-class Origins:
-    """Starts origins for one test and stops them afterwards."""
-
-    def __init__(self) -> None:
-        self.stopping = threading.Event()
-        self._servers: list[ThreadingHTTPServer] = []
-
-    def __call__(self, respond: Responder, *, tls: ssl.SSLContext | None = None) -> Origin:
-        origin = Origin(respond)
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                origin.fetches += 1
-                origin.headers.append(dict(self.headers))
-                with contextlib.suppress(OSError):  # the client may go away first
-                    origin.respond(self)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = _QuietServer(("127.0.0.1", 0), Handler)
-        if tls is not None:
-            server.socket = tls.wrap_socket(server.socket, server_side=True)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        scheme = "https" if tls is not None else "http"
-        origin.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-        self._servers.append(server)
-        return origin
-
-    def close(self) -> None:
-        self.stopping.set()  # wakes sleeping responders
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
-
-
-@pytest.fixture
-def origins() -> Iterator[Origins]:
-    started = Origins()
-    try:
-        yield started
-    finally:
-        started.close()
-
-
-def answer(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Responder:
-    def respond(handler: BaseHTTPRequestHandler) -> None:
-        handler.send_response(status)
-        all_headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
-        all_headers.update(headers or {})
-        for name, value in all_headers.items():
-            handler.send_header(name, value)
-        handler.end_headers()
-        handler.wfile.write(body)
-
-    return respond
-
-
-def jwks_bytes(*keys: SigningKey, **extra: Any) -> bytes:
-    return json.dumps({"keys": [key.public_jwk() for key in keys], **extra}).encode()
 
 
 # --- end to end ----------------------------------------------------------------
@@ -214,14 +112,14 @@ def test_the_fetch_asks_for_json_and_forwards_nothing_from_the_request(
     assert "Cookie" not in sent
 
 
-def test_concurrent_first_requests_share_one_fetch(origins: Origins, ec_key: SigningKey) -> None:
+def test_concurrent_first_requests_share_one_fetch(jwks_servers: JWKSServers, ec_key: SigningKey) -> None:
     document = jwks_bytes(ec_key)
 
     def slow(handler: BaseHTTPRequestHandler) -> None:
-        origins.stopping.wait(0.3)  # long enough for every request to miss at once
+        jwks_servers.stopping.wait(0.3)  # long enough for every request to miss at once
         answer(200, document)(handler)
 
-    origin = origins(slow)
+    origin = jwks_servers(slow)
     guard = guard_for(origin.url).application
     barrier = threading.Barrier(12)
     statuses: list[int] = []
@@ -286,14 +184,14 @@ def _redirect(status: int) -> Callable[[str, bytes], Responder]:
     ],
 )
 def test_no_usable_answer_gives_503_on_protected_routes_only(
-    origins: Origins,
+    jwks_servers: JWKSServers,
     jwks_server: JWKSServer,
     ec_key: SigningKey,
     make_responder: Callable[[str, bytes], Responder],
 ) -> None:
     # The good document is published elsewhere: only a followed redirect reaches it.
     jwks_server.publish(ec_key)
-    origin = origins(make_responder(jwks_server.url, jwks_bytes(ec_key)))
+    origin = jwks_servers(make_responder(jwks_server.url, jwks_bytes(ec_key)))
     client = guard_for(origin.url)
 
     assert_unavailable(client.get("/api/catalog", headers=bearer(ec_key.token())))
@@ -373,10 +271,10 @@ def _huge(keys_json: bytes, *, compress: bool, length: bool) -> Responder:
     ],
 )
 def test_a_10_mb_document_is_refused_with_the_default_cap(
-    origins: Origins, ec_key: SigningKey, compress: bool, length: bool
+    jwks_servers: JWKSServers, ec_key: SigningKey, compress: bool, length: bool
 ) -> None:
     keys_json = json.dumps([ec_key.public_jwk()]).encode()
-    origin = origins(_huge(keys_json, compress=compress, length=length))
+    origin = jwks_servers(_huge(keys_json, compress=compress, length=length))
     client = JWKSClient(origin.url, algorithms=ALGORITHMS)
 
     with pytest.raises(KeysUnavailable):
@@ -388,15 +286,15 @@ def test_a_10_mb_document_is_refused_with_the_default_cap(
 
 
 def test_a_server_slower_than_the_read_timeout_fails_instead_of_hanging(
-    origins: Origins, ec_key: SigningKey
+    jwks_servers: JWKSServers, ec_key: SigningKey
 ) -> None:
     document = jwks_bytes(ec_key)
 
     def sleepy(handler: BaseHTTPRequestHandler) -> None:
-        origins.stopping.wait(2.0)  # then a perfectly good answer, too late
+        jwks_servers.stopping.wait(2.0)  # then a perfectly good answer, too late
         answer(200, document)(handler)
 
-    origin = origins(sleepy)
+    origin = jwks_servers(sleepy)
     client = JWKSClient(
         origin.url, algorithms=ALGORITHMS, downloader=Downloader(timeout=(0.5, 0.5))
     )
@@ -407,7 +305,7 @@ def test_a_server_slower_than_the_read_timeout_fails_instead_of_hanging(
 
 
 def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
-    origins: Origins, ec_key: SigningKey
+    jwks_servers: JWKSServers, ec_key: SigningKey
 ) -> None:
     document = jwks_bytes(ec_key)
 
@@ -418,7 +316,7 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
         handler.send_header("Content-Length", str(len(document)))
         handler.end_headers()
         for index in range(len(document)):
-            if origins.stopping.wait(0.05):
+            if jwks_servers.stopping.wait(0.05):
                 return
             try:
                 handler.wfile.write(document[index : index + 1])
@@ -426,7 +324,7 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
             except OSError:
                 return
 
-    origin = origins(trickle)
+    origin = jwks_servers(trickle)
     client = JWKSClient(
         origin.url,
         algorithms=ALGORITHMS,
@@ -441,23 +339,7 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
 def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
     """A server context for 127.0.0.1 with a self-signed certificate, and that certificate."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
+    certificate = self_signed_certificate(key, ip="127.0.0.1")
     cert_path = directory / "cert.pem"
     key_path = directory / "key.pem"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
@@ -474,13 +356,13 @@ def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
 
 
 def test_tls_certificates_are_verified(
-    origins: Origins, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jwks_servers: JWKSServers, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # requests lets these override a session's own `verify`: let the client decide.
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     context, cert_path = _self_signed(tmp_path)
-    origin = origins(answer(200, jwks_bytes(ec_key)), tls=context)
+    origin = jwks_servers(answer(200, jwks_bytes(ec_key)), tls=context)
 
     with pytest.raises(KeysUnavailable):
         JWKSClient(origin.url, algorithms=ALGORITHMS).find("ec-1", "ES256")
@@ -573,7 +455,7 @@ def test_rotations_refetch_at_once_and_the_cooldown_follows_a_kid_not_found(
 def test_unknown_kids_refetch_at_most_once_per_cooldown(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     client = JWKSClient(
         jwks_server.url, algorithms=ALGORITHMS, policy=RefreshPolicy(cooldown=30), clock=clock
@@ -602,7 +484,7 @@ def test_unknown_kids_refetch_at_most_once_per_cooldown(
 def test_a_flood_of_random_kids_costs_one_refetch(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
     assert_verifies(client, ec_key)
@@ -621,7 +503,7 @@ def test_a_flood_of_random_kids_costs_one_refetch(
 def test_concurrent_unknown_kids_share_one_refetch(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
     assert_verifies(client, ec_key)
@@ -668,7 +550,7 @@ def test_a_flood_of_random_kids_over_http_leaves_known_kids_working(
 def test_keys_are_refetched_after_the_ttl_and_not_before(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     policy = RefreshPolicy(ttl=600, refresh_ahead=1)  # no refresh ahead: only the TTL
     client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, policy=policy, clock=clock)
@@ -712,7 +594,7 @@ def test_a_failed_refresh_keeps_the_good_keys_until_max_stale(
     ec_key: SigningKey,
     break_issuer: Callable[[JWKSServer, SigningKey], None],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     client = JWKSClient(
         jwks_server.url,
@@ -740,7 +622,7 @@ def test_keys_come_back_within_seconds_once_the_issuer_recovers(
 ) -> None:
     # A cold worker is useless until the issuer answers: it retries after
     # retry_min, doubling up to retry_max, not after a whole cooldown.
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     jwks_server.status = 500
     policy = RefreshPolicy(cooldown=30, retry_min=1, retry_max=4)
@@ -851,7 +733,7 @@ def test_clients_sharing_a_cache_share_one_fetch(
     tmp_path: Path,
     make_cache: Callable[[Path], BaseCache],
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     cache = make_cache(tmp_path)
     jwks_server.publish(ec_key)
     first = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, cache=cache, clock=clock)
@@ -923,7 +805,7 @@ def test_guards_sharing_a_file_system_cache_share_one_fetch(
 def test_a_corrupt_cache_entry_is_ignored_and_replaced(
     jwks_server: JWKSServer, ec_key: SigningKey, poison: Callable[[SigningKey, float], Any]
 ) -> None:
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     cache = SimpleCache()
     jwks_server.publish(ec_key)
     client = JWKSClient(
@@ -955,7 +837,7 @@ def test_a_new_worker_uses_the_shared_keys_while_the_issuer_is_down(
     # never evicts good keys (stale-if-error up to max_stale). A worker that
     # gunicorn restarts during an outage must not answer 503 while the cache
     # it shares with the others still holds good keys.
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     cache = SimpleCache()
     jwks_server.publish(ec_key)
     options: dict[str, Any] = {
@@ -993,11 +875,11 @@ def test_a_new_worker_uses_the_shared_keys_while_the_issuer_is_down(
     ],
 )
 def test_the_ttl_follows_cache_control_within_bounds(
-    origins: Origins, ec_key: SigningKey, cache_control: str, options: dict[str, Any], ttl: int
+    jwks_servers: JWKSServers, ec_key: SigningKey, cache_control: str, options: dict[str, Any], ttl: int
 ) -> None:
     headers = {"Cache-Control": cache_control} if cache_control else {}
-    origin = origins(answer(200, jwks_bytes(ec_key), headers))
-    clock = FakeClock()
+    origin = jwks_servers(answer(200, jwks_bytes(ec_key), headers))
+    clock = FakeClock(1_000_000.0)
     # Refreshing only when due (no refresh ahead) puts the TTL where a test sees it.
     policy = RefreshPolicy(refresh_ahead=1, **options)
     client = JWKSClient(origin.url, algorithms=ALGORITHMS, clock=clock, policy=policy)
@@ -1012,8 +894,8 @@ def test_the_ttl_follows_cache_control_within_bounds(
     assert origin.fetches == 2
 
 
-def test_issuer_ttl_settings_reach_the_client(origins: Origins, ec_key: SigningKey) -> None:
-    origin = origins(answer(200, jwks_bytes(ec_key), {"Cache-Control": "max-age=50000"}))
+def test_issuer_ttl_settings_reach_the_client(jwks_servers: JWKSServers, ec_key: SigningKey) -> None:
+    origin = jwks_servers(answer(200, jwks_bytes(ec_key), {"Cache-Control": "max-age=50000"}))
     issuer = Issuer(ISSUER, jwks_uri=origin.url, jwks_refresh={"min_ttl": 10, "max_ttl": 20})
     client = issuer.key_source()
     assert isinstance(client, JWKSClient)
@@ -1026,7 +908,7 @@ def test_issuer_ttl_settings_reach_the_client(origins: Origins, ec_key: SigningK
 # --- redirects: same origin only --------------------------------------------------
 
 
-def test_a_redirect_on_the_same_host_is_followed(origins: Origins, ec_key: SigningKey) -> None:
+def test_a_redirect_on_the_same_host_is_followed(jwks_servers: JWKSServers, ec_key: SigningKey) -> None:
     document = jwks_bytes(ec_key)
 
     def respond(handler: BaseHTTPRequestHandler) -> None:
@@ -1035,13 +917,13 @@ def test_a_redirect_on_the_same_host_is_followed(origins: Origins, ec_key: Signi
         else:
             answer(200, document)(handler)
 
-    origin = origins(respond)
+    origin = jwks_servers(respond)
     assert_verifies(JWKSClient(origin.url, algorithms=ALGORITHMS), ec_key)
     assert origin.fetches == 2
 
 
-def test_a_redirect_loop_on_the_same_host_ends(origins: Origins) -> None:
-    origin = origins(answer(302, b"", {"Location": "/.well-known/jwks.json"}))
+def test_a_redirect_loop_on_the_same_host_ends(jwks_servers: JWKSServers) -> None:
+    origin = jwks_servers(answer(302, b"", {"Location": "/.well-known/jwks.json"}))
     with pytest.raises(KeysUnavailable):
         JWKSClient(origin.url, algorithms=ALGORITHMS).find("ec-1", "ES256")
     assert origin.fetches == 4  # the first request and three redirects
@@ -1051,10 +933,10 @@ def test_a_redirect_loop_on_the_same_host_ends(origins: Origins) -> None:
 
 
 def test_a_configured_ca_bundle_is_used_even_against_the_environment(
-    origins: Origins, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    jwks_servers: JWKSServers, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     context, cert_path = _self_signed(tmp_path)
-    origin = origins(answer(200, jwks_bytes(ec_key)), tls=context)
+    origin = jwks_servers(answer(200, jwks_bytes(ec_key)), tls=context)
     other_ca = tmp_path / "other"
     other_ca.mkdir()
     _, unrelated = _self_signed(other_ca)
@@ -1076,17 +958,8 @@ def test_a_configured_ca_bundle_is_used_even_against_the_environment(
 
 def test_fetches_are_counted(jwks_server: JWKSServer, ec_key: SigningKey) -> None:
     jwks_server.publish(ec_key)
-    guard = JWTGuard(
-        echo_app,
-        issuers=[
-            Issuer(
-                ISSUER,
-                jwks_uri=jwks_server.url,
-                audience=AUDIENCE,
-                jwks_refresh=RefreshPolicy(cooldown=0),
-            )
-        ],
-        routes=ROUTES,
+    guard = build_guard(
+        issuers=[issuer_of(jwks_uri=jwks_server.url, jwks_refresh=RefreshPolicy(cooldown=0))]
     )
     client = Client(guard, use_cookies=False)
     assert client.get("/api/catalog", headers=bearer(ec_key.token())).status_code == 200
@@ -1112,13 +985,12 @@ def client_for(url: str, **options: Any) -> JWKSClient:
 class Held:
     """A responder that holds the n-th request until released, then answers it."""
 
-    def __init__(self, origins: Origins, hold: int, then: Callable[[], Responder]) -> None:
+    def __init__(self, jwks_servers: JWKSServers, hold: int, then: Callable[[], Responder]) -> None:
         self.arrived = threading.Event()
         self.release = threading.Event()
-        self.origins = origins
         self.hold = hold
         self.then = then
-        self.origin = origins(self)
+        self.origin = jwks_servers(self)
 
     def __call__(self, handler: BaseHTTPRequestHandler) -> None:
         if self.origin.fetches == self.hold:
@@ -1143,14 +1015,14 @@ def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, dict[str, Any]
 
 
 def test_1_a_miss_during_the_refetch_for_its_kid_waits_for_it(
-    origins: Origins, ec_key: SigningKey
+    jwks_servers: JWKSServers, ec_key: SigningKey
 ) -> None:
     # Finding 1: requests with the new kid that arrive while the refetch for it
     # is in flight were told "unknown kid" at once (the cooldown was checked
     # outside the lock and stamped before the fetch).
     rotated = SigningKey.ec(kid="ec-2")
     documents = [jwks_bytes(ec_key)]
-    server = Held(origins, hold=2, then=lambda: answer(200, documents[-1]))
+    server = Held(jwks_servers, hold=2, then=lambda: answer(200, documents[-1]))
     client = client_for(server.origin.url)
     assert_verifies(client, ec_key)
     documents.append(jwks_bytes(ec_key, rotated))  # the issuer rotates
@@ -1176,7 +1048,7 @@ def test_2_a_shared_copy_without_the_kid_does_not_settle_the_refetch(
     # the same document made a second after its own (two fetches at first
     # load) -- so the new key was refused for the whole cooldown although the
     # issuer published it.
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     shared = SimpleCache()
     jwks_server.publish(ec_key)
     worker = client_for(jwks_server.url, cache=shared, clock=clock)
@@ -1232,7 +1104,7 @@ def test_3_a_failed_refetch_leaves_no_claim_that_blocks_the_next(
     # Finding 3: after a refetch failed, its fleet-wide claim stayed for the
     # cooldown; other workers then skipped their own refetch and refused the
     # new kid although the issuer was back.
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     shared = SimpleCache()
     jwks_server.publish(ec_key)
     first = client_for(jwks_server.url, cache=shared, clock=clock)
@@ -1257,7 +1129,7 @@ def test_3_a_failed_refetch_leaves_no_claim_that_blocks_the_next(
 
 
 def test_3_a_worker_waiting_for_a_peer_stops_when_the_peer_fails(
-    origins: Origins, ec_key: SigningKey
+    jwks_servers: JWKSServers, ec_key: SigningKey
 ) -> None:
     # Finding 3: a request whose kid was unknown waited the full claim wait
     # for another worker's fetch that had already failed, and then gave up.
@@ -1271,7 +1143,7 @@ def test_3_a_worker_waiting_for_a_peer_stops_when_the_peer_fails(
             return answer(500, b"{}")
         return answer(200, jwks_bytes(ec_key, rotated))
 
-    server = Held(origins, hold=2, then=then)
+    server = Held(jwks_servers, hold=2, then=then)
     shared = SimpleCache()
     first = client_for(server.origin.url, cache=shared)
     second = client_for(server.origin.url, cache=shared)
@@ -1303,7 +1175,7 @@ def test_4_an_unknown_kid_while_keys_cannot_be_refreshed_is_503_not_401(
 ) -> None:
     # Finding 4: during an outage, valid tokens whose kid was published while
     # the endpoint was down got 401 invalid_token, and clients threw them away.
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     client = client_for(jwks_server.url, clock=clock)
     assert_verifies(client, ec_key)
@@ -1345,12 +1217,12 @@ def test_4_the_guard_answers_503_with_retry_after(
 
 
 def test_keys_are_refreshed_ahead_of_the_ttl_without_making_a_request_wait(
-    origins: Origins, ec_key: SigningKey
+    jwks_servers: JWKSServers, ec_key: SigningKey
 ) -> None:
     rotated = SigningKey.ec(kid="ec-2")
     documents = [jwks_bytes(ec_key)]
-    server = Held(origins, hold=2, then=lambda: answer(200, documents[-1]))
-    clock = FakeClock()
+    server = Held(jwks_servers, hold=2, then=lambda: answer(200, documents[-1]))
+    clock = FakeClock(1_000_000.0)
     client = client_for(server.origin.url, clock=clock, ttl=100, refresh_ahead=0.8)
     assert_verifies(client, ec_key)
     documents.append(jwks_bytes(ec_key, rotated))
@@ -1414,7 +1286,7 @@ def test_a_flood_of_random_kids_looks_at_the_shared_cache_at_most_once_a_second(
             Counting.reads += 1
             return super().get(key)
 
-    clock = FakeClock()
+    clock = FakeClock(1_000_000.0)
     jwks_server.publish(ec_key)
     client = client_for(jwks_server.url, cache=Counting(), clock=clock)
     assert_verifies(client, ec_key)
@@ -1432,14 +1304,14 @@ def test_a_flood_of_random_kids_looks_at_the_shared_cache_at_most_once_a_second(
 
 
 def test_a_fork_waits_for_the_refresh_in_flight_and_the_child_starts_afresh(
-    origins: Origins, ec_key: SigningKey
+    jwks_servers: JWKSServers, ec_key: SigningKey
 ) -> None:
     # gunicorn --preload forks workers while the master prefetches: a refresh
     # running at the fork would leave its locks (connection pools, imports)
     # held forever in the child. The fork hooks, called here as os.fork would.
     from wsgi_jwt_guard import jwks
 
-    server = Held(origins, hold=1, then=lambda: answer(200, jwks_bytes(ec_key)))
+    server = Held(jwks_servers, hold=1, then=lambda: answer(200, jwks_bytes(ec_key)))
     client = client_for(server.origin.url)
     refreshing, refreshed = in_thread(client.refresh)
     assert server.arrived.wait(10)

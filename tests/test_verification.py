@@ -22,7 +22,6 @@ from cryptography.hazmat.primitives import serialization
 from werkzeug.test import Client, TestResponse
 
 import wsgi_jwt_guard.verification
-from tests.conftest import JWKSServer
 from tests.helpers import (
     AUDIENCE,
     ISSUER,
@@ -36,6 +35,7 @@ from tests.helpers import (
     service_token,
     user_claims,
 )
+from tests.jwks_server import JWKSServer
 from wsgi_jwt_guard import (
     ConfigError,
     ExpiredToken,

@@ -32,7 +32,7 @@ import pytest
 
 from tests.browser.test_cookie_flow import CHROMIUM, LAUNCH_ARGS
 from tests.helpers import SERVICE_SECRET, SigningKey
-from tests.hostile.servers import werkzeug_server
+from tests.servers import werkzeug_server
 from tests.stack.apps import build
 from tests.stack.users import SUBJECTS, user_token
 

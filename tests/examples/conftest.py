@@ -7,28 +7,20 @@ subprocess's environment, or through ``monkeypatch`` for in-process apps.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 
 import pytest
-from werkzeug.serving import make_server
 
+from tests.servers import werkzeug_server
 from wsgi_jwt_guard.dev.devissuer import DevIssuer
 
 
 @pytest.fixture(scope="session")
 def dev_issuer() -> Iterator[DevIssuer]:
-    server = make_server("127.0.0.1", 0, lambda environ, start_response: [], threaded=True)
-    issuer = DevIssuer(f"http://127.0.0.1:{server.port}")
-    server.app = issuer
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield issuer
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    issuer: list[DevIssuer] = []  # it needs its own URL, known once the server listens
+    with werkzeug_server(lambda environ, start_response: issuer[0](environ, start_response)) as port:
+        issuer.append(DevIssuer(f"http://127.0.0.1:{port}"))
+        yield issuer[0]
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -120,26 +119,6 @@ def _wait_until_listening(port: int, process: subprocess.Popen[str] | None = Non
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start") from None
             time.sleep(0.05)
-
-
-@contextmanager
-def werkzeug_server(app: Any, *, threaded: bool = True) -> Iterator[int]:
-    """Werkzeug's development server in a thread."""
-    from werkzeug.serving import WSGIRequestHandler, make_server
-
-    class Quiet(WSGIRequestHandler):
-        def log(self, type: str, message: str, *args: Any) -> None:
-            pass
-
-    server = make_server("127.0.0.1", 0, app, threaded=threaded, request_handler=Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield int(server.server_port)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def _environment(keys: list[dict[str, Any]], secret: str, stack: str) -> dict[str, str]:

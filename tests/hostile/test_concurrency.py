@@ -21,7 +21,8 @@ from werkzeug.test import create_environ, run_wsgi_app
 from tests.helpers import SERVICE_SECRET, SigningKey
 from tests.hostile.app import build_guard
 from tests.hostile.forge import Forge
-from tests.hostile.servers import request, subprocess_server, werkzeug_server
+from tests.hostile.servers import request, subprocess_server
+from tests.servers import werkzeug_server
 
 USERS = [f"user:default/u{i:02d}" for i in range(12)]
 

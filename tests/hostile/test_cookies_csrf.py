@@ -26,7 +26,8 @@ from werkzeug.test import Client
 from tests.helpers import AUDIENCE, ISSUER, SERVICE_SECRET, SigningKey, service_token
 from tests.hostile.app import build_guard
 from tests.hostile.forge import Forge
-from tests.hostile.servers import request, werkzeug_server
+from tests.hostile.servers import request
+from tests.servers import werkzeug_server
 from wsgi_jwt_guard import (
     ConfigError,
     CookieSettings,

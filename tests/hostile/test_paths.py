@@ -24,7 +24,8 @@ from werkzeug.test import Client
 from tests.helpers import SERVICE_SECRET, SigningKey
 from tests.hostile.app import build_guard, build_stack, handler_app
 from tests.hostile.forge import Forge
-from tests.hostile.servers import Response, request, subprocess_server, werkzeug_server
+from tests.hostile.servers import Response, request, subprocess_server
+from tests.servers import werkzeug_server
 
 SERVERS = ["werkzeug", "gunicorn", "waitress"]
 

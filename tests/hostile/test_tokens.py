@@ -24,8 +24,8 @@ import pytest
 from werkzeug.test import create_environ, run_wsgi_app
 
 from tests.helpers import AUDIENCE, ISSUER, SERVICE_SECRET, SigningKey, b64url
-from tests.hostile.conftest import Listener
 from tests.hostile.forge import P256_ORDER, Forge, b64, js, public_key_encodings
+from tests.jwks_server import JWKSServer
 from wsgi_jwt_guard import Issuer, JWTGuard, ServiceTokens
 
 Make = Callable[[Forge], str]
@@ -461,7 +461,7 @@ CORPUS = [
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize("make", CORPUS)
 def test_attack_token_is_refused(
-    guard: JWTGuard, reached: Reached, forge: Forge, listener: Listener, make: Make, source: str
+    guard: JWTGuard, reached: Reached, forge: Forge, listener: JWKSServer, make: Make, source: str
 ) -> None:
     token = make(forge)
     assert_refused(guard, reached, token, source)
@@ -519,7 +519,7 @@ def test_oversize_is_refused_by_the_default_cap_before_parsing(
 
 
 def test_jku_and_use_enc_against_a_jwks_fetching_issuer(
-    jwks_server: Any, listener: Listener, forge: Forge, ec_key: SigningKey
+    jwks_server: JWKSServer, listener: JWKSServer, forge: Forge, ec_key: SigningKey
 ) -> None:
     """RFC 8725 §3.10 and RFC 7517 §4.2: the guard fetches only its configured URL,
     and a published key marked ``use: enc`` never verifies a signature."""

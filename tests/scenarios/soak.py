@@ -38,7 +38,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.helpers import ISSUER, SigningKey
+from tests.jwks_server import JWKSServer, answer, serving
 from tests.processes import Process, free_port, gunicorn_command
 from tests.scenarios.soak_app import config
 from tests.servers import Server, redis_server
@@ -55,13 +56,6 @@ from wsgi_jwt_guard.revocation import Revocations
 CACHE_SECRET = "soak-" + "s" * 40  # the HMAC secret of a test rig
 REVOKED = "user:default/revoked"
 _CACHE_RETRY = 10.0  # SharedCache's default retry_after
-
-
-class _QuietServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a worker killed mid-fetch hangs up: expected here
 
 
 @dataclass(frozen=True)
@@ -128,31 +122,16 @@ class RotatingIssuer:
     @contextlib.contextmanager
     def serving(self) -> Iterator[str]:
         """Serve ``/jwks`` on 127.0.0.1; yields its URL."""
-        issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+        def respond(handler: BaseHTTPRequestHandler) -> None:
+            body = self.jwks()
+            if body is None:
+                answer(503, b'{"error": "down"}')(handler)
+            else:
+                answer(200, body)(handler)
 
-            def do_GET(self) -> None:
-                body = issuer.jwks()
-                self.send_response(200 if body is not None else 503)
-                body = body if body is not None else b'{"error": "down"}'
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = _QuietServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}/jwks"
-        finally:
-            server.shutdown()
-            server.server_close()
+        with serving(JWKSServer(respond=respond, path="/jwks"), protocol="HTTP/1.1") as server:
+            yield server.url
 
 
 # --- what the clients saw -------------------------------------------------------------

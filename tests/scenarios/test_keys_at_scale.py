@@ -21,8 +21,8 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from tests.conftest import JWKSServer
 from tests.helpers import ISSUER, SigningKey, echo_app
+from tests.jwks_server import JWKSServer
 from tests.processes import free_port, gunicorn_command, running
 from tests.servers import Server, redis_server
 from wsgi_jwt_guard import Issuer, JWTGuard
