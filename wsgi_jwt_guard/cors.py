@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from werkzeug.http import parse_list_header
+
 from .errors import ConfigError, PreflightRefused
 from .request import normalize_origin
 from .validation import Settings, flag, origins, strings, whole
@@ -113,7 +115,7 @@ class CORSSettings(Settings):
         if method not in self.allowed_methods:
             raise PreflightRefused("CORS: this method is not allowed")
         asked = str(environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS", ""))
-        names = {name.strip().lower() for name in asked.split(",")} - {""}
+        names = {name.lower() for name in parse_list_header(asked)}
         if not names <= self._headers:
             raise PreflightRefused("CORS: a requested header is not allowed")
         headers = [

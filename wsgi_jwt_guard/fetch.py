@@ -26,7 +26,6 @@ never from a token: :func:`check_fetch_url` is what configuration checks them wi
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,13 +33,13 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from werkzeug.datastructures import ResponseCacheControl
+from werkzeug.http import parse_cache_control_header
 
 __all__ = ["Downloaded", "Downloader", "check_fetch_url", "same_origin"]
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_REDIRECTS = 3
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:,|$)", re.IGNORECASE)
 
 
 def check_fetch_url(url: object, *, insecure_http: bool = False) -> str:
@@ -160,11 +159,16 @@ class Downloader:
 
 
 def _max_age(cache_control: str) -> int | None:
-    """``max-age`` of a ``Cache-Control`` header; 0 for ``no-store``/``no-cache``."""
-    if _NO_CACHE.search(cache_control):
+    """``max-age`` of a ``Cache-Control`` header; 0 for ``no-store``/``no-cache``.
+
+    A ``no-cache`` naming fields (``no-cache="Set-Cookie"``) only limits those
+    fields, so ``max-age`` still holds. Directive names are case-insensitive
+    (RFC 9111 §5.2), which werkzeug's parser does not do itself.
+    """
+    directives = parse_cache_control_header(cache_control.lower(), cls=ResponseCacheControl)
+    if directives.no_store or directives.no_cache is True:
         return 0
-    match = _MAX_AGE.search(cache_control)
-    return int(match.group(1)) if match else None
+    return None if directives.max_age is None else max(0, directives.max_age)
 
 
 def _arriving_chunks(response: requests.Response) -> Iterator[bytes]:

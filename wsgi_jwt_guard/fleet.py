@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from .caches import SharedCache
+from .clock import Clock, system_clock
 
 __all__ = ["Answered", "Busy", "ClaimResult", "Claimed", "FetchClaim"]
 
@@ -79,7 +80,7 @@ class FetchClaim:
         *,
         hold: float,
         poll: float = 0.05,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = system_clock,
     ) -> None:
         self.cache = cache
         self.key = key

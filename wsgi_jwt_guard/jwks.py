@@ -47,15 +47,16 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
 
 from .caches import SharedCache
+from .clock import Clock, system_clock
 from .discovery import Discovery
-from .errors import KeysUnavailable, UnknownKey
+from .errors import ConfigError, KeysUnavailable, UnknownKey
 from .fetch import Downloader
 from .fetched import NEVER, FetchedKeys, holds, read_entry
 from .fleet import Answered, Busy, FetchClaim
@@ -145,11 +146,11 @@ class JWKSClient:
         cache: BaseCache | None = None,
         policy: RefreshPolicy | None = None,
         downloader: Downloader | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = system_clock,
         metrics: Metrics | None = None,
     ) -> None:
         if (uri is None) == (discovery is None):
-            raise ValueError("give exactly one of uri and discovery")
+            raise ConfigError("jwks_uri", "give exactly one of uri and discovery")
         self.uri = uri
         self.discovery = discovery
         self.algorithms = frozenset(algorithms)
