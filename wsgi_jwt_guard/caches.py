@@ -71,6 +71,7 @@ from cachelib.serializers import BaseSerializer
 
 from .clock import Clock, system_clock
 from .errors import ConfigError
+from .validation import no_unknown_keys, whole
 from .validation import secrets as validated_secrets
 
 __all__ = ["CACHE_TYPES", "SharedCache", "build_cache"]
@@ -341,16 +342,11 @@ def build_cache(config: Mapping[str, Any]) -> BaseCache:
     if kind not in known:
         raise ConfigError("cache.type", f"expected one of {list(CACHE_TYPES)}")
     allowed = known[kind] | {"type", "key_prefix", "secrets"}
-    for key in config:
-        if key not in allowed:
-            expected = sorted(allowed)
-            raise ConfigError(f"cache.{key}", f"unknown for type {kind!r}; expected {expected}")
+    no_unknown_keys(config, allowed, "cache", f"unknown for type {kind!r}")
     prefix = config.get("key_prefix", "")
     if not isinstance(prefix, str):
         raise ConfigError("cache.key_prefix", "expected a string")
-    threshold = config.get("threshold", 10_000)
-    if type(threshold) is not int or threshold < 1:
-        raise ConfigError("cache.threshold", "expected a positive whole number")
+    threshold = whole(config.get("threshold", 10_000), "cache.threshold", minimum=1)
     secrets = validated_secrets(config.get("secrets", ()), "cache.secrets", allow_empty=True)
     cache: BaseCache
     if kind == "memory":

@@ -82,14 +82,13 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
-import difflib
 import functools
 import inspect
 import os
 import sys
 import types
 import typing
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union
 
 from .caches import build_cache
@@ -99,7 +98,7 @@ from .errors import ConfigError
 from .middleware import JWTGuard
 from .revocation import Revocations
 from .routing import Rule
-from .validation import flag
+from .validation import flag, no_unknown_keys
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -153,7 +152,7 @@ def from_config(
 def guard_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Translate a configuration mapping into :class:`JWTGuard` keyword arguments."""
     settings = _schema(JWTGuard)
-    _no_unknown_keys(config, settings, "")
+    no_unknown_keys(config, settings, "")
     options: dict[str, Any] = {}
     for key, (keyword, build) in settings.items():  # in order: [cache] before [revocation]
         if key in config:
@@ -282,7 +281,7 @@ def _build_each(cls: type[T], value: object, key: str) -> list[T]:
 def _check_table(cls: type, table: Mapping[str, Any], prefix: str) -> None:
     """Unknown and missing keys of a table for the dataclass ``cls``, and of its nested tables."""
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    _no_unknown_keys(table, fields, prefix)
+    no_unknown_keys(table, fields, prefix)
     namespace = vars(sys.modules[cls.__module__])
     missing = dataclasses.MISSING
     for name, field in fields.items():
@@ -318,7 +317,7 @@ def _revocations(value: object, key: str, options: Mapping[str, Any]) -> Revocat
     if not isinstance(value, Mapping):
         raise ConfigError(key, "expected a table ([revocation])")
     known = {"enabled", *_schema(Revocations)}  # its plain settings: not the cache or clock
-    _no_unknown_keys(value, known, key)
+    no_unknown_keys(value, known, key)
     settings = dict(value)
     if not flag(settings.pop("enabled", True), f"{key}.enabled"):
         return None
@@ -337,15 +336,6 @@ _BUILT_BY_HAND: dict[str, tuple[str, Builder]] = {
     "cache": ("cache", _cache),
     "revocation": ("revocations", _revocations),
 }
-
-
-def _no_unknown_keys(mapping: Mapping[str, Any], known: Collection[str], prefix: str) -> None:
-    for key in mapping:
-        if key not in known:
-            name = f"{prefix}.{key}" if prefix else str(key)
-            close = difflib.get_close_matches(str(key), sorted(known), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise ConfigError(name, f"unknown setting; {hint}expected one of {sorted(known)}")
 
 
 def _file_of(source: object) -> str | None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import difflib
 import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
@@ -38,6 +39,7 @@ __all__ = [
     "header_key",
     "instance",
     "names",
+    "no_unknown_keys",
     "one_of",
     "optional_flag",
     "optional_text",
@@ -177,6 +179,19 @@ def base64_secret(value: object, key: str) -> bytes:
         return base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
     except binascii.Error:
         raise ConfigError(key, "a secret must be a base64 string") from None
+
+
+def no_unknown_keys(
+    mapping: Mapping[str, Any], known: Collection[str], prefix: str, what: str = "unknown setting"
+) -> None:
+    """Refuse a key of ``mapping`` (a TOML table) that is not ``known``, naming it
+    under ``prefix`` and suggesting the likely one (``did you mean 'audience'?``)."""
+    for key in mapping:
+        if key not in known:
+            name = f"{prefix}.{key}" if prefix else str(key)
+            close = difflib.get_close_matches(str(key), sorted(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ConfigError(name, f"{what}; {hint}expected one of {sorted(known)}")
 
 
 def cookie_name(value: object, key: str) -> str:
