@@ -9,16 +9,12 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.helpers import SigningKey
+from tests.helpers import SigningKey, bearer
 from wsgi_jwt_guard import ConfigError, JWTGuard, Rule, from_config
 from wsgi_jwt_guard.apikeys import APIKey, APIKeys
 
 CI_KEY = "ci-" + "k" * 40
 PROBE_KEY = "probe-" + "p" * 40
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

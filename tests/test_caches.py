@@ -19,10 +19,10 @@ import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
 from werkzeug.test import Client
 
-from tests.helpers import AUDIENCE, ISSUER, SigningKey, echo_app
+from tests.helpers import FakeClock, SigningKey, build_guard, issuer_of
 from tests.jwks_server import JWKSServer
 from tests.servers import Server, memcached_server, redis_server
-from wsgi_jwt_guard import ConfigError, Issuer, JWTGuard
+from wsgi_jwt_guard import ConfigError
 from wsgi_jwt_guard.caches import SharedCache, build_cache
 
 
@@ -211,21 +211,13 @@ def test_shared_cache_refuses_what_is_not_a_cache() -> None:
 # --- a cache server that goes down ---------------------------------------------------
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.mark.parametrize("kind", ["redis", "memcached"])
 def test_a_server_going_down_falls_back_to_process_memory_and_back(
     kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     context = redis_server() if kind == "redis" else memcached_server()
     with context as server:
-        clock = Clock()
+        clock = FakeClock(0.0)
         redis_arg = server if kind == "redis" else None
         memcached_arg = server if kind == "memcached" else None
         shared = SharedCache(make(kind, redis_arg, memcached_arg, tmp_path), clock=clock)
@@ -401,9 +393,9 @@ def test_keys_planted_in_redis_are_trusted_only_without_secrets(
     jwks_server.publish(ec_key)
 
     def worker() -> Client:
-        issuer = Issuer(ISSUER, jwks_uri=jwks_server.url, insecure_http=True, audience=AUDIENCE)
+        issuer = issuer_of(jwks_uri=jwks_server.url, insecure_http=True)
         cache = build_cache({"type": "redis", "url": url, "secrets": secrets})
-        return Client(JWTGuard(echo_app, issuers=[issuer], cache=cache), use_cookies=False)
+        return Client(build_guard(issuers=[issuer], cache=cache), use_cookies=False)
 
     first = worker()
     assert first.get("/x", headers={"Authorization": f"Bearer {ec_key.token()}"}).status_code == 200

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.helpers import ISSUER, SigningKey, echo_app
+from tests.helpers import ISSUER, FakeClock, SigningKey, build_guard
 from tests.jwks_server import JWKSServer
 from wsgi_jwt_guard import Issuer, JWTGuard
 from wsgi_jwt_guard.health import KeysHealth, keys_status
@@ -22,8 +22,7 @@ OTHER = "https://static.example.test"
 
 
 def guard_with(jwks_url: str, static: SigningKey, **refresh: Any) -> JWTGuard:
-    return JWTGuard(
-        echo_app,
+    return build_guard(
         issuers=[
             Issuer(ISSUER, jwks_uri=jwks_url, jwks_refresh=refresh),
             Issuer(OTHER, keys=[static.public_jwk()]),
@@ -39,16 +38,6 @@ def jwks_client(guard: JWTGuard) -> JWKSClient:
     source = guard.verifier.key_sources[ISSUER]
     assert isinstance(source, JWKSClient)
     return source
-
-
-class Later:
-    """A clock some seconds ahead of the real one."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-
-    def __call__(self) -> float:
-        return time.time() + self.seconds
 
 
 def test_ready_when_every_issuer_has_usable_keys(
@@ -106,7 +95,7 @@ def test_stale_keys_are_usable_and_the_error_is_reported(
     client = jwks_client(guard)
     assert client.refresh()
     jwks_server.status = 500
-    client.clock = Later(120)  # past the TTL
+    client.clock = FakeClock(time.time() + 120)  # past the TTL
     assert client.refresh()  # fails, keeps the last good keys
 
     response = probe(guard)

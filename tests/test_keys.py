@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import NameOID
 
 from tests.helpers import SigningKey
 from wsgi_jwt_guard.errors import ConfigError, InvalidToken, UnknownKey
@@ -30,22 +27,6 @@ def rsa_1024() -> SigningKey:
 @pytest.fixture(scope="module")
 def es384_key() -> SigningKey:
     return SigningKey.ec("ES384", kid="ec-384")
-
-
-def self_signed_certificate(key: SigningKey) -> str:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth.example.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key.private, hashes.SHA256())
-    )
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()
 
 
 def signed(key: SigningKey, data: bytes = b"header.payload") -> tuple[bytes, bytes]:
@@ -286,7 +267,7 @@ def test_pem_ec_curve_must_be_allowed(es384_key: SigningKey) -> None:
 @pytest.mark.parametrize("which", ["ec", "rsa"])
 def test_pem_certificate(ec_key: SigningKey, rsa_key: SigningKey, which: str) -> None:
     key = ec_key if which == "ec" else rsa_key
-    pem = self_signed_certificate(key)
+    pem = key.certificate().public_bytes(serialization.Encoding.PEM).decode()
     assert "BEGIN CERTIFICATE" in pem
     pinned = pin_pem(pem, ["ES256", "RS256"])
     assert pinned.algorithm == key.alg

@@ -11,14 +11,10 @@ import pytest
 from werkzeug.http import parse_date
 from werkzeug.test import Client
 
-from tests.helpers import ISSUER, SigningKey, echo_app, service_token
+from tests.helpers import ISSUER, FakeClock, SigningKey, bearer, echo_app, service_token
 from wsgi_jwt_guard import ENVIRON_KEY, ConfigError, CookieSettings, Issuer, JWTGuard
 
 Guard = Callable[..., JWTGuard]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def browser(token: str) -> dict[str, str]:
@@ -402,13 +398,7 @@ def test_one_clock_moves_every_part_of_the_guard(make_guard: Guard, ec_key: Sign
     """The guard's clock reaches token expiry (the verifier and its token cache)
     and cookie lifetimes: an hour on the fake clock expires a one-hour token."""
 
-    class Clock:
-        now = time.time()
-
-        def __call__(self) -> float:
-            return self.now
-
-    clock = Clock()
+    clock = FakeClock()
     client = Client(make_guard(clock=clock), use_cookies=False)
     token = ec_key.token(exp=int(clock.now) + 3600)
     first = client.get("/api/catalog", headers=browser(token))

@@ -10,7 +10,7 @@ import pytest
 from cachelib import SimpleCache
 from werkzeug.test import Client
 
-from tests.helpers import SigningKey, service_token
+from tests.helpers import FakeClock, SigningKey, bearer, service_token
 from tests.servers import Server, redis_server
 from wsgi_jwt_guard import ConfigError, JWTGuard, from_config
 from wsgi_jwt_guard.apikeys import APIKey
@@ -18,26 +18,14 @@ from wsgi_jwt_guard.caches import build_cache
 from wsgi_jwt_guard.revocation import Revocations
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
 def guarded(
-    make_guard: Callable[..., JWTGuard], clock: Clock
+    make_guard: Callable[..., JWTGuard], clock: FakeClock
 ) -> Callable[..., tuple[JWTGuard, Client]]:
     def build(cache: Any = None, **options: Any) -> tuple[JWTGuard, Client]:
         cache = cache if cache is not None else SimpleCache()
@@ -80,7 +68,7 @@ def test_a_jti_is_scoped_to_its_issuer(
 
 
 def test_logout_everywhere_refuses_older_tokens_only(
-    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: Clock
+    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: FakeClock
 ) -> None:
     guard, client = guarded()
     issuer = "https://auth.example.test/api/auth"
@@ -99,7 +87,7 @@ def test_logout_everywhere_refuses_older_tokens_only(
 
 
 def test_revoke_subject_without_an_issuer_revokes_every_token_of_the_subject(
-    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: Clock
+    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: FakeClock
 ) -> None:
     # The module's own example: no issuer named, so any issuer's tokens.
     guard, client = guarded()
@@ -117,7 +105,7 @@ def test_revoke_subject_without_an_issuer_revokes_every_token_of_the_subject(
 
 
 def test_an_issuer_scoped_revocation_leaves_other_issuers_alone(
-    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: Clock
+    guarded: Callable[..., tuple[JWTGuard, Client]], ec_key: SigningKey, clock: FakeClock
 ) -> None:
     guard, client = guarded()
     assert guard.revocations is not None
@@ -128,7 +116,7 @@ def test_an_issuer_scoped_revocation_leaves_other_issuers_alone(
 
 
 def test_api_keys_and_service_tokens_are_checked_too(
-    make_guard: Callable[..., JWTGuard], clock: Clock
+    make_guard: Callable[..., JWTGuard], clock: FakeClock
 ) -> None:
     key = APIKey("k" * 40, subject="external:ci")
     revocations = Revocations(SimpleCache(), clock=clock)
@@ -161,7 +149,7 @@ def test_a_token_served_from_the_verified_token_cache_is_still_checked(
 
 
 def test_a_revocation_reaches_other_workers_within_the_check_interval(
-    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, clock: Clock
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, clock: FakeClock
 ) -> None:
     shared = SimpleCache()  # stands for Redis: both workers see the same entries
     workers = [
@@ -185,7 +173,7 @@ def test_a_revocation_reaches_other_workers_within_the_check_interval(
         assert worker.get("/api/catalog", headers=bearer(token)).status_code == 401
 
 
-def test_entries_live_as_long_as_the_tokens_they_affect(clock: Clock) -> None:
+def test_entries_live_as_long_as_the_tokens_they_affect(clock: FakeClock) -> None:
     cache = SimpleCache()
     stored: dict[str, Any] = {}
     original = cache.set
@@ -209,7 +197,7 @@ def redis() -> Iterator[Server]:
         yield server
 
 
-def test_with_redis_and_redis_down(redis: Server, ec_key: SigningKey, clock: Clock) -> None:
+def test_with_redis_and_redis_down(redis: Server, ec_key: SigningKey, clock: FakeClock) -> None:
     url = f"redis://127.0.0.1:{redis.port}/0"
     issuer = "https://auth.example.test/api/auth"
     worker = Revocations(build_cache({"type": "redis", "url": url}), check_interval=0, clock=clock)
@@ -307,7 +295,7 @@ class CountingCache(SimpleCache):
 
 
 def test_a_check_costs_at_most_one_round_trip_per_interval(
-    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, clock: Clock
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, clock: FakeClock
 ) -> None:
     # Four entries can apply to a user token (jti and subject, for any issuer
     # and for its own); they are read together, and then from memory.

@@ -11,14 +11,10 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client, TestResponse, create_environ, run_wsgi_app
 from werkzeug.wrappers import Request
 
-from tests.helpers import SigningKey, echo_app, service_token
+from tests.helpers import SigningKey, bearer, echo_app, service_token
 from wsgi_jwt_guard import ConfigError, CORSSettings, JWTGuard, RouteTable, Rule
 
 MakeGuard = Callable[..., JWTGuard]
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def assert_reached(response: TestResponse, status: int = 200) -> dict[str, Any]:

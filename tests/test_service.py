@@ -19,6 +19,7 @@ from tests.helpers import (
     SERVICE_SECRET,
     SERVICE_SECRET_OLD,
     SigningKey,
+    bearer,
     compact,
     hs256,
     service_token,
@@ -32,10 +33,6 @@ RAW_KEY = bytes([0xFB, 0xFF, 0xBF] * 10 + [0xFB, 0xFF])
 STANDARD_PADDED = base64.b64encode(RAW_KEY).decode()
 URL_SAFE = base64.urlsafe_b64encode(RAW_KEY).decode().rstrip("=")
 SECRET_PADDED = SERVICE_SECRET + "=" * (-len(SERVICE_SECRET) % 4)
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 def guard_with(make_guard: Callable[..., JWTGuard], *secrets: str, **options: Any) -> Client:

@@ -24,18 +24,16 @@ from urllib.parse import unquote
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from tests.helpers import build_guard, issuer_of
 from wsgi_jwt_guard import (
     CookieSettings,
     CORSSettings,
-    Issuer,
     JWTGuard,
     Rule,
     ServiceTokens,
     get_identity,
 )
 
-ISSUER = "https://auth.example.test/api/auth"
-AUDIENCE = "backstage"
 CSS = r"/api/techdocs/static/docs/.+\.css"
 CORS_ORIGIN = "https://app.example.test"
 
@@ -98,15 +96,15 @@ def handler_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [data]
 
 
-def build_guard(keys: list[dict[str, Any]], secret: str, app: Any = handler_app, **options: Any) -> JWTGuard:
+def hostile_guard(keys: list[dict[str, Any]], secret: str, app: Any = handler_app, **options: Any) -> JWTGuard:
+    """The suite's guard (``tests.helpers.build_guard``) with this app's routes and CORS."""
     options.setdefault("routes", ROUTES)
     options.setdefault("service_tokens", ServiceTokens([secret]))
     options.setdefault("cookie", CookieSettings())
     # The guard answers preflights on /api/cors itself; any other OPTIONS is
     # protected (Django and Pyramid run the normal view for it).
     options.setdefault("cors", CORSSettings(allowed_origins=[CORS_ORIGIN]))
-    issuer = Issuer(ISSUER, keys=keys, audience=AUDIENCE, algorithms=["ES256", "RS256"])
-    return JWTGuard(app, issuers=[issuer], **options)
+    return build_guard(app, issuers=[issuer_of(keys)], **options)
 
 
 def _not_mounted(environ: dict[str, Any], start_response: Any) -> list[bytes]:
@@ -117,16 +115,16 @@ def _not_mounted(environ: dict[str, Any], start_response: Any) -> list[bytes]:
 def build_stack(keys: list[dict[str, Any]], secret: str, stack: str) -> Any:
     """The guard in one of the deployment shapes the path tests run through."""
     if stack == "plain":
-        return build_guard(keys, secret)
+        return hostile_guard(keys, secret)
     if stack == "proxyfix":  # README: ProxyFix outside the guard, default (no x_prefix)
-        return ProxyFix(build_guard(keys, secret), x_for=1, x_proto=1, x_host=1)
+        return ProxyFix(hostile_guard(keys, secret), x_for=1, x_proto=1, x_host=1)
     if stack == "mounted":  # the guard wrapping one mounted app, routes are full paths
-        return DispatcherMiddleware(_not_mounted, {"/api": build_guard(keys, secret, mount="/api")})
+        return DispatcherMiddleware(_not_mounted, {"/api": hostile_guard(keys, secret, mount="/api")})
     if stack == "tree":  # the guard around a DispatcherMiddleware tree
         tree = DispatcherMiddleware(
             _not_mounted, {"/api/auth": handler_app, "/api/catalog": handler_app, "/api": handler_app}
         )
-        return build_guard(keys, secret, app=tree)
+        return hostile_guard(keys, secret, app=tree)
     raise ValueError(stack)
 
 

@@ -9,7 +9,6 @@ needs a signature the guard must not trust.
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
 import hmac
 import json
@@ -18,11 +17,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from cryptography.x509.oid import NameOID
 
 from tests.helpers import ISSUER, SigningKey, b64url, user_claims
 
@@ -37,27 +34,12 @@ def js(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def self_signed_certificate(key: SigningKey) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auth.example.test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    return (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key.private, hashes.SHA256())
-    )
-
-
 def public_key_encodings(key: SigningKey) -> dict[str, bytes]:
     """Every spelling of ``key``'s public half an HMAC-confusion attacker would try."""
     public = key.private.public_key()
     enc, fmt = serialization.Encoding, serialization.PublicFormat
     pem = public.public_bytes(enc.PEM, fmt.SubjectPublicKeyInfo)
-    certificate = self_signed_certificate(key)
+    certificate = key.certificate()
     jwk = key.public_jwk()
     spellings = {
         "spki-pem": pem,

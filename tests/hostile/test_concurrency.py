@@ -19,7 +19,7 @@ import pytest
 from werkzeug.test import create_environ, run_wsgi_app
 
 from tests.helpers import SERVICE_SECRET, SigningKey
-from tests.hostile.app import build_guard
+from tests.hostile.app import hostile_guard
 from tests.hostile.forge import Forge
 from tests.hostile.servers import request, subprocess_server
 from tests.servers import werkzeug_server
@@ -85,7 +85,7 @@ def verdict(status: int, body: bytes, call: Call) -> str | None:
 def threaded_server(request: pytest.FixtureRequest, ec_key: SigningKey) -> Iterator[int]:
     keys = [ec_key.public_jwk()]
     if request.param == "werkzeug":
-        with werkzeug_server(build_guard(keys, SERVICE_SECRET), threaded=True) as port:
+        with werkzeug_server(hostile_guard(keys, SERVICE_SECRET), threaded=True) as port:
             yield port
     else:
         with subprocess_server(request.param, keys, SERVICE_SECRET) as port:
@@ -108,7 +108,7 @@ def test_concurrent_users_through_a_threaded_server(
 
 def test_concurrent_users_in_process(ec_key: SigningKey, forge: Forge, attacker_ec: SigningKey) -> None:
     """No network in between: more threads, more overlap in the shared caches."""
-    guard = build_guard([ec_key.public_jwk()], SERVICE_SECRET)
+    guard = hostile_guard([ec_key.public_jwk()], SERVICE_SECRET)
     calls = plan(forge, attacker_ec, 3000, seed=7)
 
     def run(call: Call) -> str | None:

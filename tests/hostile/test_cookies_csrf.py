@@ -23,8 +23,17 @@ from werkzeug.http import parse_date
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 
-from tests.helpers import AUDIENCE, ISSUER, SERVICE_SECRET, SigningKey, service_token
-from tests.hostile.app import build_guard
+from tests.helpers import (
+    AUDIENCE,
+    ISSUER,
+    ROUTES,
+    SERVICE_SECRET,
+    SigningKey,
+    build_guard,
+    issuer_of,
+    service_token,
+)
+from tests.hostile.app import hostile_guard
 from tests.hostile.forge import Forge
 from tests.hostile.servers import request
 from tests.servers import werkzeug_server
@@ -32,10 +41,7 @@ from wsgi_jwt_guard import (
     ConfigError,
     CookieSettings,
     CSRFSettings,
-    Issuer,
-    JWTGuard,
     Rule,
-    ServiceTokens,
     from_config,
 )
 
@@ -57,15 +63,9 @@ def client(ec_key: SigningKey, reached: list[dict[str, Any]]) -> Guard:
             start_response("200 OK", [("Content-Type", "application/json")])
             return [body]
 
-        issuer = Issuer(ISSUER, keys=[ec_key.public_jwk()], audience=AUDIENCE, algorithms=["ES256"])
-        options.setdefault("routes", {
-            "/api/auth": "public",
-            "/api/catalog": "protected",
-            "/api/search": "optional",
-            "/api/scoped": Rule("protected", scopes=["admin"]),
-        })
-        guard = JWTGuard(app, issuers=[issuer], service_tokens=ServiceTokens([SERVICE_SECRET]),
-                         token_headers=["X-Goog-IAP-JWT-Assertion"], **options)
+        options.setdefault("routes", {**ROUTES, "/api/scoped": Rule("protected", scopes=["admin"])})
+        issuer = issuer_of([ec_key], algorithms=["ES256"])
+        guard = build_guard(app, issuers=[issuer], token_headers=["X-Goog-IAP-JWT-Assertion"], **options)
         return Client(guard, use_cookies=False)
 
     return build
@@ -256,7 +256,7 @@ def test_disabled_leaves_csrf_to_the_app(client: Guard, forge: Forge) -> None:
 
 
 def test_behind_a_proxy_the_public_origin_comes_from_proxyfix(ec_key: SigningKey, forge: Forge) -> None:
-    guard = build_guard([ec_key.public_jwk()], SERVICE_SECRET)
+    guard = hostile_guard([ec_key.public_jwk()], SERVICE_SECRET)
     client = Client(ProxyFix(guard, x_proto=1, x_host=1), use_cookies=False)
     headers = {**cookie(forge.valid()), "Origin": "https://app.example.com",
                "X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.com"}
@@ -266,7 +266,7 @@ def test_behind_a_proxy_the_public_origin_comes_from_proxyfix(ec_key: SigningKey
 
 @pytest.fixture(scope="module")
 def live(ec_key: SigningKey) -> Iterator[int]:
-    with werkzeug_server(build_guard([ec_key.public_jwk()], SERVICE_SECRET)) as port:
+    with werkzeug_server(hostile_guard([ec_key.public_jwk()], SERVICE_SECRET)) as port:
         yield port
 
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from werkzeug.test import create_environ, run_wsgi_app
 
 from tests.helpers import AUDIENCE, ISSUER, SERVICE_SECRET, SigningKey
-from tests.hostile.app import build_guard, handler_for
+from tests.hostile.app import handler_for, hostile_guard
 from tests.hostile.forge import Forge, b64, js
 from wsgi_jwt_guard import JWTGuard
 
@@ -35,7 +35,7 @@ ALLOWED = {200, 400, 401, 403}
 
 @pytest.fixture(scope="module")
 def guard(ec_key: SigningKey) -> JWTGuard:
-    return build_guard([ec_key.public_jwk()], SERVICE_SECRET, token_headers=["X-Token"])
+    return hostile_guard([ec_key.public_jwk()], SERVICE_SECRET, token_headers=["X-Token"])
 
 
 def call(guard: JWTGuard, path: str = "/api/catalog/x", method: str = "GET", **headers: str) -> tuple[int, dict[str, Any] | None]:

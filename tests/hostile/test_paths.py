@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.test import Client
 
 from tests.helpers import SERVICE_SECRET, SigningKey
-from tests.hostile.app import build_guard, build_stack, handler_app
+from tests.hostile.app import build_stack, handler_app, hostile_guard
 from tests.hostile.forge import Forge
 from tests.hostile.servers import Response, request, subprocess_server
 from tests.servers import werkzeug_server
@@ -304,7 +304,7 @@ def test_a_client_set_prefix_never_moves_a_request_to_a_public_route(ec_key: Sig
         seen.append({"script": environ["SCRIPT_NAME"], "path": environ["PATH_INFO"]})
         return handler_app(environ, start_response)
 
-    guard = build_guard([ec_key.public_jwk()], SERVICE_SECRET, app=path_info_app)
+    guard = hostile_guard([ec_key.public_jwk()], SERVICE_SECRET, app=path_info_app)
     client = Client(ProxyFix(guard, x_prefix=1), use_cookies=False)
     assert client.get("/api/catalog").status_code == 401
     response = client.get("/api/catalog", headers={"X-Forwarded-Prefix": "/api/auth"})
@@ -312,7 +312,7 @@ def test_a_client_set_prefix_never_moves_a_request_to_a_public_route(ec_key: Sig
     assert "SCRIPT_NAME" in response.get_json()["error"]["message"]
     assert seen == []
     # A deployment whose proxy sets the prefix names it as the mount.
-    mounted = build_guard([ec_key.public_jwk()], SERVICE_SECRET, app=path_info_app, mount="/svc")
+    mounted = hostile_guard([ec_key.public_jwk()], SERVICE_SECRET, app=path_info_app, mount="/svc")
     client = Client(ProxyFix(mounted, x_prefix=1), use_cookies=False)
     assert client.get("/api/auth/x").status_code == 400  # the proxy did not set it
     assert client.get("/api/auth/x", headers={"X-Forwarded-Prefix": "/other"}).status_code == 400

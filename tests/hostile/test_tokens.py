@@ -23,10 +23,10 @@ from typing import Any
 import pytest
 from werkzeug.test import create_environ, run_wsgi_app
 
-from tests.helpers import AUDIENCE, ISSUER, SERVICE_SECRET, SigningKey, b64url
+from tests.helpers import AUDIENCE, ISSUER, SigningKey, b64url, build_guard, issuer_of
 from tests.hostile.forge import P256_ORDER, Forge, b64, js, public_key_encodings
 from tests.jwks_server import JWKSServer
-from wsgi_jwt_guard import Issuer, JWTGuard, ServiceTokens
+from wsgi_jwt_guard import JWTGuard
 
 Make = Callable[[Forge], str]
 IAP = "X-Goog-IAP-JWT-Assertion"
@@ -37,27 +37,14 @@ class Reached(list[dict[str, Any]]):
     """The requests that reached the app."""
 
 
-def build_guard(ec_key: SigningKey, rsa_key: SigningKey, reached: Reached, **options: Any) -> JWTGuard:
+def recording_guard(ec_key: SigningKey, rsa_key: SigningKey, reached: Reached, **options: Any) -> JWTGuard:
     def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
         reached.append(dict(environ))
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"protected handler"]
 
     options.setdefault("max_token_size", 16384)  # so a 10 KB kid is parsed, not just cut
-    issuer = Issuer(
-        ISSUER,
-        keys=[ec_key.public_jwk(), rsa_key.public_jwk()],
-        audience=AUDIENCE,
-        algorithms=["ES256", "RS256"],
-    )
-    return JWTGuard(
-        app,
-        issuers=[issuer],
-        service_tokens=ServiceTokens([SERVICE_SECRET]),
-        routes={"/api/auth": "public", "/api/catalog": "protected", "/api/search": "optional"},
-        token_headers=[IAP],
-        **options,
-    )
+    return build_guard(app, issuers=[issuer_of([ec_key, rsa_key])], token_headers=[IAP], **options)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +54,7 @@ def reached() -> Reached:
 
 @pytest.fixture(scope="module")
 def guard(ec_key: SigningKey, rsa_key: SigningKey, reached: Reached) -> JWTGuard:
-    return build_guard(ec_key, rsa_key, reached)
+    return recording_guard(ec_key, rsa_key, reached)
 
 
 # What each transport can carry at all: a token outside it cannot be "invalid_token",
@@ -511,7 +498,7 @@ def test_oversize_is_refused_by_the_default_cap_before_parsing(
     ec_key: SigningKey, rsa_key: SigningKey, forge: Forge
 ) -> None:
     reached = Reached()
-    guard = build_guard(ec_key, rsa_key, reached, max_token_size=8192)
+    guard = recording_guard(ec_key, rsa_key, reached, max_token_size=8192)
     genuine = forge.with_claims(pad="x" * 8200)  # genuinely signed, just too long
     for source in SOURCES:
         document = assert_refused(guard, reached, genuine, source)
@@ -532,8 +519,8 @@ def test_jku_and_use_enc_against_a_jwks_fetching_issuer(
         start_response("200 OK", [])
         return [b""]
 
-    issuer = Issuer(ISSUER, jwks_uri=jwks_server.url, audience=AUDIENCE, algorithms=["ES256"])
-    guard = JWTGuard(app, issuers=[issuer], routes={"/api/catalog": "protected"})
+    issuer = issuer_of(jwks_uri=jwks_server.url, algorithms=["ES256"])
+    guard = build_guard(app, issuers=[issuer], routes={"/api/catalog": "protected"})
     attacks = [
         forge.signed(forge.header(enc_key), key=enc_key),
         forge.signed(forge.header(forge.attacker_ec, kid="attacker-1", jku=f"{listener.url}/jwks.json"), key=forge.attacker_ec),

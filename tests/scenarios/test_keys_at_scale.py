@@ -21,11 +21,10 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from tests.helpers import ISSUER, SigningKey, echo_app
+from tests.helpers import ISSUER, SigningKey, build_guard, issuer_of
 from tests.jwks_server import JWKSServer
 from tests.processes import free_port, gunicorn_command, running
 from tests.servers import Server, redis_server
-from wsgi_jwt_guard import Issuer, JWTGuard
 
 WORKERS = 4
 
@@ -90,9 +89,7 @@ def test_a_flood_of_random_kids_from_8_threads_stays_within_the_cooldown(
     jwks_server: JWKSServer, ec_key: SigningKey
 ) -> None:
     jwks_server.publish(ec_key)
-    guard = JWTGuard(
-        echo_app, issuers=[Issuer(ISSUER, jwks_uri=jwks_server.url, jwks_refresh={"cooldown": 30})]
-    )
+    guard = build_guard(issuers=[issuer_of(jwks_uri=jwks_server.url, jwks_refresh={"cooldown": 30})])
     good = ec_key.token()
     statuses: dict[str, list[int]] = {"forged": [], "good": []}
     lock = threading.Lock()

@@ -40,11 +40,10 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from tests.helpers import build_guard, issuer_of
 from tests.stack.views import MethodOverride, run_view
-from wsgi_jwt_guard import CORSSettings, Issuer, JWTGuard, Rule, ServiceTokens
+from wsgi_jwt_guard import CORSSettings, JWTGuard, Rule, ServiceTokens
 
-ISSUER = "https://auth.example.test/api/auth"
-AUDIENCE = "backstage"
 #: A proxy header that carries a bare JWT (Google IAP); ambient like the cookie.
 PROXY_HEADER = "X-Goog-IAP-JWT-Assertion"
 #: The one origin allowed to make CORS requests to ``/api/cors``.
@@ -67,10 +66,9 @@ def guard(app: Any, keys: list[dict[str, Any]], secret: str) -> JWTGuard:
     # Served below a SCRIPT_NAME (stacks.MOUNT): the guard is told, and its
     # table names full paths, mount + PATH_INFO, as the README says.
     mount = os.environ.get("STACK_MOUNT", "")
-    issuer = Issuer(ISSUER, keys=keys, audience=AUDIENCE, algorithms=["ES256"])
-    return JWTGuard(
+    return build_guard(
         app,
-        issuers=[issuer],
+        issuers=[issuer_of(keys, algorithms=["ES256"])],
         service_tokens=ServiceTokens([secret]),
         routes={mount + prefix: rule for prefix, rule in routes.items()},
         token_headers=[PROXY_HEADER],
