@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import hmac
+import sys
 from collections.abc import Callable
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -84,18 +85,93 @@ def test_user_tokens_still_work_beside_keys(client: Client, ec_key: SigningKey) 
     assert client.get("/api/scaffolder", headers=bearer(ec_key.token())).status_code == 200
 
 
-def test_keys_are_compared_in_constant_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[bytes, bytes]] = []
-    real = hmac.compare_digest
+# --- no timing leak ----------------------------------------------------------------
+#
+# A timing leak lets a guess learn how many of its leading characters are right.
+# Timing it on a shared CI machine is noise, so these tests check the property
+# deterministically instead: a wrong guess never reaches the configured key at
+# all (only its SHA-256 digest is looked up), and the Python code a guess runs
+# is the same instruction for instruction wherever it first differs.
 
-    def spy(a: bytes, b: bytes) -> bool:
-        calls.append((a, b))
-        return real(a, b)
 
-    monkeypatch.setattr("wsgi_jwt_guard.apikeys.hmac.compare_digest", spy)
-    keys = APIKeys([APIKey(CI_KEY, "external:ci")])
+class WatchedKey(str):
+    """A key (``APIKey`` takes any ``str``) that records every operation on it."""
+
+    touched: list[str]
+
+
+def _watching(name: str) -> Any:
+    def method(self: WatchedKey, *args: Any) -> Any:
+        self.touched.append(name)
+        return getattr(str, name)(self, *args)
+
+    return method
+
+
+for _name in (
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__hash__", "__len__",
+    "__getitem__", "__iter__", "__contains__", "encode", "startswith", "endswith", "find",
+):  # fmt: skip
+    setattr(WatchedKey, _name, _watching(_name))
+
+#: Guesses sharing 0, 1, half and all but one of their leading characters with ``CI_KEY``.
+NEAR_MISSES = [
+    pytest.param("x" + CI_KEY[1:], id="first-differs"),
+    pytest.param(CI_KEY[:1] + "x" + CI_KEY[2:], id="second-differs"),
+    pytest.param(CI_KEY[:21] + "x" + CI_KEY[22:], id="middle-differs"),
+    pytest.param(CI_KEY[:-1] + "x", id="last-differs"),
+    pytest.param(CI_KEY[:-1], id="one-short"),
+    pytest.param(CI_KEY + "k", id="one-long"),
+]
+
+
+def watched_keys() -> tuple[APIKeys, WatchedKey]:
+    secret = WatchedKey(CI_KEY)
+    secret.touched = []
+    keys = APIKeys([APIKey(secret, "external:ci")])
+    secret.touched.clear()  # what start-up did (validation, the digest) is not a request
+    return keys, secret
+
+
+@pytest.mark.parametrize("guess", NEAR_MISSES)
+def test_a_wrong_guess_never_reaches_the_configured_key(guess: str) -> None:
+    keys, secret = watched_keys()
+    assert keys.identify(guess, "header", "/x") is None
+    assert secret.touched == []
+
+
+def test_the_right_key_is_compared_once() -> None:
+    """The watch works: the one guess whose digest matches is compared with the key."""
+    keys, secret = watched_keys()
     assert keys.identify(CI_KEY, "header", "/x") is not None
-    assert calls == [(CI_KEY.encode(), CI_KEY.encode())]
+    assert secret.touched == ["encode"]  # then hmac.compare_digest on the bytes
+
+
+def executed(keys: APIKeys, guess: str) -> list[tuple[str, str, int]]:
+    """Every Python bytecode instruction ``identify(guess)`` runs, in order."""
+    trace: list[tuple[str, str, int]] = []
+
+    def tracer(frame: FrameType, event: str, arg: Any) -> Any:
+        frame.f_trace_opcodes = True
+        if event == "opcode":
+            code = frame.f_code
+            trace.append((code.co_filename, code.co_name, frame.f_lasti))
+        return tracer
+
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        keys.identify(guess, "header", "/x")
+    finally:
+        sys.settrace(previous)
+    return trace
+
+
+def test_the_code_a_guess_runs_does_not_depend_on_where_it_differs() -> None:
+    keys, _ = watched_keys()
+    runs = {param.id: executed(keys, param.values[0]) for param in NEAR_MISSES}
+    assert runs["first-differs"]  # the tracer sees identify
+    assert all(run == runs["first-differs"] for run in runs.values()), runs
 
 
 def test_repr_never_shows_the_key() -> None:
