@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import signal
 import socket
@@ -23,10 +24,11 @@ import pytest
 import requests
 from cryptography.hazmat.primitives import serialization
 from jose import jwk
+from werkzeug.test import Client
 
 from tests.helpers import ISSUER, SERVICE_SECRET, SigningKey, service_token
 from tests.processes import cli_command, free_port, running, running_demo
-from wsgi_jwt_guard import Issuer, ServiceTokens
+from wsgi_jwt_guard import Issuer, ServiceTokens, __version__, from_config
 from wsgi_jwt_guard.dev.cli import main
 from wsgi_jwt_guard.verification import Verifier
 
@@ -310,7 +312,26 @@ def test_inspect_reads_the_token_from_stdin(
             id="issuer-mismatch",
         ),
         pytest.param(lambda k, o: o.token(), ["signature does not verify"], id="bad-signature"),
-        pytest.param(lambda k, o: k.token(aud="other"), ["audience"], id="audience"),
+        pytest.param(
+            lambda k, o: k.token(aud="other"),
+            ["the token's aud 'other' is not the expected 'backstage'"],
+            id="audience",
+        ),
+        pytest.param(
+            lambda k, o: k.token(aud=["account"]),
+            ["aud ['account']", "Keycloak's default audience"],
+            id="keycloak-account-audience",
+        ),
+        pytest.param(
+            lambda k, o: k.token(iss=ISSUER + "/"),
+            ["issuer mismatch", "only a trailing slash differs"],
+            id="trailing-slash",
+        ),
+        pytest.param(
+            lambda k, o: k.token(aud="other", nonce="n-1", at_hash="x"),
+            ["aud 'other'"],
+            id="id-token-audience",
+        ),
         pytest.param(
             lambda k, o: service_token(secret="b" * 43), ["signature does not verify"], id="service"
         ),
@@ -329,6 +350,82 @@ def test_inspect_says_exactly_why_a_token_is_refused(
     )
     assert_one_line_error(status, err, "token refused", *fragments)
     assert "Claims (unverified)" in out
+
+
+def test_inspect_hints_at_an_id_token(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ec_key: SigningKey, guard_toml: Path
+) -> None:
+    toml = guard_toml.read_text().replace(
+        'algorithms = ["ES256"]', 'algorithms = ["ES256"]\ntoken_types = ["at+jwt"]'
+    )
+    (tmp_path / "typed.toml").write_text(toml)
+    token = ec_key.token(nonce="n-1", header={"typ": "JWT"})
+    status, _, err = run_main(capsys, "inspect", token, "--config", str(tmp_path / "typed.toml"))
+    assert_one_line_error(
+        status, err, "typ 'JWT' is not one of ['at+jwt']", "an OpenID Connect ID token"
+    )
+
+
+def test_inspect_prints_the_fingerprint_of_the_guards_log_lines(
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture, ec_key: SigningKey
+) -> None:
+    token = ec_key.token(exp=NOW)
+    status, out, _ = run_main(capsys, "inspect", token)
+    assert status == 0
+    printed = next(line for line in out.splitlines() if line.startswith("Fingerprint: "))
+    guard = from_config(lambda e, s: [], {"issuers": [{"issuer": ISSUER, "keys": [ec_key.public_jwk()]}]})
+    with caplog.at_level(logging.INFO, logger="wsgi_jwt_guard"):
+        Client(guard).get("/x", headers={"Authorization": f"Bearer {token}"})
+    (line,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("refused")]
+    assert line.endswith("token " + printed.split()[1])
+
+
+def test_inspect_agrees_with_the_guard_on_a_revoked_subject(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ec_key: SigningKey, guard_toml: Path
+) -> None:
+    # The revocation lives in the shared cache, where every worker (and inspect) reads it.
+    shared = tmp_path / "shared.toml"
+    shared.write_text(
+        guard_toml.read_text()
+        + f'\n[cache]\ntype = "filesystem"\ndir = "{tmp_path / "cache"}"\n'
+        + f'secrets = ["{"k" * 32}"]\n\n[revocation]\n'
+    )
+    token = ec_key.token()
+    assert run_main(capsys, "inspect", token, "--config", str(shared))[0] == 0
+    guard = from_config(lambda e, s: [], str(shared))
+    assert guard.revocations is not None
+    guard.revocations.revoke_subject("user:default/alice", before=time.time() + 60)
+    status, _, err = run_main(capsys, "inspect", token, "--config", str(shared))
+    assert_one_line_error(status, err, "token refused (401)", "revoked")
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "fragment"),
+    [
+        pytest.param(["--path", "/api/auth/token"], 0, "Public: the guard lets GET /api/auth/token", id="public"),
+        pytest.param(["--path", "/api/catalog"], 0, "lets it through on GET /api/catalog", id="protected"),
+        pytest.param(
+            ["--path", "/api/admin", "--method", "DELETE"],
+            1,
+            "token refused (403) on DELETE /api/admin",
+            id="route-requirement",
+        ),
+    ],
+)
+def test_inspect_asks_about_a_route(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    ec_key: SigningKey,
+    guard_toml: Path,
+    argv: list[str],
+    status: int,
+    fragment: str,
+) -> None:
+    routed = tmp_path / "routed.toml"
+    routed.write_text(guard_toml.read_text() + '"/api/admin" = { policy = "protected", claims = { role = "admin" } }\n')
+    got, out, err = run_main(capsys, "inspect", ec_key.token(), "--config", str(routed), *argv)
+    assert got == status
+    assert fragment in (out if status == 0 else err)
 
 
 def test_inspect_uses_the_environment_config(
@@ -477,7 +574,41 @@ def test_demo_on_a_busy_port_fails_in_one_line() -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         result = run_cli("demo", "--port", str(busy.getsockname()[1]))
-    assert_one_line_error(result.returncode, result.stderr, "cannot listen on 127.0.0.1:")
+    assert_one_line_error(
+        result.returncode, result.stderr, "cannot listen on 127.0.0.1:", "--port 0 picks a free port"
+    )
+
+
+def test_version() -> None:
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout.strip()) == (0, f"wsgi-jwt-guard {__version__}")
+
+
+def test_serve_help_shows_the_defaults() -> None:
+    result = run_cli("serve", "--help")
+    assert result.returncode == 0
+    assert "(default 127.0.0.1)" in result.stdout
+    assert "(default 8000)" in result.stdout
+
+
+def test_a_closed_pipe_ends_inspect_quietly(ec_key: SigningKey) -> None:
+    # `inspect ... | head -1`: the reader leaves after one line.
+    reader = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.readline()"], stdin=subprocess.PIPE
+    )
+    assert reader.stdin is not None
+    result = subprocess.run(
+        [*cli_command(), "inspect", "-"],
+        input=ec_key.token(claims={"big": "x" * 200_000}),
+        stdout=reader.stdin,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=30,
+    )
+    reader.stdin.close()
+    reader.wait(timeout=10)
+    assert result.returncode == 128 + signal.SIGPIPE
+    assert result.stderr == ""
 
 
 def test_serve_runs_an_app_behind_the_guard(ec_key: SigningKey, guard_toml: Path) -> None:

@@ -6,7 +6,8 @@
     wsgi-jwt-guard serve MODULE:APP [--config guard.toml] [--host 127.0.0.1] [--port 8000]
     wsgi-jwt-guard mint --key private.pem --iss URL --sub SUBJECT [--aud A] [--claim k=v ...]
     wsgi-jwt-guard mint --service [--secret-file FILE] [--config guard.toml]
-    wsgi-jwt-guard inspect TOKEN [--config guard.toml]
+    wsgi-jwt-guard inspect TOKEN [--config guard.toml] [--path /api/x [--method POST]]
+    wsgi-jwt-guard --version
 
 ``demo`` runs :mod:`wsgi_jwt_guard.dev.demo` on 127.0.0.1 (``--port 0`` picks a
 free port) and prints its URLs, a token and ``curl`` lines. ``serve`` runs any
@@ -14,9 +15,9 @@ WSGI app behind the guard on Werkzeug's development server. ``mint`` signs a
 user token with a PEM or JWK private key, or a service token with the shared
 secret (read from a file or the configuration, never from the command line,
 where ``ps`` would show it). ``inspect`` decodes a token (leniently, marked
-unverified: :func:`wsgi_jwt_guard.jws.parse_unverified`) and, given a
-configuration, verifies it with the guard's own :class:`~wsgi_jwt_guard.Verifier`
-and says why it is refused.
+unverified) and prints its fingerprint; given a configuration, it sends the
+token through a guard built from it and reports that guard's verdict, exit
+status 1 when it refuses (:mod:`wsgi_jwt_guard.dev.inspection`).
 
 Where no ``--config`` is given, the configuration comes from the environment
 (``WSGI_JWT_GUARD_CONFIG`` and the single-issuer variables; see
@@ -32,6 +33,7 @@ flags each need nothing more, and the package gains no dependency.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
 import logging
@@ -40,25 +42,21 @@ import signal
 import socket
 import sys
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from .. import __version__
 from ..clock import Clock, system_clock
 from ..config import environment_config, from_config, load_config, with_environment
 from ..errors import (
-    ExpiredToken,
     GuardError,
     InvalidToken,
-    KeysUnavailable,
-    RequestRefused,
-    UnknownKey,
 )
-from ..jws import parse_unverified
 from ..service import ServiceTokens
 from .devissuer import SigningKey
+from .inspection import ask_the_guard, describe, explain, when
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -82,9 +80,16 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> i
     args.clock = clock
     try:
         status: int = args.run(args)
+        sys.stdout.flush()
     except (CommandError, GuardError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (``inspect ... | head``): stop quietly, as a
+        # program killed by SIGPIPE would, and keep Python's exit-time flush
+        # of stdout from printing a second error.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     return status
 
 
@@ -92,6 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="JWT authentication in front of any WSGI app."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     demo = commands.add_parser(
@@ -103,8 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run MODULE:APP behind the guard (development)")
     serve.add_argument("app", metavar="MODULE:APP", help="e.g. myproject.wsgi:application")
     serve.add_argument("--config", help="guard.toml (default: the environment)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="0 picks a free port (default 8000)")
     serve.set_defaults(run=_serve)
 
     mint = commands.add_parser("mint", help="sign a token (user or service) and print it")
@@ -130,9 +136,17 @@ def _parser() -> argparse.ArgumentParser:
     mint.add_argument("--config", help="guard.toml with [service_tokens] (default: environment)")
     mint.set_defaults(run=_mint)
 
-    inspect = commands.add_parser("inspect", help="decode a token; verify it with a config")
+    inspect = commands.add_parser(
+        "inspect", help="decode a token; with a config, what the guard would do with it"
+    )
     inspect.add_argument("jwt", metavar="TOKEN", help="the token, or - to read it from stdin")
     inspect.add_argument("--config", help="guard.toml to verify against (default: environment)")
+    inspect.add_argument(
+        "--path",
+        help="ask about a request to this path, with its route's policy and requirements "
+        "(default: a protected route with no requirements)",
+    )
+    inspect.add_argument("--method", default="GET", help="the method, with --path (default GET)")
     inspect.set_defaults(run=_inspect)
     return parser
 
@@ -197,7 +211,10 @@ def _listen(host: str, port: int) -> BaseWSGIServer:
     try:
         sock = socket.create_server((host, port))
     except OSError as exc:
-        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        hint = ""
+        if exc.errno == errno.EADDRINUSE:
+            hint = " (is another server running there? --port 0 picks a free port)"
+        raise CommandError(f"cannot listen on {host}:{port}: {exc.strerror or exc}{hint}") from None
     with sock:  # the server works on its own duplicate of the socket
         return make_server(host, sock.getsockname()[1], _not_ready, threaded=True, fd=sock.fileno())
 
@@ -221,12 +238,18 @@ def _serve_until_stopped(server: BaseWSGIServer) -> None:
     print("Stopped.", file=sys.stderr, flush=True)
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The command's own handler, so a second command in one process adds no second copy."""
+
+
 def _log_to_stderr(level: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
     logger = logging.getLogger("wsgi_jwt_guard")
-    logger.addHandler(handler)
     logger.setLevel(level)
+    if any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
+        return
+    handler = _StderrHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+    logger.addHandler(handler)
 
 
 # --- mint --------------------------------------------------------------------------
@@ -313,73 +336,28 @@ def _inspect(args: argparse.Namespace) -> int:
     token = given.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
     now = args.clock()
     try:
-        unverified = parse_unverified(token)
+        print("\n".join(describe(token, now)))
     except InvalidToken as exc:
         raise CommandError(f"not a JWT: {exc.description}") from None
-    header, claims = unverified.header, unverified.claims
-    print("Header (unverified):")
-    print(json.dumps(header, indent=2))
-    print("Claims (unverified):")
-    print(json.dumps(claims, indent=2))
-    for name in ("iat", "nbf", "exp"):
-        if isinstance(claims.get(name), (int, float)) and not isinstance(claims[name], bool):
-            print(f"  {name}: {_when(claims[name], now)}")
-    if unverified.refusal is not None:
-        print(f"Malformed: the guard refuses this token as it is: {unverified.refusal}.")
     config = load_config(args.config) if args.config else environment_config()
     if config is None:
         print("Not verified: pass --config guard.toml (or set WSGI_JWT_GUARD_CONFIG) to verify.")
         return 0
     _log_to_stderr(logging.WARNING)  # JWKS fetch failures say why keys are missing
-    verifier = from_config(_not_ready, config).verifier
-    try:
-        identity = verifier.verify(token, "header")
-    except RequestRefused as refusal:
-        reason = _explain(refusal, header, claims, config, now)
-        raise CommandError(f"token refused ({refusal.status}): {reason}") from None
-    who = f"issuer {identity.issuer}" if identity.kind == "user" else "the service secrets"
+    verdict = ask_the_guard(token, config, args.path, args.method, clock=args.clock)
+    where = f"{args.method} {args.path}" if args.path else "a protected route"
+    identity = verdict.identity
+    if verdict.reason is not None or verdict.status >= 400:
+        reason = explain(verdict, token, config, now)
+        raise CommandError(f"token refused ({verdict.status}) on {where}: {reason}")
+    if identity is None:
+        print(f"Public: the guard lets {where} through without looking at the token.")
+        return 0
+    who = {"user": f"issuer {identity.issuer}", "service": "the service secrets"}.get(
+        identity.kind, "a static API key"
+    )
     print(
         f"Verified: a {identity.kind} token for {identity.subject!r}, signed by {who}, "
-        f"expires {_when(identity.expires_at, now)}."
+        f"expires {when(identity.expires_at, now)}; the guard lets it through on {where}."
     )
     return 0
-
-
-def _when(timestamp: float, now: float) -> str:
-    try:
-        moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        return f"{timestamp} (out of range)"
-    delta = int(timestamp - now)
-    relative = f"in {_duration(delta)}" if delta >= 0 else f"{_duration(-delta)} ago"
-    return f"{moment.isoformat(timespec='seconds').replace('+00:00', 'Z')} ({relative})"
-
-
-def _duration(seconds: int) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
-
-
-def _explain(
-    refusal: RequestRefused,
-    header: dict[str, Any],
-    claims: dict[str, Any],
-    config: dict[str, Any],
-    now: float,
-) -> str:
-    """The guard's reason, with the details a client must not see but a developer needs."""
-    reason = refusal.description
-    if isinstance(refusal, ExpiredToken) and isinstance(claims.get("exp"), (int, float)):
-        return f"expired since {_when(claims['exp'], now)}"
-    if isinstance(refusal, UnknownKey):
-        return f"unknown kid {header.get('kid')!r}: {reason}"
-    if isinstance(refusal, KeysUnavailable):
-        return f"{reason} (see the JWKS warning above)"
-    issuers = config.get("issuers", [])
-    trusted = [entry.get("issuer") for entry in issuers if isinstance(entry, dict)]
-    if header.get("alg") != "HS256" and claims.get("iss") not in trusted:
-        return f"issuer mismatch: {claims.get('iss')!r} is not one of {trusted}"
-    return reason
