@@ -13,6 +13,8 @@ from werkzeug.wrappers import Request
 
 from tests.helpers import SigningKey, bearer, echo_app, service_token
 from wsgi_jwt_guard import ConfigError, CORSSettings, JWTGuard, RouteTable, Rule
+from wsgi_jwt_guard.errors import UnsafePath
+from wsgi_jwt_guard.request import RequestView
 
 MakeGuard = Callable[..., JWTGuard]
 
@@ -513,6 +515,72 @@ def test_safe_unusual_path_is_accepted(make_guard: MakeGuard, environ: dict[str,
     body = assert_reached(response)
     # The guard never rewrites what the app sees.
     assert body["path"] == environ.get("SCRIPT_NAME", "") + environ["PATH_INFO"]
+
+
+# --------------------------------------------------------------------------------------
+# The hostile suite's path tricks, as unit cases (tests/hostile/test_paths.py sends
+# them through real servers). PATH_INFO is what a server hands over after decoding
+# the request target once, as PEP 3333 latin-1 text; "unsafe" is a 400.
+# --------------------------------------------------------------------------------------
+
+HOSTILE_TABLE = RouteTable(
+    {
+        "/api/auth": "public",
+        "/api/catalog": "protected",
+        "/api/search": "optional",
+        "/api/techdocs": Rule("protected", unless=[r"/api/techdocs/static/docs/.+\.css"]),
+    }
+)
+
+TRICKS = [
+    # Servlet-style ";params" (Tomcat/Spring "..;/"): refused when dropping them reads differently.
+    pytest.param("/api/auth/..;/catalog", "unsafe", id="dot-dot-semicolon"),
+    pytest.param("/api/auth/..;x=1/catalog", "unsafe", id="dot-dot-semicolon-parameter"),
+    pytest.param("/api/auth;x/catalog", "unsafe", id="semicolon-makes-a-public-reading"),
+    pytest.param("/api/catalog;/../auth", "unsafe", id="semicolon-then-dot-dot"),
+    pytest.param("/api/catalog;jsessionid=0123", "unsafe", id="jsessionid-on-protected"),
+    pytest.param("/api/auth;jsessionid=0123", "unsafe", id="jsessionid-on-public"),
+    pytest.param("/api/catalog/x;jsessionid=0123", "protected", id="jsessionid-same-route"),
+    pytest.param("/api/auth/x;jsessionid=0123", "public", id="jsessionid-same-public-route"),
+    pytest.param("/api/auth/..%3b/catalog", "unsafe", id="dot-dot-double-encoded-semicolon"),
+    # Layers of encoding left after the server's one decoding.
+    pytest.param("/api/auth/%252e%252e/catalog", "unsafe", id="dot-dot-triple-encoded"),
+    pytest.param("/api/auth/..%2fcatalog", "unsafe", id="double-encoded-slash"),
+    # Full-width forms become '.', '/' and '\\' under NFKC (UTF-8 bytes as latin-1).
+    pytest.param("/api/auth/\xef\xbc\x8e\xef\xbc\x8e/catalog", "unsafe", id="fullwidth-dots"),
+    pytest.param("/api/auth\xef\xbc\x8f..\xef\xbc\x8fcatalog", "unsafe", id="fullwidth-solidus"),
+    pytest.param("/api/auth\xef\xbc\xbc..\xef\xbc\xbccatalog", "unsafe", id="fullwidth-backslash"),
+    pytest.param("/api/\xef\xbd\x81uth/x", "protected", id="fullwidth-letter-is-another-name"),
+    # Names that look like others are other names.
+    pytest.param("/api/auth ", "protected", id="trailing-space"),
+    pytest.param("/api/auth\t", "unsafe", id="trailing-tab"),
+    pytest.param("/api/auth/x /.. /catalog", "public", id="dot-dot-with-space-is-a-name"),
+    pytest.param("/API/catalog", "protected", id="uppercase-protected"),
+    pytest.param("/API/AUTH/x", "protected", id="uppercase-public-is-not-public"),
+    pytest.param("/api/auth/\r\nX-Injected: 1", "unsafe", id="crlf"),
+    # '?' and '#' decoded from %3f/%23 are part of the path, not a query or fragment.
+    pytest.param("/api/catalog?/api/auth/x", "protected", id="encoded-question-mark"),
+    pytest.param("/api/catalog#/api/auth", "protected", id="encoded-fragment"),
+    pytest.param("/api/auth?/../catalog", "unsafe", id="encoded-question-mark-dot-dot"),
+    # The techdocs stylesheet exemption cannot be stretched.
+    pytest.param("/api/techdocs/static/docs/a.css", "public", id="css-exemption-control"),
+    pytest.param("/api/techdocs/static/docs/evil;.css", "unsafe", id="css-exemption-semicolon"),
+    pytest.param("/api/techdocs/static/docs/evil\x00.css", "unsafe", id="css-exemption-nul"),
+    pytest.param("/api/techdocs/static/docs/../../../catalog/a.css", "unsafe", id="css-exemption-dot-dot"),
+    pytest.param("/api/techdocs/static/docs/a.css/..", "unsafe", id="css-exemption-then-dot-dot"),
+    pytest.param("/api/techdocs/x?.css", "protected", id="css-exemption-in-encoded-query"),
+]
+
+
+@pytest.mark.parametrize(("path_info", "expected"), TRICKS)
+def test_path_tricks(path_info: str, expected: str) -> None:
+    environ = create_environ()
+    environ["PATH_INFO"] = path_info
+    try:
+        _, policy = HOSTILE_TABLE.resolve(RequestView.of(environ))
+    except UnsafePath:
+        policy = "unsafe"
+    assert policy == expected
 
 
 def test_unsafe_path_refused_through_the_client(client: Client) -> None:
