@@ -7,7 +7,7 @@ One server on 127.0.0.1 holds a whole Backstage-style backend::
             sample_app,                          # catalog, scaffolder, proxy, techdocs, the page
             {"/api/auth": DevIssuer(...)},       # JWKS, OIDC discovery, token endpoint
         ),
-        routes=...,                              # the seed's table, see demo_config()
+        routes=...,                              # Backstage's table, see demo_config()
     )
 
 The guard knows the development issuer only by its ``jwks_uri`` and fetches
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["Demo", "demo_config"]
 
 #: Where the page's protected assets live: under /api/techdocs but outside
-#: static/docs, so the seed's CSS exemption does not cover them.
+#: static/docs, so the techdocs CSS exemption does not cover them.
 IMAGE_PATH = "/api/techdocs/assets/logo.svg"
 STYLESHEET_PATH = "/api/techdocs/assets/site.css"
 
@@ -63,7 +63,7 @@ def page() -> str:
 def demo_config(issuer: DevIssuer, service_secrets: Sequence[str] = ()) -> dict[str, Any]:
     """The demo guard's configuration, in the shape of a ``guard.toml``."""
     config: dict[str, Any] = {
-        # The seed's catch-all: anything unlisted is authenticated, then 404.
+        # Backstage's catch-all: anything unlisted is authenticated, then 404.
         # The page at "/" is the one exemption.
         "default": {"policy": "protected", "unless": ["/", "/favicon.ico"]},
         "issuers": [
@@ -145,7 +145,7 @@ curl -i {header} {catalog}  # protected, with the token: 200 and your identity
 curl -i -c cookies.txt -H 'Sec-Fetch-Site: same-origin' {header} {catalog}  # browser, cookie: 200
 curl -i -b cookies.txt {base}{IMAGE_PATH}  # cookie only: 200
 curl -i {base}{IMAGE_PATH}  # neither: 401
-curl -i {base}/api/techdocs/static/docs/default/main.css  # the seed's CSS exemption: 200
+curl -i {base}/api/techdocs/static/docs/default/main.css  # techdocs CSS is exempt: 200
 {service}
 Press Ctrl-C to stop."""
 
@@ -190,7 +190,7 @@ def _sample_app(environ: WSGIEnvironment, start_response: StartResponse) -> Iter
         css = path.endswith(".css")
         text = "main { font-family: sans-serif }" if css else "<h1>Docs</h1>"
         response = Response(text, mimetype="text/css" if css else "text/html")
-    else:  # the seed's notFoundHandler, reached only after authentication
+    else:  # Backstage's notFoundHandler, reached only after authentication
         response = _json({"error": {"name": "NotFoundError", "message": path}}, 404)
     return response(environ, start_response)
 
