@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client
 
-from tests.helpers import SigningKey, build_guard, echo_app, issuer_of
+from tests.helpers import PROXY_HEADER, ROUTES, SigningKey, build_guard, echo_app, issuer_of
 from tests.jwks_server import JWKSServer, JWKSServers
-from wsgi_jwt_guard import Issuer, JWTGuard
+from wsgi_jwt_guard import Issuer, JWTGuard, Rule
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +57,32 @@ def make_guard(static_issuer: Issuer) -> Callable[..., JWTGuard]:
     def build(app: Any = echo_app, **options: Any) -> JWTGuard:
         options.setdefault("issuers", [static_issuer])
         return build_guard(app, **options)
+
+    return build
+
+
+@pytest.fixture
+def reached() -> list[dict[str, Any]]:
+    """The environs of the requests that reached the app of ``recording_client``."""
+    return []
+
+
+@pytest.fixture
+def recording_client(
+    make_guard: Callable[..., JWTGuard], reached: list[dict[str, Any]]
+) -> Callable[..., Client]:
+    """``recording_client(**options)``: a client of the echo app behind ``make_guard``
+    that also reads tokens from ``PROXY_HEADER`` and has an admin-only ``/api/scoped``;
+    what got through is in ``reached``."""
+
+    def build(**options: Any) -> Client:
+        def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            reached.append(environ)
+            return echo_app(environ, start_response)
+
+        options.setdefault("routes", {**ROUTES, "/api/scoped": Rule("protected", scopes=["admin"])})
+        options.setdefault("token_headers", [PROXY_HEADER])
+        return Client(make_guard(app, **options), use_cookies=False)
 
     return build
 

@@ -26,6 +26,8 @@ ISSUER = "https://auth.example.test/api/auth"
 AUDIENCE = "backstage"
 SERVICE_SECRET = base64.urlsafe_b64encode(b"s" * 32).decode().rstrip("=")
 SERVICE_SECRET_OLD = base64.urlsafe_b64encode(b"o" * 32).decode().rstrip("=")
+#: A proxy header carrying a bare JWT (Google IAP): an ambient credential, like the cookie.
+PROXY_HEADER = "X-Goog-IAP-JWT-Assertion"
 #: The route table most tests guard: one route per kind of rule.
 ROUTES: dict[str, Any] = {
     "/api/auth": "public",

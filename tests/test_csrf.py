@@ -26,13 +26,12 @@ from werkzeug.test import Client, create_environ
 from tests.helpers import (
     AUDIENCE,
     ISSUER,
-    ROUTES,
+    PROXY_HEADER,
     SERVICE_SECRET,
     SigningKey,
-    echo_app,
     service_token,
 )
-from wsgi_jwt_guard import ConfigError, CSRFSettings, JWTGuard, Rule, from_config
+from wsgi_jwt_guard import ConfigError, CSRFSettings, JWTGuard, from_config
 from wsgi_jwt_guard.csrf import SAFE_METHODS, check_request
 from wsgi_jwt_guard.errors import CrossSiteRequest
 from wsgi_jwt_guard.request import RequestView
@@ -41,32 +40,11 @@ Guard = Callable[..., Client]
 OWN = "http://localhost"  # werkzeug's test client: wsgi.url_scheme http, Host localhost
 
 
-@pytest.fixture
-def reached() -> list[dict[str, Any]]:
-    """The environs of the requests that reached the app."""
-    return []
-
-
-@pytest.fixture
-def guarded(make_guard: Callable[..., JWTGuard], reached: list[dict[str, Any]]) -> Guard:
-    """``guarded(**options)``: a client of the echo app behind a guard that also reads IAP's header."""
-
-    def build(**options: Any) -> Client:
-        def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-            reached.append(environ)
-            return echo_app(environ, start_response)
-
-        options.setdefault("routes", {**ROUTES, "/api/scoped": Rule("protected", scopes=["admin"])})
-        return Client(make_guard(app, token_headers=[IAP], **options), use_cookies=False)
-
-    return build
-
-
 def cookie(token: str, name: str = "token") -> dict[str, str]:
     return {"Cookie": f"{name}={token}"}
 
 
-IAP = "X-Goog-IAP-JWT-Assertion"
+IAP = PROXY_HEADER
 
 
 # --- through the guard: unsafe methods with an ambient token -------------------------
@@ -114,10 +92,10 @@ CSRF_CASES = [
 
 @pytest.mark.parametrize(("method", "headers", "status"), CSRF_CASES)
 def test_csrf_on_cookie_tokens(
-    guarded: Guard, ec_key: SigningKey, reached: list[Any], method: str, headers: dict[str, str], status: int
+    recording_client: Guard, ec_key: SigningKey, reached: list[Any], method: str, headers: dict[str, str], status: int
 ) -> None:
     token = ec_key.token()
-    response = guarded().open("/api/catalog", method=method, headers={**cookie(token), **headers})
+    response = recording_client().open("/api/catalog", method=method, headers={**cookie(token), **headers})
     assert response.status_code == status
     if status == 403:
         assert_csrf_refusal(response, token)
@@ -142,9 +120,9 @@ def assert_csrf_refusal(response: Any, token: str) -> None:
     pytest.param("header", lambda t: {"Authorization": f"Bearer {t}"}, id="authorization-header"),
     pytest.param("service-header", lambda t: {"Authorization": f"Bearer {service_token()}"}, id="service-token-header"),
 ])
-def test_authorization_tokens_are_not_checked(guarded: Guard, ec_key: SigningKey, how: str, headers: Any) -> None:
+def test_authorization_tokens_are_not_checked(recording_client: Guard, ec_key: SigningKey, how: str, headers: Any) -> None:
     """A browser never attaches Authorization by itself, so a cross-site page cannot forge it."""
-    response = guarded().post("/api/catalog", headers={**headers(ec_key.token()), "Origin": "https://evil.example"})
+    response = recording_client().post("/api/catalog", headers={**headers(ec_key.token()), "Origin": "https://evil.example"})
     assert response.status_code == 200
 
 
@@ -160,33 +138,33 @@ def test_authorization_tokens_are_not_checked(guarded: Guard, ec_key: SigningKey
     pytest.param({"Sec-Fetch-Site": "same-origin"}, 200, id="same-origin-fetch-metadata"),
 ])
 def test_proxy_headers_are_ambient_credentials(
-    guarded: Guard, ec_key: SigningKey, reached: list[dict[str, Any]], extra: dict[str, str], status: int
+    recording_client: Guard, ec_key: SigningKey, reached: list[dict[str, Any]], extra: dict[str, str], status: int
 ) -> None:
-    response = guarded().post("/api/catalog", headers={IAP: ec_key.token(), **extra})
+    response = recording_client().post("/api/catalog", headers={IAP: ec_key.token(), **extra})
     assert response.status_code == status
     if status == 403:
         assert reached == []
         assert IAP in response.get_json()["error"]["message"]
 
 
-def test_public_routes_are_not_checked(guarded: Guard, ec_key: SigningKey) -> None:
-    assert guarded().post("/api/auth/login", headers=cookie(ec_key.token())).status_code == 200
+def test_public_routes_are_not_checked(recording_client: Guard, ec_key: SigningKey) -> None:
+    assert recording_client().post("/api/auth/login", headers=cookie(ec_key.token())).status_code == 200
 
 
-def test_optional_route_with_cookie_is_checked_never_anonymous(guarded: Guard, ec_key: SigningKey) -> None:
-    response = guarded().post("/api/search", headers=cookie(ec_key.token()))
+def test_optional_route_with_cookie_is_checked_never_anonymous(recording_client: Guard, ec_key: SigningKey) -> None:
+    response = recording_client().post("/api/search", headers=cookie(ec_key.token()))
     assert response.status_code == 403
-    assert guarded().post("/api/search").status_code == 200  # no cookie: anonymous
+    assert recording_client().post("/api/search").status_code == 200  # no cookie: anonymous
 
 
-def test_cross_site_check_comes_before_verification(guarded: Guard) -> None:
+def test_cross_site_check_comes_before_verification(recording_client: Guard) -> None:
     """A forged cross-site request costs no signature check, whatever its cookie."""
-    response = guarded().post("/api/catalog", headers={**cookie("a.b.c"), "Origin": "https://evil.example"})
+    response = recording_client().post("/api/catalog", headers={**cookie("a.b.c"), "Origin": "https://evil.example"})
     assert response.status_code == 403
 
 
-def test_insufficient_scope_on_a_same_origin_post_is_still_a_403_with_a_challenge(guarded: Guard, ec_key: SigningKey) -> None:
-    response = guarded().post("/api/scoped", headers={**cookie(ec_key.token()), "Origin": OWN})
+def test_insufficient_scope_on_a_same_origin_post_is_still_a_403_with_a_challenge(recording_client: Guard, ec_key: SigningKey) -> None:
+    response = recording_client().post("/api/scoped", headers={**cookie(ec_key.token()), "Origin": OWN})
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
@@ -199,8 +177,8 @@ def test_insufficient_scope_on_a_same_origin_post_is_still_a_403_with_a_challeng
     pytest.param("https://evil.app.example.com", 403, id="subdomain-of-allowed"),
     pytest.param(OWN, 200, id="own-origin-still-allowed"),
 ])
-def test_allowed_origins(guarded: Guard, ec_key: SigningKey, origin: str, status: int) -> None:
-    guard = guarded(csrf=CSRFSettings(allowed_origins=["https://app.example.com"]))
+def test_allowed_origins(recording_client: Guard, ec_key: SigningKey, origin: str, status: int) -> None:
+    guard = recording_client(csrf=CSRFSettings(allowed_origins=["https://app.example.com"]))
     assert guard.post("/api/catalog", headers={**cookie(ec_key.token()), "Origin": origin}).status_code == status
 
 
@@ -218,8 +196,8 @@ DOUBLE_SUBMIT = CSRFSettings(header="X-CSRF-Token", cookie="__Host-csrf")
     pytest.param("csrf=abc123", {"X-CSRF-Token": "abc123"}, 403, id="unprefixed-cookie-is-another-cookie"),
     pytest.param("__Host-csrf=abc123", {"X-CSRF-Token": "abc123x"}, 403, id="prefix-of-value"),
 ])
-def test_double_submit(guarded: Guard, ec_key: SigningKey, cookies: str, headers: dict[str, str], status: int) -> None:
-    guard = guarded(csrf=DOUBLE_SUBMIT)
+def test_double_submit(recording_client: Guard, ec_key: SigningKey, cookies: str, headers: dict[str, str], status: int) -> None:
+    guard = recording_client(csrf=DOUBLE_SUBMIT)
     cookie_header = f"token={ec_key.token()}" + (f"; {cookies}" if cookies else "")
     response = guard.post("/api/catalog", headers={"Cookie": cookie_header, **headers})
     assert response.status_code == status
@@ -227,8 +205,8 @@ def test_double_submit(guarded: Guard, ec_key: SigningKey, cookies: str, headers
         assert "X-CSRF-Token" in json.loads(response.get_data())["error"]["message"] or "Origin" in response.get_data(as_text=True)
 
 
-def test_disabled_leaves_csrf_to_the_app(guarded: Guard, ec_key: SigningKey) -> None:
-    guard = guarded(csrf=CSRFSettings(enabled=False))
+def test_disabled_leaves_csrf_to_the_app(recording_client: Guard, ec_key: SigningKey) -> None:
+    guard = recording_client(csrf=CSRFSettings(enabled=False))
     assert guard.post("/api/catalog", headers=cookie(ec_key.token())).status_code == 200
 
 
@@ -286,9 +264,9 @@ def test_csrf_from_config(ec_key: SigningKey) -> None:
     assert Client(guard, use_cookies=False).post("/x", headers=headers).status_code == 200
 
 
-def test_guard_refuses_a_wrong_csrf_object(guarded: Guard) -> None:
+def test_guard_refuses_a_wrong_csrf_object(recording_client: Guard) -> None:
     with pytest.raises(ConfigError) as caught:
-        guarded(csrf={"enabled": False})
+        recording_client(csrf={"enabled": False})
     assert caught.value.key == "csrf"
 
 

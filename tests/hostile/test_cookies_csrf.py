@@ -23,11 +23,9 @@ from werkzeug.http import parse_date
 from werkzeug.test import Client
 
 from tests.helpers import (
-    ROUTES,
+    PROXY_HEADER,
     SERVICE_SECRET,
     SigningKey,
-    build_guard,
-    issuer_of,
     service_token,
 )
 from tests.hostile.app import hostile_guard
@@ -37,33 +35,10 @@ from tests.servers import werkzeug_server
 from wsgi_jwt_guard import (
     ConfigError,
     CookieSettings,
-    Rule,
 )
 
 Guard = Callable[..., Client]
 OWN = "http://localhost"  # werkzeug's test client: wsgi.url_scheme http, Host localhost
-
-
-@pytest.fixture
-def reached() -> list[dict[str, Any]]:
-    return []
-
-
-@pytest.fixture
-def client(ec_key: SigningKey, reached: list[dict[str, Any]]) -> Guard:
-    def build(**options: Any) -> Client:
-        def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-            reached.append(environ)
-            body = json.dumps({"user": environ.get("REMOTE_USER")}).encode()
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [body]
-
-        options.setdefault("routes", {**ROUTES, "/api/scoped": Rule("protected", scopes=["admin"])})
-        issuer = issuer_of([ec_key], algorithms=["ES256"])
-        guard = build_guard(app, issuers=[issuer], token_headers=["X-Goog-IAP-JWT-Assertion"], **options)
-        return Client(guard, use_cookies=False)
-
-    return build
 
 
 def cookie(token: str, name: str = "token") -> dict[str, str]:
@@ -74,19 +49,19 @@ def cookie(token: str, name: str = "token") -> dict[str, str]:
 # CSRF through real servers (the cases themselves: tests/test_csrf.py)
 # --------------------------------------------------------------------------------------
 
-IAP = "X-Goog-IAP-JWT-Assertion"
+IAP = PROXY_HEADER
 
 
 def test_a_planted_cookie_never_overrides_the_proxy_asserted_user(
-    client: Guard, ec_key: SigningKey, reached: list[dict[str, Any]]
+    recording_client: Guard, ec_key: SigningKey, reached: list[dict[str, Any]]
 ) -> None:
     alice = ec_key.token(sub="user:default/alice")
     mallory = ec_key.token(sub="user:default/mallory")
-    guard = client()
+    guard = recording_client()
     for cookie_header in (f"token={mallory}", f"token={mallory}; token={alice}", f'token={mallory}; a="'):
         response = guard.get("/api/catalog", headers={IAP: alice, "Cookie": cookie_header})
         assert response.status_code == 200
-        assert response.get_json() == {"user": "user:default/alice"}
+        assert response.get_json()["remote_user"] == "user:default/alice"
     assert {environ["REMOTE_USER"] for environ in reached} == {"user:default/alice"}
 
 
@@ -113,13 +88,13 @@ def test_csrf_through_a_real_server(live: int, forge: Forge) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
 @pytest.mark.parametrize("order", ["attacker-first", "victim-first"])
-def test_cookie_tossing_is_refused(client: Guard, forge: Forge, ec_key: SigningKey, method: str, order: str) -> None:
+def test_cookie_tossing_is_refused(recording_client: Guard, forge: Forge, ec_key: SigningKey, method: str, order: str) -> None:
     """A sibling domain sets ``token=ATTACKER`` (Domain=.example.com): with the
     victim's own cookie that is two values, and neither is trusted."""
     attacker = ec_key.token(sub="user:default/mallory")  # a genuine token of the attacker's account
     victim = forge.valid()
     pair = [attacker, victim] if order == "attacker-first" else [victim, attacker]
-    response = client().open("/api/catalog", method=method, headers={
+    response = recording_client().open("/api/catalog", method=method, headers={
         "Cookie": f"token={pair[0]}; token={pair[1]}", "Origin": OWN,
     })
     assert response.status_code == 401
@@ -127,14 +102,14 @@ def test_cookie_tossing_is_refused(client: Guard, forge: Forge, ec_key: SigningK
     assert "more than once" in json.loads(response.get_data())["error"]["message"]
 
 
-def test_host_prefixed_cookie_ignores_a_tossed_plain_cookie(client: Guard, forge: Forge, ec_key: SigningKey) -> None:
+def test_host_prefixed_cookie_ignores_a_tossed_plain_cookie(recording_client: Guard, forge: Forge, ec_key: SigningKey) -> None:
     """Only a secure page on this very host can set ``__Host-token``; a tossed
     ``token`` is just another cookie."""
-    guard = client(cookie=CookieSettings(name="__Host-token"))
+    guard = recording_client(cookie=CookieSettings(name="__Host-token"))
     mallory = ec_key.token(sub="user:default/mallory")
     response = guard.get("/api/catalog", headers={"Cookie": f"token={mallory}; __Host-token={forge.valid()}"})
     assert response.status_code == 200
-    assert json.loads(response.get_data())["user"] == "user:default/alice"
+    assert json.loads(response.get_data())["remote_user"] == "user:default/alice"
     only_tossed = guard.get("/api/catalog", headers={"Cookie": f"token={mallory}"})
     assert only_tossed.status_code == 401
 
@@ -177,9 +152,9 @@ EMISSIONS = [
 
 @pytest.mark.parametrize(("settings", "environ", "expected"), EMISSIONS)
 def test_every_set_cookie_attribute(
-    client: Guard, forge: Forge, settings: CookieSettings, environ: dict[str, str], expected: set[str]
+    recording_client: Guard, forge: Forge, settings: CookieSettings, environ: dict[str, str], expected: set[str]
 ) -> None:
-    guard = client(cookie=settings)
+    guard = recording_client(cookie=settings)
     token = forge.valid()
     # A browser's request: fetch metadata says so (set_for = "browsers").
     issued = guard.get("/api/catalog", headers={"Authorization": f"Bearer {token}", "Sec-Fetch-Site": "same-origin"}, environ_overrides=environ)
@@ -216,15 +191,15 @@ def test_every_set_cookie_attribute(
     pytest.param(lambda f: {**cookie(f.valid())}, "/api/catalog", 403, id="csrf-refusal"),
     pytest.param(lambda f: {"Authorization": f"Bearer {f.with_claims(pad='x' * 4100)}"}, "/api/catalog", 200, id="too-big-for-a-cookie"),
 ])
-def test_responses_that_set_no_cookie(client: Guard, forge: Forge, headers: Any, path: str, status: int) -> None:
+def test_responses_that_set_no_cookie(recording_client: Guard, forge: Forge, headers: Any, path: str, status: int) -> None:
     method = "POST" if status == 403 and path == "/api/catalog" else "GET"
-    response = client().open(path, method=method, headers=headers(forge))
+    response = recording_client().open(path, method=method, headers=headers(forge))
     assert response.status_code == status
     assert response.headers.getlist("Set-Cookie") == []
 
 
-def test_cookie_lifetime_is_capped(client: Guard, forge: Forge) -> None:
+def test_cookie_lifetime_is_capped(recording_client: Guard, forge: Forge) -> None:
     token = forge.with_claims(exp=int(time.time()) + 10 * 365 * 86400)
-    response = client().get("/api/catalog", headers={"Authorization": f"Bearer {token}", "Sec-Fetch-Site": "same-origin"})
+    response = recording_client().get("/api/catalog", headers={"Authorization": f"Bearer {token}", "Sec-Fetch-Site": "same-origin"})
     _, attrs = attributes(response.headers["Set-Cookie"])
     assert parse_date(attrs["Expires"]).timestamp() <= time.time() + 400 * 86400 + 5  # type: ignore[union-attr]
