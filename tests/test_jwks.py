@@ -67,6 +67,14 @@ def random_kid() -> str:
     return "".join(random.choices(string.ascii_letters + string.digits, k=16))
 
 
+def assert_unavailable_after_one_fetch(server: JWKSServer, **options: Any) -> None:
+    """A client of ``server`` (``options``: its downloader, ...) gives up after one fetch."""
+    client = JWKSClient(server.url, algorithms=ALGORITHMS, **options)
+    with pytest.raises(KeysUnavailable):
+        client.find("ec-1", "ES256")
+    assert server.fetches == 1
+
+
 def assert_unavailable(response: Any) -> None:
     """The 503 of DESIGN §6, in Backstage's error shape, with ``Retry-After``."""
     assert response.status_code == 503
@@ -274,12 +282,9 @@ def test_a_10_mb_document_is_refused_with_the_default_cap(
     jwks_servers: JWKSServers, ec_key: SigningKey, compress: bool, length: bool
 ) -> None:
     keys_json = json.dumps([ec_key.public_jwk()]).encode()
-    origin = jwks_servers(_huge(keys_json, compress=compress, length=length))
-    client = JWKSClient(origin.url, algorithms=ALGORITHMS)
-
-    with pytest.raises(KeysUnavailable):
-        client.find("ec-1", "ES256")
-    assert origin.fetches == 1
+    assert_unavailable_after_one_fetch(
+        jwks_servers(_huge(keys_json, compress=compress, length=length))
+    )
 
 
 # --- timeouts and TLS -----------------------------------------------------------
@@ -294,14 +299,9 @@ def test_a_server_slower_than_the_read_timeout_fails_instead_of_hanging(
         jwks_servers.stopping.wait(2.0)  # then a perfectly good answer, too late
         answer(200, document)(handler)
 
-    origin = jwks_servers(sleepy)
-    client = JWKSClient(
-        origin.url, algorithms=ALGORITHMS, downloader=Downloader(timeout=(0.5, 0.5))
+    assert_unavailable_after_one_fetch(
+        jwks_servers(sleepy), downloader=Downloader(timeout=(0.5, 0.5))
     )
-
-    with pytest.raises(KeysUnavailable):
-        client.find("ec-1", "ES256")
-    assert origin.fetches == 1
 
 
 def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
@@ -324,16 +324,9 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
             except OSError:
                 return
 
-    origin = jwks_servers(trickle)
-    client = JWKSClient(
-        origin.url,
-        algorithms=ALGORITHMS,
-        downloader=Downloader(timeout=(1.0, 1.0), total_timeout=0.5),
+    assert_unavailable_after_one_fetch(
+        jwks_servers(trickle), downloader=Downloader(timeout=(1.0, 1.0), total_timeout=0.5)
     )
-
-    with pytest.raises(KeysUnavailable):
-        client.find("ec-1", "ES256")
-    assert origin.fetches == 1
 
 
 def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
