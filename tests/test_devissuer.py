@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa, x25519
 from werkzeug.test import Client
 
 from wsgi_jwt_guard.dev import DevIssuer, SigningKey
@@ -65,7 +65,9 @@ def test_a_signature_of_another_key_does_not_verify() -> None:
         pytest.param(lambda: ec.generate_private_key(ec.SECP256K1()), None, "key", id="secp256k1"),
         pytest.param(lambda: rsa.generate_private_key(65537, 2048), "ES256", "algorithm", id="RSA-as-ES256"),
         pytest.param(lambda: rsa.generate_private_key(65537, 2048), "HS256", "algorithm", id="RSA-as-HS256"),
-        pytest.param(ed25519.Ed25519PrivateKey.generate, None, "key", id="ed25519"),
+        pytest.param(ed25519.Ed25519PrivateKey.generate, "ES256", "algorithm", id="ed25519-as-ES256"),
+        pytest.param(lambda: rsa.generate_private_key(65537, 2048), "EdDSA", "algorithm", id="RSA-as-EdDSA"),
+        pytest.param(x25519.X25519PrivateKey.generate, None, "key", id="x25519"),
         pytest.param(lambda: b"secret", None, "key", id="bytes"),
     ],
 )
@@ -77,7 +79,18 @@ def test_a_key_signs_with_its_own_algorithm_only(
     assert caught.value.key == setting
 
 
-@pytest.mark.parametrize("algorithm", ["HS256", "none", "PS256", "EdDSA"])
+@pytest.mark.parametrize("algorithm", ["PS256", "PS512", "EdDSA", "ES384"])
+def test_every_asymmetric_algorithm_round_trips(algorithm: str) -> None:
+    # Signed here, and checked through the guard's own key pinning from the public JWK.
+    key = SigningKey.generate(algorithm, kid="k1")
+    assert key.algorithm == algorithm
+    assert verifies(key, key.sign({"sub": "alice"}))
+    jwk = key.public_jwk()
+    assert jwk["alg"] == algorithm
+    assert not {"d", "p", "q"} & set(jwk)
+
+
+@pytest.mark.parametrize("algorithm", ["HS256", "none", "Ed25519", "PS1024"])
 def test_generate_refuses_what_it_cannot_make(algorithm: str) -> None:
     with pytest.raises(ConfigError) as caught:
         SigningKey.generate(algorithm)

@@ -37,7 +37,8 @@ JWK = SigningKey.ec().public_jwk()
     [
         pytest.param({"keys": [JWK], "algorithms": ["none"]}, "algorithms", id="alg-none"),
         pytest.param({"keys": [JWK], "algorithms": ["ES256", "HS256"]}, "algorithms", id="alg-hs256"),
-        pytest.param({"keys": [JWK], "algorithms": ["PS256"]}, "algorithms", id="alg-unknown"),
+        pytest.param({"keys": [JWK], "algorithms": ["PS1024"]}, "algorithms", id="alg-unknown"),
+        pytest.param({"keys": [JWK], "algorithms": ["Ed25519"]}, "algorithms", id="alg-curve-name"),
         pytest.param({"keys": [JWK], "algorithms": ["es256"]}, "algorithms", id="alg-lowercase"),
         pytest.param({"keys": [JWK], "algorithms": []}, "algorithms", id="alg-empty"),
         pytest.param({"keys": [JWK], "algorithms": "ES256"}, "algorithms", id="alg-string"),

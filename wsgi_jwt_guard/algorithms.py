@@ -1,7 +1,7 @@
 """JWS signatures, signed and verified in one place, one class per algorithm family.
 
-RFC 7518 §3 defines three families, and this module is the only code in the
-package that touches a signature:
+RFC 7518 §3 and RFC 8037 define these families, and this module is the only
+code in the package that touches a signature:
 
 =========================  ===============================  ==============================
 family                     algorithms                       signature
@@ -9,6 +9,10 @@ family                     algorithms                       signature
 ECDSA                      ``ES256``, ``ES384``, ``ES512``  ``r || s``, each half the
                                                             curve's size (not DER)
 RSASSA-PKCS1-v1_5          ``RS256``, ``RS384``, ``RS512``  as long as the modulus
+RSASSA-PSS                 ``PS256``, ``PS384``, ``PS512``  as long as the modulus (MGF1
+                                                            and salt of the hash's size)
+EdDSA (RFC 8037)           ``EdDSA``                        64 bytes (Ed25519), 114
+                                                            (Ed448)
 HMAC with SHA-2            ``HS256``, ``HS384``, ``HS512``  the hash's length
 =========================  ===============================  ==============================
 
@@ -29,7 +33,8 @@ first-seen token does little else::
     secret.verify(signing_input, secret.sign(signing_input))
 
 A key is pinned to its algorithm here too: an EC key verifies only the
-algorithm of its curve, an RSA key only ``RS*``. Which keys a deployment
+algorithm of its curve, an RSA key only ``RS*`` or ``PS*`` (one of them per
+key), an Edwards-curve key only ``EdDSA``. Which keys a deployment
 accepts (sizes, ``use``, ``kid``...) is :mod:`wsgi_jwt_guard.keys`'s business.
 """
 
@@ -40,7 +45,7 @@ from typing import Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
@@ -51,10 +56,15 @@ from .errors import ConfigError
 __all__ = [
     "ASYMMETRIC_ALGORITHMS",
     "EC_ALGORITHMS",
+    "EDDSA_ALGORITHMS",
     "HMAC_ALGORITHMS",
+    "PSS_ALGORITHMS",
     "RSA_ALGORITHMS",
+    "RSA_KEY_ALGORITHMS",
     "ECDSASigner",
     "ECDSAVerifier",
+    "EdDSASigner",
+    "EdDSAVerifier",
     "HMACKey",
     "RSASigner",
     "RSAVerifier",
@@ -62,6 +72,7 @@ __all__ = [
     "Verifier",
     "ec_algorithm",
     "ec_curve",
+    "edwards_curve",
     "signer",
     "verifier",
 ]
@@ -70,12 +81,24 @@ __all__ = [
 _Key = TypeVar("_Key")
 _ECKey = TypeVar("_ECKey", bound="ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey")
 _RSAKey = TypeVar("_RSAKey", bound="rsa.RSAPublicKey | rsa.RSAPrivateKey")
+_EdKey = TypeVar(
+    "_EdKey",
+    bound="ed25519.Ed25519PublicKey | ed448.Ed448PublicKey"
+    " | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey",
+)
 
 EC_ALGORITHMS = frozenset({"ES256", "ES384", "ES512"})
+#: RSASSA-PKCS1-v1_5.
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
+#: RSASSA-PSS (RFC 7518 §3.5): FAPI and open-banking issuers sign with these.
+PSS_ALGORITHMS = frozenset({"PS256", "PS384", "PS512"})
+#: Everything an RSA key may be pinned to (one of them per key).
+RSA_KEY_ALGORITHMS = RSA_ALGORITHMS | PSS_ALGORITHMS
+#: Ed25519 or Ed448, by the key's curve (RFC 8037).
+EDDSA_ALGORITHMS = frozenset({"EdDSA"})
 HMAC_ALGORITHMS = frozenset({"HS256", "HS384", "HS512"})
 #: What an issuer's public keys may sign with (HMAC is for shared secrets only).
-ASYMMETRIC_ALGORITHMS = EC_ALGORITHMS | RSA_ALGORITHMS
+ASYMMETRIC_ALGORITHMS = EC_ALGORITHMS | RSA_KEY_ALGORITHMS | EDDSA_ALGORITHMS
 
 # The SHA-2 hash of each size, built once: these objects are immutable, and
 # building one on every verification is measurable next to the signature check.
@@ -85,6 +108,13 @@ _SHA2: dict[str, hashes.HashAlgorithm] = {
     "512": hashes.SHA512(),
 }
 _PKCS1 = padding.PKCS1v15()
+# RSASSA-PSS as JWS fixes it: MGF1 with the same hash, a salt as long as the hash.
+_PSS = {
+    size: padding.PSS(mgf=padding.MGF1(hash), salt_length=hash.digest_size)
+    for size, hash in _SHA2.items()
+}
+# EdDSA: the signature size of each curve.
+_EDWARDS = {"Ed25519": 64, "Ed448": 114}
 
 # ECDSA: the algorithm of each curve, by the names JWK and cryptography give it,
 # and the size of one signature half (RFC 7518 §3.4: P-521 halves are 66 bytes).
@@ -213,12 +243,13 @@ class ECDSASigner(_ECDSA[ec.EllipticCurvePrivateKey]):
 
 
 class _RSA(_Family[_RSAKey]):
-    __slots__ = ("_hash",)
+    __slots__ = ("_hash", "_padding")
 
     def __init__(self, key: _RSAKey, algorithm: str) -> None:
-        if algorithm not in RSA_ALGORITHMS:
+        if algorithm not in RSA_KEY_ALGORITHMS:
             raise ConfigError("algorithm", f"an RSA key cannot be used for {algorithm}")
-        self._hash = _sha2(algorithm, RSA_ALGORITHMS)
+        self._hash = _SHA2[algorithm[2:]]
+        self._padding = _PKCS1 if algorithm in RSA_ALGORITHMS else _PSS[algorithm[2:]]
         super().__init__(key, algorithm, (key.key_size + 7) // 8)
 
 
@@ -228,7 +259,7 @@ class RSAVerifier(_RSA[rsa.RSAPublicKey], _Verifies):
     __slots__ = ()
 
     def _check(self, data: bytes, signature: bytes) -> None:
-        self._key.verify(signature, data, _PKCS1, self._hash)
+        self._key.verify(signature, data, self._padding, self._hash)
 
 
 class RSASigner(_RSA[rsa.RSAPrivateKey]):
@@ -237,7 +268,44 @@ class RSASigner(_RSA[rsa.RSAPrivateKey]):
     __slots__ = ()
 
     def sign(self, data: bytes) -> bytes:
-        return self._key.sign(data, _PKCS1, self._hash)
+        return self._key.sign(data, self._padding, self._hash)
+
+
+def edwards_curve(key: object) -> str | None:
+    """``"Ed25519"`` or ``"Ed448"`` for an Edwards-curve key (public or private), else ``None``."""
+    if isinstance(key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
+        return "Ed25519"
+    if isinstance(key, (ed448.Ed448PublicKey, ed448.Ed448PrivateKey)):
+        return "Ed448"
+    return None
+
+
+class _EdDSA(_Family[_EdKey]):
+    __slots__ = ()
+
+    def __init__(self, key: _EdKey, algorithm: str) -> None:
+        curve = edwards_curve(key)
+        if algorithm not in EDDSA_ALGORITHMS or curve is None:
+            raise ConfigError("algorithm", f"an Edwards-curve key cannot be used for {algorithm}")
+        super().__init__(key, algorithm, _EDWARDS[curve])
+
+
+class EdDSAVerifier(_EdDSA["ed25519.Ed25519PublicKey | ed448.Ed448PublicKey"], _Verifies):
+    """EdDSA (RFC 8037) over an Ed25519 or Ed448 public key."""
+
+    __slots__ = ()
+
+    def _check(self, data: bytes, signature: bytes) -> None:
+        self._key.verify(signature, data)
+
+
+class EdDSASigner(_EdDSA["ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey"]):
+    """EdDSA (RFC 8037) with an Ed25519 or Ed448 private key."""
+
+    __slots__ = ()
+
+    def sign(self, data: bytes) -> bytes:
+        return self._key.sign(data)
 
 
 class HMACKey:
@@ -264,7 +332,7 @@ class HMACKey:
         return f"HMACKey(<secret>, {self.algorithm!r})"  # never the secret
 
 
-def verifier(public: object, algorithm: str) -> ECDSAVerifier | RSAVerifier:
+def verifier(public: object, algorithm: str) -> ECDSAVerifier | RSAVerifier | EdDSAVerifier:
     """The verifier of ``algorithm`` for a ``cryptography`` public key.
 
     Raises :class:`~wsgi_jwt_guard.errors.ConfigError` when the key cannot
@@ -274,13 +342,17 @@ def verifier(public: object, algorithm: str) -> ECDSAVerifier | RSAVerifier:
         return ECDSAVerifier(public, algorithm)
     if isinstance(public, rsa.RSAPublicKey):
         return RSAVerifier(public, algorithm)
-    raise ConfigError("key", "only RSA and EC public keys are supported")
+    if isinstance(public, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+        return EdDSAVerifier(public, algorithm)
+    raise ConfigError("key", "only RSA, EC and Ed25519/Ed448 public keys are supported")
 
 
-def signer(private: object, algorithm: str) -> ECDSASigner | RSASigner:
+def signer(private: object, algorithm: str) -> ECDSASigner | RSASigner | EdDSASigner:
     """The signer of ``algorithm`` for a ``cryptography`` private key (see :func:`verifier`)."""
     if isinstance(private, ec.EllipticCurvePrivateKey):
         return ECDSASigner(private, algorithm)
     if isinstance(private, rsa.RSAPrivateKey):
         return RSASigner(private, algorithm)
-    raise ConfigError("key", "only RSA and EC private keys are supported")
+    if isinstance(private, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        return EdDSASigner(private, algorithm)
+    raise ConfigError("key", "only RSA, EC and Ed25519/Ed448 private keys are supported")

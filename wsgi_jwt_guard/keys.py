@@ -1,4 +1,4 @@
-"""Verification keys, each pinned to exactly one algorithm (DESIGN §2 step 4, §4).
+"""Verification keys, each pinned to exactly one algorithm.
 
 A :class:`PinnedKey` is a public key plus the one algorithm it may be used
 with. Pinning is what makes algorithm-confusion attacks impossible: a token
@@ -6,29 +6,33 @@ whose ``alg`` differs from its key's is refused before any crypto runs, so an
 RSA public key can never be used as an HMAC secret, nor a P-384 key for ES256.
 
 A key's algorithm is its JWK ``alg`` when present (it must be allowed by the
-issuer); otherwise an EC key's curve decides, and an RSA key takes the one RSA
-algorithm the issuer allows (if it allows several, the key must say which).
+issuer); otherwise an EC key's curve decides, an Edwards-curve key (``OKP``,
+``Ed25519`` or ``Ed448``) is ``EdDSA``, and an RSA key takes the one RSA
+algorithm (``RS*`` or ``PS*``) the issuer allows (if it allows several, the
+key must say which).
 
-Keys are validated before use: only ``RSA`` and ``EC`` public keys, ``use``
-absent or ``sig``, no private parts, RSA of at least 2048 bits, no duplicated
-``kid``. :meth:`KeySet.from_jwks` with ``strict=False`` (JWKS fetched from the
-network) skips a bad key with a warning, so one bad key does not poison the
-rest; with ``strict=True`` (keys in the configuration) it raises
-:class:`~wsgi_jwt_guard.errors.ConfigError`. The signature checks themselves
-are :mod:`wsgi_jwt_guard.algorithms`'.
+Keys are validated before use: only ``RSA``, ``EC`` and ``OKP`` public keys,
+``use`` absent or ``sig``, no private parts, RSA of at least 2048 bits, EC
+points on their curve, no duplicated ``kid``. :meth:`KeySet.from_jwks` with
+``strict=False`` (JWKS fetched from the network) skips a bad key with a
+warning, so one bad key does not poison the rest; with ``strict=True`` (keys
+in the configuration) it raises :class:`~wsgi_jwt_guard.errors.ConfigError`.
+The signature checks themselves are :mod:`wsgi_jwt_guard.algorithms`'.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from jose import jwk as jose_jwk
 
 from . import algorithms
 from .errors import ConfigError, InvalidToken, UnknownKey
@@ -41,6 +45,12 @@ log = logging.getLogger("wsgi_jwt_guard")
 ALGORITHMS = algorithms.ASYMMETRIC_ALGORITHMS
 _PRIVATE_PARTS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MIN_RSA_BITS = 2048
+_KEY_TYPES = ("RSA", "EC", "OKP")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+_EDWARDS: dict[str, Callable[[bytes], object]] = {
+    "Ed25519": ed25519.Ed25519PublicKey.from_public_bytes,
+    "Ed448": ed448.Ed448PublicKey.from_public_bytes,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +79,14 @@ class PinnedKey:
 
 def _algorithm_for(kty: str, curve: object, declared: object, allowed: Collection[str]) -> str:
     """The one algorithm a key may sign with: its curve's, its ``alg``, or the issuer's RSA one."""
-    if kty == "EC":
+    algorithm: str | None
+    if kty == "OKP":
+        if curve not in _EDWARDS:
+            raise ConfigError("crv", f"unsupported curve {curve!r}")
+        if declared is not None and declared != "EdDSA":
+            raise ConfigError("alg", f"{declared!r} does not fit curve {curve}")
+        algorithm = "EdDSA"
+    elif kty == "EC":
         algorithm = None
         if isinstance(curve, (str, ec.EllipticCurve)):
             algorithm = algorithms.ec_algorithm(curve)
@@ -78,11 +95,11 @@ def _algorithm_for(kty: str, curve: object, declared: object, allowed: Collectio
         if declared is not None and declared != algorithm:
             raise ConfigError("alg", f"{declared!r} does not fit curve {curve}")
     elif declared is not None:
-        if declared not in algorithms.RSA_ALGORITHMS:
+        if declared not in algorithms.RSA_KEY_ALGORITHMS:
             raise ConfigError("alg", f"{declared!r} is not an RSA signature algorithm")
         algorithm = str(declared)
     else:
-        candidates = algorithms.RSA_ALGORITHMS.intersection(allowed)
+        candidates = algorithms.RSA_KEY_ALGORITHMS.intersection(allowed)
         if len(candidates) != 1:
             raise ConfigError(
                 "alg", "an RSA key without 'alg' needs exactly one RSA algorithm allowed"
@@ -110,7 +127,7 @@ def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
     if not isinstance(jwk, Mapping):
         raise ConfigError("", "a JWK must be a JSON object")
     kty = jwk.get("kty")
-    if kty not in ("RSA", "EC"):
+    if kty not in _KEY_TYPES:
         raise ConfigError("kty", f"unsupported key type {kty!r}")
     if _PRIVATE_PARTS.intersection(jwk):
         raise ConfigError("", "the key holds private parts; publish public keys only")
@@ -123,11 +140,41 @@ def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
     if kid is not None and not isinstance(kid, str):
         raise ConfigError("kid", "the key's 'kid' is not a string")
     algorithm = _algorithm_for(kty, jwk.get("crv"), jwk.get("alg"), allowed)
+    return _pinned(kid, algorithm, _public_key(jwk, kty))
+
+
+def _public_key(jwk: Mapping[str, Any], kty: str) -> object:
+    """The ``cryptography`` public key of a JWK whose type and curve are known to be supported."""
+    if kty == "OKP":
+        return _loaded("x", lambda: _EDWARDS[jwk["crv"]](_member(jwk, "x")))
+    if kty == "EC":
+        curve = algorithms.ec_curve(algorithms.ec_algorithm(str(jwk["crv"])) or "")
+        x, y = _number(jwk, "x"), _number(jwk, "y")
+        return _loaded("x", lambda: ec.EllipticCurvePublicNumbers(x, y, curve).public_key())
+    n, e = _number(jwk, "n"), _number(jwk, "e")
+    return _loaded("n", lambda: rsa.RSAPublicNumbers(e, n).public_key())
+
+
+def _member(jwk: Mapping[str, Any], name: str) -> bytes:
+    """A base64url member's bytes (padding tolerated, as in JWKS found in the wild)."""
+    value = jwk.get(name)
+    if not isinstance(value, str) or not _BASE64URL.fullmatch(value):
+        raise ConfigError(name, f"the key's {name!r} is not base64url")
     try:
-        key = jose_jwk.construct(dict(jwk), algorithm)
-    except Exception as exc:
-        raise ConfigError("", f"the key cannot be loaded: {exc}") from None
-    return _pinned(kid, algorithm, key.prepared_key)
+        return base64.urlsafe_b64decode(value.rstrip("=") + "=" * (-len(value.rstrip("=")) % 4))
+    except binascii.Error:
+        raise ConfigError(name, f"the key's {name!r} is not base64url") from None
+
+
+def _number(jwk: Mapping[str, Any], name: str) -> int:
+    return int.from_bytes(_member(jwk, name), "big")
+
+
+def _loaded(name: str, load: Callable[[], object]) -> object:
+    try:
+        return load()
+    except (ValueError, TypeError) as exc:  # not on the curve, wrong size, e < 3...
+        raise ConfigError(name, f"the key cannot be loaded: {exc}") from None
 
 
 def pin_pem(pem: str | bytes, allowed: Collection[str], kid: str | None = None) -> PinnedKey:
@@ -143,11 +190,14 @@ def pin_pem(pem: str | bytes, allowed: Collection[str], kid: str | None = None) 
             public = load_pem_public_key(data)
     except Exception as exc:
         raise ConfigError("", f"the PEM cannot be loaded: {exc}") from None
-    if not isinstance(public, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)):
-        raise ConfigError("", "only RSA and EC public keys are supported")
+    curve = algorithms.edwards_curve(public)
+    if not isinstance(public, (ec.EllipticCurvePublicKey, rsa.RSAPublicKey)) and curve is None:
+        raise ConfigError("", "only RSA, EC and Ed25519/Ed448 public keys are supported")
     try:
         if isinstance(public, ec.EllipticCurvePublicKey):
             algorithm = _algorithm_for("EC", public.curve, None, allowed)
+        elif curve is not None:
+            algorithm = _algorithm_for("OKP", curve, None, allowed)
         else:
             algorithm = _algorithm_for("RSA", None, None, allowed)
         return _pinned(kid, algorithm, public)

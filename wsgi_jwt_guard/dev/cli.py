@@ -117,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
     kind = mint.add_mutually_exclusive_group(required=True)
     kind.add_argument("--key", help="private key of a user-token issuer: PEM or JWK file")
     kind.add_argument("--service", action="store_true", help="an HS256 service token")
-    mint.add_argument("--alg", help="RS384/RS512 for an RSA key (default RS256; EC: its curve's)")
+    mint.add_argument(
+        "--alg", help="RS384/RS512/PS256/PS384/PS512 for an RSA key (default RS256; EC, Ed: fixed)"
+    )
     mint.add_argument("--kid", help="the header kid (default: the JWK's)")
     mint.add_argument("--iss", help="issuer (user tokens; required with --key)")
     mint.add_argument("--sub", help="subject (service tokens: the configured subject)")

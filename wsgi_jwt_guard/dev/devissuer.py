@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from jose import jwk as jose_jwk
 from werkzeug.wrappers import Request, Response
@@ -45,7 +45,7 @@ from werkzeug.wrappers import Request, Response
 from .. import algorithms
 from ..clock import Clock, system_clock
 from ..errors import ConfigError
-from ..jws import b64url_encode
+from ..jws import b64url_decode, b64url_encode
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -54,11 +54,12 @@ __all__ = ["DevIssuer", "SigningKey"]
 
 
 class SigningKey:
-    """A private EC or RSA key that signs JWTs with one algorithm.
+    """A private EC, RSA or Edwards-curve key that signs JWTs with one algorithm.
 
-    :param private: a ``cryptography`` EC or RSA private key.
-    :param algorithm: ``ES256``/``ES384``/``ES512`` (fixed by an EC key's curve)
-        or ``RS256``/``RS384``/``RS512`` (RSA; default ``RS256``).
+    :param private: a ``cryptography`` EC, RSA, Ed25519 or Ed448 private key.
+    :param algorithm: ``ES256``/``ES384``/``ES512`` (fixed by an EC key's curve),
+        ``RS256``/``RS384``/``RS512``/``PS256``/``PS384``/``PS512`` (RSA; default
+        ``RS256``), or ``EdDSA`` (Ed25519 and Ed448 keys).
     :param kid: the ``kid`` put in token headers and the public JWK.
     """
 
@@ -74,10 +75,14 @@ class SigningKey:
             algorithm = fitting
         elif isinstance(private, rsa.RSAPrivateKey):
             algorithm = algorithm or "RS256"
-            if algorithm not in algorithms.RSA_ALGORITHMS:
-                raise ConfigError("algorithm", "an RSA key signs RS256, RS384 or RS512")
+            if algorithm not in algorithms.RSA_KEY_ALGORITHMS:
+                raise ConfigError("algorithm", "an RSA key signs RS256/384/512 or PS256/384/512")
+        elif algorithms.edwards_curve(private) is not None:
+            if algorithm not in (None, "EdDSA"):
+                raise ConfigError("algorithm", "an Ed25519 or Ed448 key signs EdDSA only")
+            algorithm = "EdDSA"
         else:
-            raise ConfigError("key", "expected an EC or RSA private key")
+            raise ConfigError("key", "expected an EC, RSA, Ed25519 or Ed448 private key")
         self.private = private
         self.algorithm: str = algorithm
         self.kid = kid
@@ -89,7 +94,9 @@ class SigningKey:
         kid = kid or secrets.token_hex(8)
         if algorithm in algorithms.EC_ALGORITHMS:
             return cls(ec.generate_private_key(algorithms.ec_curve(algorithm)), kid=kid)
-        if algorithm not in algorithms.RSA_ALGORITHMS:
+        if algorithm in algorithms.EDDSA_ALGORITHMS:
+            return cls(ed25519.Ed25519PrivateKey.generate(), kid=kid)
+        if algorithm not in algorithms.RSA_KEY_ALGORITHMS:
             choices = sorted(algorithms.ASYMMETRIC_ALGORITHMS)
             raise ConfigError("algorithm", f"expected one of {choices}")
         private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -119,10 +126,14 @@ class SigningKey:
             algorithm = algorithm or document.get("alg")
             kid = kid or document.get("kid")
             try:
-                private = jose_jwk.construct(document, algorithm or _jwk_algorithm(document))
+                if document.get("kty") == "OKP":
+                    private = _OKP_PRIVATE[document["crv"]](b64url_decode(document["d"]))
+                else:
+                    jwk = jose_jwk.construct(document, _jwk_algorithm(document))
+                    private = jwk.prepared_key
             except Exception:
-                raise ConfigError("key", f"{str(path)!r} is not a usable EC or RSA JWK") from None
-            return cls(private.prepared_key, algorithm=algorithm, kid=kid)
+                raise ConfigError("key", f"{str(path)!r} is not a usable private JWK") from None
+            return cls(private, algorithm=algorithm, kid=kid)
         try:
             loaded = load_pem_private_key(data, password=None)
         except TypeError:
@@ -133,9 +144,7 @@ class SigningKey:
 
     def public_jwk(self) -> dict[str, Any]:
         """The public key as a JWK, with ``alg``, ``use`` and ``kid``."""
-        public: dict[str, Any] = jose_jwk.construct(
-            self.private.public_key(), self.algorithm
-        ).to_dict()
+        public = _public_jwk(self.private.public_key())
         public.update({"alg": self.algorithm, "use": "sig"})
         if self.kid is not None:
             public["kid"] = self.kid
@@ -150,6 +159,37 @@ class SigningKey:
         segments = [_json_segment(head), _json_segment(dict(claims))]
         signing_input = ".".join(segments).encode("ascii")
         return f"{'.'.join(segments)}.{b64url_encode(self._signer.sign(signing_input))}"
+
+
+# JWK curve names (RFC 7518 §6.2.1.1) of cryptography's curves.
+_JWK_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def _public_jwk(public: Any) -> dict[str, Any]:
+    """The JWK members of a public key (RFC 7518 §6, RFC 8037 §2)."""
+    curve = algorithms.edwards_curve(public)
+    if curve is not None:
+        return {"kty": "OKP", "crv": curve, "x": b64url_encode(public.public_bytes_raw())}
+    numbers = public.public_numbers()
+    if isinstance(public, rsa.RSAPublicKey):
+        return {"kty": "RSA", "n": _b64url_int(numbers.n), "e": _b64url_int(numbers.e)}
+    size = (public.curve.key_size + 7) // 8  # coordinates at the curve's full width
+    return {
+        "kty": "EC",
+        "crv": _JWK_CURVES[public.curve.name],
+        "x": b64url_encode(numbers.x.to_bytes(size, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(size, "big")),
+    }
+
+
+def _b64url_int(value: int) -> str:
+    return b64url_encode(value.to_bytes((value.bit_length() + 7) // 8 or 1, "big"))
+
+
+_OKP_PRIVATE: dict[str, Any] = {
+    "Ed25519": ed25519.Ed25519PrivateKey.from_private_bytes,
+    "Ed448": ed448.Ed448PrivateKey.from_private_bytes,
+}
 
 
 def _jwk_algorithm(document: Mapping[str, Any]) -> str:
