@@ -9,9 +9,10 @@ The ``.ini`` puts the guard in front of the app with no Python::
     [pipeline:main]
     pipeline = jwt myapp
 
-Inside, Pyramid's own security API works as usual: :class:`GuardSecurityPolicy`
-trusts the identity the guard verified, so views read
-``request.authenticated_userid`` and declare ``permission=...``. Run it from
+Inside, Pyramid's own security API works as usual: the package's
+:class:`~wsgi_jwt_guard.adapters.pyramid.GuardSecurityPolicy` trusts the
+identity the guard verified, so views read ``request.authenticated_userid`` and
+``request.identity`` and declare ``permission=...``. Run it from
 the repository root, with an issuer in the environment (see ``guard.toml``)::
 
     PYTHONPATH=. pserve examples/pyramid.ini
@@ -24,35 +25,9 @@ from typing import Any
 
 from pyramid.config import Configurator
 from pyramid.request import Request
-from pyramid.security import Allowed, Denied
 
-from wsgi_jwt_guard import Identity, get_identity
-
-
-class GuardSecurityPolicy:
-    """Pyramid's security policy over the guard: who the token says, nothing else.
-
-    The guard already refused invalid tokens, so there is nothing to check
-    here; and it owns the token cookie, so ``remember``/``forget`` add nothing.
-    """
-
-    def identity(self, request: Request) -> Identity | None:
-        return get_identity(request.environ)
-
-    def authenticated_userid(self, request: Request) -> str | None:
-        identity = self.identity(request)
-        return identity.subject if identity is not None else None
-
-    def permits(self, request: Request, context: Any, permission: str) -> Allowed | Denied:
-        if self.identity(request) is None:
-            return Denied("no verified token")
-        return Allowed("a verified token")
-
-    def remember(self, request: Request, userid: Any, **kw: Any) -> list[tuple[str, str]]:
-        return []
-
-    def forget(self, request: Request, **kw: Any) -> list[tuple[str, str]]:
-        return []
+from wsgi_jwt_guard import Identity
+from wsgi_jwt_guard.adapters.pyramid import GuardSecurityPolicy
 
 
 def health(request: Request) -> dict[str, Any]:
