@@ -62,7 +62,9 @@ class Server:
 def running(binary_name: str, args: list[str], port: int) -> Iterator[Server]:
     binary = shutil.which(binary_name)
     if binary is None:
-        pytest.skip(f"{binary_name} is not installed (bash .ci/run installs it)")
+        pytest.skip(
+            f"{binary_name} is not installed: apt-get install {binary_name} (bash .ci/run does)"
+        )
     server = Server(binary, port, args)
     server.start()
     try:

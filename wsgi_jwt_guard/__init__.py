@@ -37,6 +37,7 @@ from .errors import (
     PathTooLong,
     PreflightRefused,
     RequestRefused,
+    RevokedToken,
     UnknownKey,
     UnsafePath,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "RefreshPolicy",
     "RequestRefused",
     "Revocations",
+    "RevokedToken",
     "RouteTable",
     "Rule",
     "ServiceTokens",

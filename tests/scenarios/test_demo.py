@@ -114,7 +114,7 @@ def test_every_printed_curl_line_behaves_as_printed(
     demo: Demo, runner: str, tmp_path: Path
 ) -> None:
     if runner == "curl" and shutil.which("curl") is None:
-        pytest.skip("curl is not installed; the requests translation still runs every line")
+        pytest.skip("curl is not installed: apt-get install curl (bash .ci/run does)")
     env = _shell_env(demo)
     jars: dict[str, requests.cookies.RequestsCookieJar] = {}
     cases = _curl_lines(demo)

@@ -20,7 +20,7 @@ from tests.scenarios.soak import SoakPlan, format_report, run_soak
 def test_no_valid_token_is_refused_through_rotations_outages_and_a_worker_kill() -> None:
     pytest.importorskip("gunicorn")
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed (bash .ci/run installs it)")
+        pytest.skip("redis-server is not installed: apt-get install redis-server (bash .ci/run does)")
 
     report = run_soak(SoakPlan())
 
