@@ -19,10 +19,10 @@ import pytest
 from cachelib import BaseCache, FileSystemCache, MemcachedCache, RedisCache, SimpleCache
 from werkzeug.test import Client
 
-from tests.helpers import FakeClock, SigningKey, build_guard, issuer_of
+from tests.helpers import ISSUER, FakeClock, SigningKey, build_guard, echo_app, issuer_of
 from tests.jwks_server import JWKSServer
 from tests.servers import Server, memcached_server, redis_server
-from wsgi_jwt_guard import ConfigError
+from wsgi_jwt_guard import ConfigError, from_config
 from wsgi_jwt_guard.caches import SharedCache, build_cache
 
 
@@ -238,6 +238,31 @@ def test_a_server_going_down_falls_back_to_process_memory_and_back(
         assert shared.get("k") is None  # a fresh server: the shared cache is used again
         assert shared.set("k", "after")
         assert shared.get("k") == "after"
+
+
+def test_one_outage_is_one_warning_for_the_whole_guard(
+    ec_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The guard's JWKS client and its revocations each wrap the one Redis in a
+    # SharedCache view: an outage is still noticed, waited out and logged once.
+    with redis_server() as server:
+        guard = from_config(
+            echo_app,
+            {
+                "issuers": [{"issuer": ISSUER, "jwks_uri": "https://keys.invalid/jwks.json"}],
+                "cache": {"type": "redis", "url": f"redis://127.0.0.1:{server.port}/0"},
+                "revocation": {},
+            },
+        )
+        assert guard.revocations is not None
+        (keys,) = guard.verifier.key_sources.values()
+        server.stop()
+        with caplog.at_level(logging.WARNING, "wsgi_jwt_guard"):
+            guard.revocations.revoke_subject("user:default/mallory")
+            assert keys.cache.get("anything") is None  # type: ignore[attr-defined]
+            guard.revocations.revoke_subject("user:default/eve")
+    warnings = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert len(warnings) == 1, warnings
 
 
 def test_process_memory_only_without_a_shared_cache() -> None:

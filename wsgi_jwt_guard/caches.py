@@ -140,6 +140,32 @@ class _TextSerializer(BaseSerializer):
         return self.loads(f.read())
 
 
+class _Outage:
+    """When a shared backend may be tried again (``-inf``: it is not known to be down)."""
+
+    __slots__ = ("down_until", "lock")
+
+    def __init__(self) -> None:
+        self.down_until = float("-inf")
+        self.lock = threading.Lock()
+
+
+# One outage record per backend object, however many SharedCache views wrap it
+# (the JWKS clients and the revocations each hold one).
+_OUTAGES: weakref.WeakKeyDictionary[BaseCache, _Outage] = weakref.WeakKeyDictionary()
+_OUTAGES_LOCK = threading.Lock()
+
+
+def _outage_of(cache: BaseCache | None) -> _Outage:
+    if cache is None:
+        return _Outage()
+    with _OUTAGES_LOCK:
+        outage = _OUTAGES.get(cache)
+        if outage is None:
+            outage = _OUTAGES[cache] = _Outage()
+        return outage
+
+
 def _text_only(cache: BaseCache) -> BaseCache:
     """``cache``, or a shallow copy of it that stores and reads text only."""
     if isinstance(cache, (RedisCache, FileSystemCache)):
@@ -191,9 +217,16 @@ class SharedCache(BaseCache):
         super().__init__(default_timeout=300)
         if cache is not None and not isinstance(cache, BaseCache):
             raise ConfigError("cache", "expected a cachelib cache")
+        outage: _Outage
         if isinstance(cache, SharedCache):
             secrets = secrets or cache.secrets
+            outage = cache._outage
             cache = cache.shared
+        else:
+            outage = _outage_of(cache)
+        #: Whether the backend is down, shared by every view of it in this process,
+        #: so one failure is noticed, waited out and logged once, not once per view.
+        self._outage: _Outage = outage
         #: The HMAC secrets, the signing one first.
         self.secrets: tuple[str, ...] = validated_secrets(secrets, "secrets", allow_empty=True)
         self._keys = [secret.encode("utf-8") for secret in self.secrets]
@@ -215,8 +248,6 @@ class SharedCache(BaseCache):
         self.local = SimpleCache(threshold=10_000)
         self.retry_after = retry_after
         self.clock = clock
-        self._down_until = float("-inf")
-        self._lock = threading.Lock()
 
     @property
     def is_shared(self) -> bool:
@@ -225,14 +256,16 @@ class SharedCache(BaseCache):
 
     def _call(self, operation: str, *args: Any) -> tuple[bool, Any]:
         """``(True, result)`` from the shared cache, or ``(False, None)`` when it is down."""
-        if self.shared is None or self.clock() < self._down_until:
+        outage = self._outage
+        if self.shared is None or self.clock() < outage.down_until:
             return False, None
         try:
             return True, getattr(self.shared, operation)(*args)
         except Exception as exc:
-            with self._lock:
-                first = self.clock() >= self._down_until
-                self._down_until = self.clock() + self.retry_after
+            with outage.lock:
+                first = self.clock() >= outage.down_until
+                if first:
+                    outage.down_until = self.clock() + self.retry_after
             if first:
                 log.warning(
                     "shared cache %s failed (%s); using process memory for %ss",
