@@ -1,10 +1,13 @@
-"""Django: ``RemoteUserMiddleware`` + ``RemoteUserBackend`` trust the guard's ``REMOTE_USER``.
+"""Django: ``RemoteUserMiddleware`` + the package's ``GuardBackend`` trust the guard's REMOTE_USER.
 
 That is Django's documented way to sit behind an authenticating front end
 (Apache, IIS, a single sign-on proxy), and the guard is one: it sets
 ``REMOTE_USER`` only after a token verified, and removes any ``REMOTE_USER``
 a client or server tried to pass in. Views then use ``request.user`` as
-always; the backend creates the ``User`` row on first sight.
+always; :class:`wsgi_jwt_guard.adapters.django.GuardBackend` creates the
+``User`` row on first sight, refuses a ``REMOTE_USER`` the guard did not
+verify, and puts the user in the Django groups ``WSGI_JWT_GUARD_GROUPS``
+maps the token's claims to.
 
 The whole project fits in this module (settings, URLs, views, WSGI app) to
 keep the example small; the database is in memory and migrated at start.
@@ -42,7 +45,9 @@ settings.configure(
         # REMOTE_USER, and logs out a session whose request has none.
         "django.contrib.auth.middleware.RemoteUserMiddleware",
     ],
-    AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.RemoteUserBackend"],
+    AUTHENTICATION_BACKENDS=["wsgi_jwt_guard.adapters.django.GuardBackend"],
+    # Django group -> what the token must hold (read like a guard rule's claims/scopes).
+    WSGI_JWT_GUARD_GROUPS={"team-a": {"claims": {"ent": "group:default/team-a"}}},
     SESSION_ENGINE="django.contrib.sessions.backends.signed_cookies",
     DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
 )
@@ -65,6 +70,7 @@ def whoami(request: HttpRequest) -> JsonResponse:
         {
             "user": request.user.get_username(),
             "authenticated": request.user.is_authenticated,
+            "groups": sorted(group.name for group in request.user.groups.all()),
             "ownership": identity.ownership_refs if identity else [],
         }
     )

@@ -38,8 +38,17 @@ def test_request_user_is_the_token_subject(base: str, dev_issuer: DevIssuer) -> 
     assert response.json() == {
         "user": "user:default/alice",
         "authenticated": True,
+        "groups": [],
         "ownership": ["user:default/alice"],
     }
+
+
+def test_claims_map_to_django_groups(base: str, dev_issuer: DevIssuer) -> None:
+    token = dev_issuer.mint("user:default/frank", ent=["group:default/team-a"])
+    response = requests.get(
+        f"{base}/api/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert response.json()["groups"] == ["team-a"]
 
 
 def test_optional_route_is_anonymous_without_token_and_the_user_with_one(
