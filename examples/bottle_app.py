@@ -4,10 +4,12 @@ Run it with an issuer in the environment (see ``guard.toml``)::
 
     PORT=8080 python examples/bottle_app.py
     curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/whoami
+    curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8080/api/admin   # 403 unless role=admin
 
-Nothing in the routes changes: the guard wraps the WSGI callable Bottle
-builds, and the views read ``REMOTE_USER`` from the environ like they would
-behind an authenticating Apache.
+The guard wraps the WSGI callable Bottle builds. The package's Bottle plugin,
+installed on the default app, hands the verified identity to any route that
+names an ``identity`` parameter and enforces a route's ``jwt`` requirement;
+``REMOTE_USER`` is in the environ too, as behind an authenticating Apache.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from typing import Any
 import bottle
 from bottle import request, route
 
-from wsgi_jwt_guard import from_config, get_identity
+from wsgi_jwt_guard import Identity, from_config
+from wsgi_jwt_guard.adapters.bottle import GuardPlugin
+
+bottle.install(GuardPlugin())  # on the default app, where route() adds the routes
 
 
 @route("/health")
@@ -28,13 +33,17 @@ def health() -> dict[str, Any]:
 
 
 @route("/api/whoami")
-def whoami() -> dict[str, Any]:
-    identity = get_identity(request.environ)
+def whoami(identity: Identity | None) -> dict[str, Any]:
     return {
         "user": request.environ.get("REMOTE_USER"),
         "kind": identity.kind if identity else None,
         "ownership": identity.ownership_refs if identity else [],
     }
+
+
+@route("/api/admin", jwt={"claims": {"role": "admin"}})
+def admin(identity: Identity) -> dict[str, Any]:
+    return {"admin": identity.subject}
 
 
 application = from_config(bottle.default_app(), Path(__file__).with_name("guard.toml"))

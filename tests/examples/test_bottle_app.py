@@ -44,6 +44,29 @@ def test_bottle_view_reads_remote_user(base: str, dev_issuer: DevIssuer) -> None
     }
 
 
+@pytest.mark.parametrize(
+    ("claims", "status"),
+    [
+        pytest.param({"role": "admin"}, 200, id="claim-value"),
+        pytest.param({"role": "reader"}, 403, id="other-value"),
+        pytest.param({}, 403, id="no-claim"),
+    ],
+)
+def test_the_plugin_enforces_a_routes_claims(
+    base: str, dev_issuer: DevIssuer, claims: dict, status: int
+) -> None:
+    token = dev_issuer.mint("user:default/alice", **claims)
+    response = requests.get(
+        f"{base}/api/admin", headers={"Authorization": f"Bearer {token}"}, timeout=5
+    )
+    assert response.status_code == status
+    if status == 200:
+        assert response.json() == {"admin": "user:default/alice"}
+    else:
+        assert response.json()["error"]["name"] == "NotAllowedError"
+        assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+
+
 def test_expired_token_is_refused_before_bottle_runs(base: str, dev_issuer: DevIssuer) -> None:
     token = dev_issuer.mint("user:default/alice", lifetime=-60)
     response = requests.get(

@@ -49,6 +49,15 @@ def test_decorator_demands_the_claim(
     assert _get(app, "/api/admin", token)[0] == status
 
 
+def test_decorator_answers_in_the_guards_shape(app: Flask, dev_issuer: DevIssuer) -> None:
+    response = Client(app).get(
+        "/api/admin", headers={"Authorization": f"Bearer {dev_issuer.mint('user:default/alice')}"}
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"]["name"] == "NotAllowedError"
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+
+
 def test_guard_answers_before_flask_without_token(app: Flask) -> None:
     response = Client(app).get("/api/admin")
     assert response.status_code == 401
