@@ -151,25 +151,19 @@ def test_bearer_token_size(header: str, max_size: int, accepted: bool) -> None:
 @pytest.mark.parametrize(
     ("cookie", "name", "token"),
     [
+        # How the header is split and unquoted: test_request's cookie table. Here, what
+        # cookie_token makes of the values: one token, none, or a refusal below.
         pytest.param("token=abc", "token", "abc", id="only-cookie"),
         pytest.param("a=1; token=abc; b=2", "token", "abc", id="among-others"),
         pytest.param("token=abc; token=abc", "token", "abc", id="same-value-twice"),
+        pytest.param('token=abc; token="abc"', "token", "abc", id="same-value-quoted-and-not"),
+        pytest.param("token=; token=abc", "token", "abc", id="empty-value-beside-a-token"),
         pytest.param("jwt=abc", "jwt", "abc", id="custom-name"),
         pytest.param("token=abc; jwt=xyz", "jwt", "xyz", id="custom-name-ignores-token"),
         pytest.param(None, "token", None, id="no-cookie-header"),
-        pytest.param("", "token", None, id="empty-cookie-header"),
         pytest.param("token=", "token", None, id="empty-value"),
-        # RFC 6265 §4.1.1's quoted form is unwrapped; quotes never group pairs.
         pytest.param('token=""', "token", None, id="empty-quoted-value"),
-        pytest.param('token="abc"', "token", "abc", id="quoted-value"),
-        pytest.param('token="abc', "token", '"abc', id="one-quote-is-part-of-the-value"),
-        pytest.param('a="; token=abc; b="', "token", "abc", id="quotes-never-group-pairs"),
-        pytest.param(" token = abc ;", "token", "abc", id="blanks-trimmed"),
-        pytest.param("token=abc;token=abc", "token", "abc", id="no-space-after-semicolon"),
-        pytest.param("token=a=b", "token", "a=b", id="split-at-first-equals"),
-        pytest.param("token", "token", None, id="nameless-cookie"),
-        pytest.param("other=token", "token", None, id="name-in-value"),
-        pytest.param("mytoken=abc; tokens=def", "token", None, id="similar-names"),
+        pytest.param("token=; token=", "token", None, id="empty-values"),
         pytest.param("Token=abc", "token", None, id="name-case-sensitive"),
     ],
 )
@@ -582,22 +576,6 @@ def test_bad_token_headers_fail_at_construction(make_guard: MakeGuard, headers: 
     with pytest.raises(ConfigError) as caught:
         make_guard(token_headers=headers)
     assert caught.value.key == "token_headers"
-
-
-@pytest.mark.parametrize(
-    "cookie",
-    [
-        pytest.param("other=\xff\xfe; token={token}", id="invalid-utf8-in-another-cookie"),
-        pytest.param("token={token}; other=caf\xc3\xa9", id="utf8-in-another-cookie"),
-        pytest.param("other=\u2028; token={token}", id="server-passed-non-latin1-text"),
-    ],
-)
-def test_odd_bytes_in_other_cookies_do_not_break_the_token_cookie(
-    make_guard: MakeGuard, ec_key: SigningKey, cookie: str
-) -> None:
-    token = ec_key.token()
-    env = environ(cookie=cookie.format(token=token))
-    assert cookie_token(view(env), "token", MAX) == token
 
 
 @pytest.mark.parametrize(

@@ -434,44 +434,15 @@ def test_unless_methods_are_normalized() -> None:
 # Unsafe paths: refused with 400 before anything else
 # --------------------------------------------------------------------------------------
 
+# normalize_path's table is in test_request; here, that the guard answers a few
+# kinds of unsafe path itself, token or not, before the app runs.
 UNSAFE = [
     pytest.param({"PATH_INFO": "/api/auth/../catalog"}, id="dot-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/./x"}, id="dot"),
-    pytest.param({"PATH_INFO": "/./api"}, id="leading-dot"),
-    pytest.param({"PATH_INFO": "/../api/auth"}, id="leading-dot-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/.."}, id="trailing-dot-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/."}, id="trailing-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/x/../.."}, id="climbing"),
     pytest.param({"PATH_INFO": "/api//catalog"}, id="double-slash"),
-    pytest.param({"PATH_INFO": "/api/auth//x"}, id="double-slash-public"),
-    pytest.param({"PATH_INFO": "//api"}, id="leading-double-slash"),
     pytest.param({"PATH_INFO": "/api/auth/%2e%2e/catalog"}, id="encoded-dot-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/%2E%2E/catalog"}, id="encoded-dot-dot-upper"),
-    pytest.param({"PATH_INFO": "/api/auth/.%2e/catalog"}, id="half-encoded-dot-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/%2e"}, id="encoded-dot"),
-    pytest.param({"PATH_INFO": "/api/auth%2f..%2fcatalog"}, id="encoded-slash"),
-    pytest.param({"PATH_INFO": "/api/auth/x%2Fy"}, id="encoded-slash-upper"),
-    pytest.param({"PATH_INFO": "/api/auth/x%5cy"}, id="encoded-backslash"),
-    pytest.param({"PATH_INFO": "/api/auth/x%5Cy"}, id="encoded-backslash-upper"),
-    pytest.param({"PATH_INFO": "/api/auth/x%00"}, id="encoded-nul"),
     pytest.param({"PATH_INFO": "/api/auth/..\\catalog"}, id="backslash"),
-    pytest.param({"PATH_INFO": "/api/auth\\x"}, id="backslash-in-segment"),
-    pytest.param({"PATH_INFO": "/api/auth/x\x00"}, id="nul"),
-    pytest.param({"PATH_INFO": "/api/auth/x\x01"}, id="control-01"),
-    pytest.param({"PATH_INFO": "/api/auth/x\x1f"}, id="control-1f"),
-    pytest.param({"PATH_INFO": "/api/auth/x\x7f"}, id="del"),
-    pytest.param({"PATH_INFO": "/api/auth/x\ny"}, id="newline"),
-    pytest.param({"PATH_INFO": "/api/auth/x\r"}, id="carriage-return"),
-    pytest.param({"PATH_INFO": "/api/auth/x\ty"}, id="tab"),
     pytest.param({"PATH_INFO": "/api/auth/\xff"}, id="invalid-utf8"),
-    pytest.param({"PATH_INFO": "/api/auth/caf\xe9"}, id="latin1-not-utf8"),
-    pytest.param({"PATH_INFO": "/api/auth/\xc0\xae\xc0\xae/catalog"}, id="overlong-utf8-dot"),
-    pytest.param({"PATH_INFO": "/api/auth/\xed\xa0\x80"}, id="utf8-surrogate"),
     pytest.param({"PATH_INFO": "api/auth"}, id="no-leading-slash"),
-    pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": "/../catalog"}, id="mount-dot-dot"),
-    pytest.param({"SCRIPT_NAME": "/api/auth/..", "PATH_INFO": "/catalog"}, id="script-dot-dot"),
-    pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": "//x"}, id="mount-double-slash"),
-    pytest.param({"SCRIPT_NAME": "/api/auth\x00", "PATH_INFO": ""}, id="script-nul"),
 ]
 
 
@@ -494,19 +465,9 @@ def test_unsafe_path_is_refused(
     "environ",
     [
         pytest.param({"PATH_INFO": "/api/auth/caf\xc3\xa9"}, id="utf8-non-ascii"),
-        pytest.param({"PATH_INFO": "/api/auth/\xe2\x82\xac/\xf0\x9f\x94\x91"}, id="utf8-multibyte"),
-        pytest.param({"PATH_INFO": "/api/auth/..."}, id="three-dots"),
-        pytest.param({"PATH_INFO": "/api/auth/.../x"}, id="three-dots-segment"),
-        pytest.param({"PATH_INFO": "/api/auth/.well-known"}, id="dot-file"),
-        pytest.param({"PATH_INFO": "/api/auth/x..y"}, id="dots-inside"),
-        pytest.param({"PATH_INFO": "/api/auth/..x"}, id="dot-dot-prefix"),
         pytest.param({"PATH_INFO": "/api/auth/x%25"}, id="percent-25"),
-        pytest.param({"PATH_INFO": "/api/auth/x%20y"}, id="percent-20"),
-        pytest.param({"PATH_INFO": "/api/auth/a b"}, id="space"),
-        pytest.param({"PATH_INFO": "/api/auth/"}, id="trailing-slash"),
         pytest.param({"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, id="mount-empty"),
         pytest.param({"SCRIPT_NAME": "/api/", "PATH_INFO": "/auth/x"}, id="mount-slash"),
-        pytest.param({"SCRIPT_NAME": "/", "PATH_INFO": "/api/auth/x"}, id="root-script-slash"),
     ],
 )
 def test_safe_unusual_path_is_accepted(make_guard: MakeGuard, environ: dict[str, str]) -> None:
@@ -709,13 +670,8 @@ def test_routes_match_the_mount_and_path_info(
         pytest.param(
             "", {"SCRIPT_NAME": "/api/auth", "PATH_INFO": "/api/catalog/secret"}, id="bypass"
         ),
-        pytest.param("", {"SCRIPT_NAME": "/api", "PATH_INFO": "/auth/x"}, id="unconfigured"),
         pytest.param("/api", {"SCRIPT_NAME": "", "PATH_INFO": "/auth/x"}, id="missing"),
-        pytest.param("/api", {"SCRIPT_NAME": "/api/auth", "PATH_INFO": "/x"}, id="longer"),
-        pytest.param("/api", {"SCRIPT_NAME": "/ap", "PATH_INFO": "/i/auth"}, id="shorter"),
-        pytest.param("/api", {"SCRIPT_NAME": "/API", "PATH_INFO": "/auth"}, id="case"),
-        pytest.param("/api", {"SCRIPT_NAME": "/api//", "PATH_INFO": "/auth"}, id="slashes"),
-        pytest.param("/api", {"SCRIPT_NAME": "/api%2f", "PATH_INFO": "/auth"}, id="encoded"),
+        # Every other mismatch: test_request.test_a_script_name_other_than_the_mount_is_refused.
     ],
 )
 @pytest.mark.parametrize("with_token", [False, True], ids=["no-token", "valid-token"])
