@@ -211,16 +211,6 @@ def test_bad_config_names_the_key(config: dict[str, Any], key: str) -> None:
     assert str(caught.value).startswith(f"{key}: ")
 
 
-def test_unreadable_or_invalid_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match=f"cannot read '{tmp_path / 'missing.toml'}'"):
-        from_config(echo_app, "missing.toml")
-    broken = tmp_path / "broken.toml"
-    broken.write_text("default = ")
-    with pytest.raises(ConfigError, match="not valid TOML"):
-        from_config(echo_app, broken)
-
-
 # --- unknown keys: a suggestion, and the file -------------------------------------------
 
 
@@ -259,63 +249,10 @@ def test_errors_in_a_file_name_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     assert str(caught.value).endswith(f"(in {tmp_path / 'guard.toml'})")
 
 
-# --- paths in a file are relative to the file ----------------------------------------------
+# --- paths (relative to a file: test_config_file) ---------------------------------------
 
 
-@pytest.fixture
-def elsewhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The directory of the configuration; the process runs in another one."""
-    config_dir = tmp_path / "etc"
-    config_dir.mkdir()
-    run = tmp_path / "run"
-    run.mkdir()
-    monkeypatch.chdir(run)
-    return config_dir
-
-
-@pytest.mark.parametrize("source", ["keys_file", "pem_file"])
-def test_key_files_are_read_next_to_the_toml_file(elsewhere: Path, ec_key: SigningKey, source: str) -> None:
-    if source == "keys_file":
-        (elsewhere / "keys").mkdir()
-        (elsewhere / "keys" / "jwks.json").write_text(json.dumps({"keys": [ec_key.public_jwk()]}))
-        line = 'keys_file = "keys/jwks.json"'
-    else:
-        (elsewhere / "key.pem").write_text(ec_key.public_pem())
-        line = 'pem_file = "key.pem"'
-    (elsewhere / "guard.toml").write_text(f'[[issuers]]\nissuer = "{ISSUER}"\n{line}\n')
-    client = Client(from_config(echo_app, "../etc/guard.toml"), use_cookies=False)
-    response = client.get("/x", headers={"Authorization": f"Bearer {ec_key.token()}"})
-    assert response.status_code == 200
-
-
-def test_a_missing_key_file_names_the_path_tried_and_the_toml_file(elsewhere: Path) -> None:
-    (elsewhere / "guard.toml").write_text(f'[[issuers]]\nissuer = "{ISSUER}"\nkeys_file = "keys.json"\n')
-    with pytest.raises(ConfigError) as caught:
-        from_config(echo_app, elsewhere / "guard.toml")
-    assert str(caught.value) == (
-        f"issuers[0].keys_file: cannot read {str(elsewhere / 'keys.json')!r}: No such file or directory"
-        f" (in {elsewhere / 'guard.toml'})"
-    )
-
-
-@pytest.mark.parametrize(
-    ("table", "expected"),
-    [
-        pytest.param('[[issuers]]\nissuer = "i"\nkeys_file = "k.json"\npem_file = "../k.pem"\nca_bundle = "ca/b.pem"\n', {"keys_file": "{root}/etc/k.json", "pem_file": "{root}/k.pem", "ca_bundle": "{root}/etc/ca/b.pem"}, id="issuer-files"),
-        pytest.param('[[issuers]]\nissuer = "i"\nkeys_file = "/abs/k.json"\n', {"keys_file": "/abs/k.json"}, id="absolute-kept"),
-        pytest.param('[cache]\ntype = "filesystem"\ndir = "cache"\n', {"dir": "{root}/etc/cache"}, id="cache-dir"),
-        pytest.param('[cache]\ntype = "redis"\nurl = "redis://h/0"\n', {"url": "redis://h/0"}, id="not-a-path"),
-    ],
-)
-def test_load_config_resolves_file_paths(elsewhere: Path, table: str, expected: dict[str, str]) -> None:
-    (elsewhere / "guard.toml").write_text(table)
-    config = load_config(elsewhere / "guard.toml")
-    found = config["issuers"][0] if "issuers" in config else config["cache"]
-    for name, value in expected.items():
-        assert found[name] == value.format(root=elsewhere.parent)
-
-
-def test_a_mapping_keeps_paths_as_given(elsewhere: Path) -> None:
+def test_a_mapping_keeps_paths_as_given() -> None:
     issuer = {"issuer": ISSUER, "keys_file": "keys.json"}
     assert load_config({"issuers": [issuer]})["issuers"][0]["keys_file"] == "keys.json"
 
