@@ -9,8 +9,9 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +27,8 @@ ISSUER = "https://auth.example.test/api/auth"
 AUDIENCE = "backstage"
 SERVICE_SECRET = base64.urlsafe_b64encode(b"s" * 32).decode().rstrip("=")
 SERVICE_SECRET_OLD = base64.urlsafe_b64encode(b"o" * 32).decode().rstrip("=")
+#: The origin of werkzeug's test client's requests (``http``, ``Host: localhost``).
+TEST_CLIENT_ORIGIN = "http://localhost"
 #: A proxy header carrying a bare JWT (Google IAP): an ambient credential, like the cookie.
 PROXY_HEADER = "X-Goog-IAP-JWT-Assertion"
 #: The route table most tests guard: one route per kind of rule.
@@ -227,6 +230,33 @@ class FakeClock:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def cookie(token: str, name: str = "token") -> dict[str, str]:
+    """The headers of a browser sending ``token`` in the cookie ``name``."""
+    return {"Cookie": f"{name}={token}"}
+
+
+def run_together(work: Callable[[int], object], count: int) -> None:
+    """``work(0)`` ... ``work(count - 1)`` in as many threads, released at once by a
+    barrier; returns when all are done, raising the first exception one raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        barrier.wait()
+        try:
+            work(index)
+        except BaseException as error:  # re-raised below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
 def issuer_of(keys: Iterable[SigningKey | Mapping[str, Any]] | None = None, **options: Any) -> Issuer:

@@ -33,6 +33,7 @@ from tests.helpers import (
     bearer,
     build_guard,
     issuer_of,
+    run_together,
     self_signed_certificate,
 )
 from tests.jwks_server import JWKSServer, JWKSServers, Responder, answer, jwks_bytes
@@ -129,21 +130,15 @@ def test_concurrent_first_requests_share_one_fetch(jwks_servers: JWKSServers, ec
 
     origin = jwks_servers(slow)
     guard = guard_for(origin.url).application
-    barrier = threading.Barrier(12)
     statuses: list[int] = []
 
-    def request() -> None:
-        barrier.wait()
+    def request(_: int) -> None:
         response = Client(guard, use_cookies=False).get(
             "/api/catalog", headers=bearer(ec_key.token())
         )
         statuses.append(response.status_code)
 
-    threads = [threading.Thread(target=request) for _ in range(12)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(request, 12)
 
     assert statuses == [200] * 12
     assert origin.fetches == 1
@@ -501,21 +496,15 @@ def test_concurrent_unknown_kids_share_one_refetch(
     client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
     assert_verifies(client, ec_key)
     clock.advance(31)
-    barrier = threading.Barrier(32)
     outcomes: list[str] = []
 
-    def look_up() -> None:
-        barrier.wait()
+    def look_up(_: int) -> None:
         try:
             client.find(random_kid(), "ES256")
         except UnknownKey:
             outcomes.append("unknown")
 
-    threads = [threading.Thread(target=look_up) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(look_up, 32)
 
     assert outcomes == ["unknown"] * 32
     assert jwks_server.fetches == 2

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
-from tests.helpers import SigningKey
+from tests.helpers import SigningKey, run_together
 from wsgi_jwt_guard import ConfigError, JWTGuard
 from wsgi_jwt_guard.metrics import Metrics, reason_of
 from wsgi_jwt_guard.responses import fingerprint, loggable
@@ -77,15 +77,11 @@ def test_hook_must_be_callable(make_guard: Callable[..., JWTGuard]) -> None:
 def test_counters_are_exact_under_threads() -> None:
     metrics = Metrics()
 
-    def work() -> None:
+    def work(_: int) -> None:
         for _ in range(5000):
             metrics.increment("requests.allowed")
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(work, 8)
     assert metrics.snapshot() == {"requests.allowed": 40000}
 
 

@@ -20,6 +20,7 @@ from tests.helpers import (
     SERVICE_SECRET,
     SigningKey,
     b64url,
+    run_together,
     service_token,
     user_claims,
 )
@@ -172,10 +173,7 @@ def test_threads_share_one_consistent_cache() -> None:
     cache = TokenCache(50)
     tokens = [f"t{i}.p.s" for i in range(200)]
     errors: list[str] = []
-    start = threading.Barrier(8)
-
     def worker(offset: int) -> None:
-        start.wait()
         for round_ in range(300):
             token = tokens[(offset * 37 + round_) % len(tokens)]
             cache.put(identity(token), NOW)
@@ -186,11 +184,7 @@ def test_threads_share_one_consistent_cache() -> None:
             if len(cache) > 50:
                 errors.append(f"size {len(cache)}")
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(worker, 8)
     assert errors == []
     assert len(cache) <= 50
     assert cache.hits + cache.misses == 8 * 300
@@ -368,21 +362,14 @@ def test_many_threads_verifying_the_same_tokens(verifier: Verifier, ec_key: Sign
     tokens = [ec_key.token(jti=str(i)) for i in range(20)]
     results: list[tuple[str, str]] = []
     lock = threading.Lock()
-    start = threading.Barrier(6)
-
-    def worker() -> None:
-        start.wait()
+    def worker(_: int) -> None:
         for _ in range(5):
             for token in tokens:
                 found = verifier.verify(token, "header")
                 with lock:
                     results.append((token, found.token))
 
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(worker, 6)
     assert len(results) == 6 * 5 * 20
     assert all(sent == got for sent, got in results)
     assert len(verifier.token_cache) == 20

@@ -21,7 +21,7 @@ import pytest
 import requests
 from werkzeug.test import Client
 
-from tests.helpers import ISSUER, SigningKey, build_guard, issuer_of
+from tests.helpers import ISSUER, SigningKey, build_guard, issuer_of, run_together
 from tests.jwks_server import JWKSServer
 from tests.processes import free_port, gunicorn_command, running
 from tests.servers import Server, redis_server
@@ -106,11 +106,7 @@ def test_a_flood_of_random_kids_from_8_threads_stays_within_the_cooldown(
                 with lock:
                     statuses["good"].append(ok)
 
-    threads = [threading.Thread(target=attack, args=(n,)) for n in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(attack, 8)
 
     assert statuses["forged"] == [401] * 1000
     assert set(statuses["good"]) == {200}
