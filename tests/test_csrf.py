@@ -28,7 +28,9 @@ from tests.helpers import (
     ISSUER,
     PROXY_HEADER,
     SERVICE_SECRET,
+    TEST_CLIENT_ORIGIN,
     SigningKey,
+    cookie,
     service_token,
 )
 from wsgi_jwt_guard import ConfigError, CSRFSettings, JWTGuard, from_config
@@ -37,14 +39,7 @@ from wsgi_jwt_guard.errors import CrossSiteRequest
 from wsgi_jwt_guard.request import RequestView
 
 Guard = Callable[..., Client]
-OWN = "http://localhost"  # werkzeug's test client: wsgi.url_scheme http, Host localhost
 
-
-def cookie(token: str, name: str = "token") -> dict[str, str]:
-    return {"Cookie": f"{name}={token}"}
-
-
-IAP = PROXY_HEADER
 
 
 # --- through the guard: unsafe methods with an ambient token -------------------------
@@ -58,7 +53,7 @@ CSRF_CASES = [
     pytest.param("GET", {"Origin": "https://evil.example"}, 200, id="get-cross-origin"),
     # OWASP: verify the source origin; a request that cannot show one is refused.
     pytest.param("POST", {}, 403, id="post-no-origin-no-fetch-metadata"),
-    pytest.param("POST", {"Origin": OWN}, 200, id="post-same-origin"),
+    pytest.param("POST", {"Origin": TEST_CLIENT_ORIGIN}, 200, id="post-same-origin"),
     pytest.param("POST", {"Origin": "http://localhost:80"}, 200, id="post-same-origin-default-port"),
     pytest.param("POST", {"Origin": "HTTP://LOCALHOST"}, 200, id="post-same-origin-upper-case"),
     pytest.param("POST", {"Origin": "https://evil.example"}, 403, id="post-cross-origin"),
@@ -82,7 +77,7 @@ CSRF_CASES = [
     pytest.param("PATCH", {"Origin": "https://evil.example"}, 403, id="patch-cross-origin"),
     pytest.param("DELETE", {"Sec-Fetch-Site": "cross-site"}, 403, id="delete-cross-site"),
     pytest.param("PURGE", {}, 403, id="unknown-method-is-unsafe"),
-    pytest.param("DELETE", {"Origin": OWN}, 200, id="delete-same-origin"),
+    pytest.param("DELETE", {"Origin": TEST_CLIENT_ORIGIN}, 200, id="delete-same-origin"),
     # CWE-650: a method override turns a "safe" request into an unsafe one.
     pytest.param("GET", {"X-HTTP-Method-Override": "DELETE"}, 403, id="get-overridden-to-delete"),
     pytest.param("GET", {"X-HTTP-Method": "PUT"}, 403, id="get-x-http-method-put"),
@@ -134,17 +129,17 @@ def test_authorization_tokens_are_not_checked(recording_client: Guard, ec_key: S
     pytest.param({"Sec-Fetch-Site": "cross-site"}, 403, id="cross-site-fetch-metadata"),
     pytest.param({}, 403, id="no-provenance"),
     pytest.param({"X-HTTP-Method-Override": "DELETE", "Origin": "https://evil.example"}, 403, id="override"),
-    pytest.param({"Origin": OWN}, 200, id="same-origin"),
+    pytest.param({"Origin": TEST_CLIENT_ORIGIN}, 200, id="same-origin"),
     pytest.param({"Sec-Fetch-Site": "same-origin"}, 200, id="same-origin-fetch-metadata"),
 ])
 def test_proxy_headers_are_ambient_credentials(
     recording_client: Guard, ec_key: SigningKey, reached: list[dict[str, Any]], extra: dict[str, str], status: int
 ) -> None:
-    response = recording_client().post("/api/catalog", headers={IAP: ec_key.token(), **extra})
+    response = recording_client().post("/api/catalog", headers={PROXY_HEADER: ec_key.token(), **extra})
     assert response.status_code == status
     if status == 403:
         assert reached == []
-        assert IAP in response.get_json()["error"]["message"]
+        assert PROXY_HEADER in response.get_json()["error"]["message"]
 
 
 def test_public_routes_are_not_checked(recording_client: Guard, ec_key: SigningKey) -> None:
@@ -164,7 +159,7 @@ def test_cross_site_check_comes_before_verification(recording_client: Guard) -> 
 
 
 def test_insufficient_scope_on_a_same_origin_post_is_still_a_403_with_a_challenge(recording_client: Guard, ec_key: SigningKey) -> None:
-    response = recording_client().post("/api/scoped", headers={**cookie(ec_key.token()), "Origin": OWN})
+    response = recording_client().post("/api/scoped", headers={**cookie(ec_key.token()), "Origin": TEST_CLIENT_ORIGIN})
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
@@ -175,7 +170,7 @@ def test_insufficient_scope_on_a_same_origin_post_is_still_a_403_with_a_challeng
     pytest.param("https://APP.example.com", 200, id="allowed-host-case"),
     pytest.param("http://app.example.com", 403, id="allowed-host-other-scheme"),
     pytest.param("https://evil.app.example.com", 403, id="subdomain-of-allowed"),
-    pytest.param(OWN, 200, id="own-origin-still-allowed"),
+    pytest.param(TEST_CLIENT_ORIGIN, 200, id="own-origin-still-allowed"),
 ])
 def test_allowed_origins(recording_client: Guard, ec_key: SigningKey, origin: str, status: int) -> None:
     guard = recording_client(csrf=CSRFSettings(allowed_origins=["https://app.example.com"]))

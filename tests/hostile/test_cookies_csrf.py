@@ -25,7 +25,9 @@ from werkzeug.test import Client
 from tests.helpers import (
     PROXY_HEADER,
     SERVICE_SECRET,
+    TEST_CLIENT_ORIGIN,
     SigningKey,
+    cookie,
     service_token,
 )
 from tests.hostile.app import hostile_guard
@@ -38,18 +40,11 @@ from wsgi_jwt_guard import (
 )
 
 Guard = Callable[..., Client]
-OWN = "http://localhost"  # werkzeug's test client: wsgi.url_scheme http, Host localhost
-
-
-def cookie(token: str, name: str = "token") -> dict[str, str]:
-    return {"Cookie": f"{name}={token}"}
 
 
 # --------------------------------------------------------------------------------------
 # CSRF through real servers (the cases themselves: tests/test_csrf.py)
 # --------------------------------------------------------------------------------------
-
-IAP = PROXY_HEADER
 
 
 def test_a_planted_cookie_never_overrides_the_proxy_asserted_user(
@@ -59,7 +54,7 @@ def test_a_planted_cookie_never_overrides_the_proxy_asserted_user(
     mallory = ec_key.token(sub="user:default/mallory")
     guard = recording_client()
     for cookie_header in (f"token={mallory}", f"token={mallory}; token={alice}", f'token={mallory}; a="'):
-        response = guard.get("/api/catalog", headers={IAP: alice, "Cookie": cookie_header})
+        response = guard.get("/api/catalog", headers={PROXY_HEADER: alice, "Cookie": cookie_header})
         assert response.status_code == 200
         assert response.get_json()["remote_user"] == "user:default/alice"
     assert {environ["REMOTE_USER"] for environ in reached} == {"user:default/alice"}
@@ -95,7 +90,7 @@ def test_cookie_tossing_is_refused(recording_client: Guard, forge: Forge, ec_key
     victim = forge.valid()
     pair = [attacker, victim] if order == "attacker-first" else [victim, attacker]
     response = recording_client().open("/api/catalog", method=method, headers={
-        "Cookie": f"token={pair[0]}; token={pair[1]}", "Origin": OWN,
+        "Cookie": f"token={pair[0]}; token={pair[1]}", "Origin": TEST_CLIENT_ORIGIN,
     })
     assert response.status_code == 401
     assert 'error="invalid_request"' in response.headers["WWW-Authenticate"]
