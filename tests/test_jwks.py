@@ -58,6 +58,20 @@ def assert_verifies(client: JWKSClient, key: SigningKey, token: str | None = Non
     assert pinned.verify(jws.signing_input, jws.signature)
 
 
+def warmed(server: JWKSServer, key: SigningKey, clock: FakeClock, **options: Any) -> JWKSClient:
+    """A client of ``server`` on ``clock`` (``options`` as for :func:`client_for`) that
+    has fetched ``server``'s keys, ``key``'s public half published first."""
+    server.publish(key)
+    client = client_for(server.url, clock=clock, **options)
+    assert_verifies(client, key)
+    return client
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(1_000_000.0)
+
+
 def guard_for(url: str, *, cache: BaseCache | None = None, **issuer: Any) -> Client:
     """A client of the echo app behind a guard whose one issuer publishes keys at ``url``."""
     guard = build_guard(issuers=[issuer_of(jwks_uri=url, **issuer)], cache=cache)
@@ -441,14 +455,9 @@ def test_rotations_refetch_at_once_and_the_cooldown_follows_a_kid_not_found(
 
 
 def test_unknown_kids_refetch_at_most_once_per_cooldown(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
-    clock = FakeClock(1_000_000.0)
-    jwks_server.publish(ec_key)
-    client = JWKSClient(
-        jwks_server.url, algorithms=ALGORITHMS, policy=RefreshPolicy(cooldown=30), clock=clock
-    )
-    assert_verifies(client, ec_key)
+    client = warmed(jwks_server, ec_key, clock, cooldown=30)
     assert jwks_server.fetches == 1
 
     clock.advance(60)
@@ -470,12 +479,9 @@ def test_unknown_kids_refetch_at_most_once_per_cooldown(
 
 
 def test_a_flood_of_random_kids_costs_one_refetch(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
-    clock = FakeClock(1_000_000.0)
-    jwks_server.publish(ec_key)
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
-    assert_verifies(client, ec_key)
+    client = warmed(jwks_server, ec_key, clock)
     clock.advance(31)  # the cooldown is over: the next unknown kid may refetch
 
     for index in range(200):
@@ -489,12 +495,9 @@ def test_a_flood_of_random_kids_costs_one_refetch(
 
 
 def test_concurrent_unknown_kids_share_one_refetch(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
-    clock = FakeClock(1_000_000.0)
-    jwks_server.publish(ec_key)
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, clock=clock)
-    assert_verifies(client, ec_key)
+    client = warmed(jwks_server, ec_key, clock)
     clock.advance(31)
     outcomes: list[str] = []
 
@@ -530,13 +533,9 @@ def test_a_flood_of_random_kids_over_http_leaves_known_kids_working(
 
 
 def test_keys_are_refetched_after_the_ttl_and_not_before(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
-    clock = FakeClock(1_000_000.0)
-    jwks_server.publish(ec_key)
-    policy = RefreshPolicy(ttl=600, refresh_ahead=1)  # no refresh ahead: only the TTL
-    client = JWKSClient(jwks_server.url, algorithms=ALGORITHMS, policy=policy, clock=clock)
-    assert_verifies(client, ec_key)
+    client = warmed(jwks_server, ec_key, clock, ttl=600, refresh_ahead=1)  # only the TTL
 
     clock.advance(599)
     assert_verifies(client, ec_key)
@@ -1023,18 +1022,15 @@ def test_1_a_miss_during_the_refetch_for_its_kid_waits_for_it(
 
 
 def test_2_a_shared_copy_without_the_kid_does_not_settle_the_refetch(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
     # Finding 2: a refetch for an unknown kid counted as done once the worker
     # adopted any newer copy from the shared cache -- here a second fetch of
     # the same document made a second after its own (two fetches at first
     # load) -- so the new key was refused for the whole cooldown although the
     # issuer published it.
-    clock = FakeClock(1_000_000.0)
     shared = SimpleCache()
-    jwks_server.publish(ec_key)
-    worker = client_for(jwks_server.url, cache=shared, clock=clock)
-    assert_verifies(worker, ec_key)
+    worker = warmed(jwks_server, ec_key, clock, cache=shared)
     clock.advance(1)
     peer_cache = SimpleCache()
     peer = client_for(jwks_server.url, cache=peer_cache, clock=clock)
@@ -1081,18 +1077,14 @@ def test_2_a_worker_that_wins_the_claim_looks_at_the_cache_again(
 
 
 def test_3_a_failed_refetch_leaves_no_claim_that_blocks_the_next(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
     # Finding 3: after a refetch failed, its fleet-wide claim stayed for the
     # cooldown; other workers then skipped their own refetch and refused the
     # new kid although the issuer was back.
-    clock = FakeClock(1_000_000.0)
     shared = SimpleCache()
-    jwks_server.publish(ec_key)
-    first = client_for(jwks_server.url, cache=shared, clock=clock)
-    second = client_for(jwks_server.url, cache=shared, clock=clock)
-    assert_verifies(first, ec_key)
-    assert_verifies(second, ec_key)
+    first = warmed(jwks_server, ec_key, clock, cache=shared)
+    second = warmed(jwks_server, ec_key, clock, cache=shared)
 
     rotated = SigningKey.ec(kid="ec-2")
     jwks_server.publish(ec_key, rotated)
@@ -1153,14 +1145,11 @@ def test_3_a_worker_waiting_for_a_peer_stops_when_the_peer_fails(
     ],
 )
 def test_4_an_unknown_kid_while_keys_cannot_be_refreshed_is_503_not_401(
-    jwks_server: JWKSServer, ec_key: SigningKey, down: Callable[[JWKSServer], None]
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock, down: Callable[[JWKSServer], None]
 ) -> None:
     # Finding 4: during an outage, valid tokens whose kid was published while
     # the endpoint was down got 401 invalid_token, and clients threw them away.
-    clock = FakeClock(1_000_000.0)
-    jwks_server.publish(ec_key)
-    client = client_for(jwks_server.url, clock=clock)
-    assert_verifies(client, ec_key)
+    client = warmed(jwks_server, ec_key, clock)
     rotated = SigningKey.ec(kid="ec-2")
     down(jwks_server)
     clock.advance(60)
@@ -1259,7 +1248,7 @@ def test_prefetch_retries_until_the_issuer_answers(
 
 
 def test_a_flood_of_random_kids_looks_at_the_shared_cache_at_most_once_a_second(
-    jwks_server: JWKSServer, ec_key: SigningKey
+    jwks_server: JWKSServer, ec_key: SigningKey, clock: FakeClock
 ) -> None:
     class Counting(SimpleCache):
         reads = 0
@@ -1268,10 +1257,7 @@ def test_a_flood_of_random_kids_looks_at_the_shared_cache_at_most_once_a_second(
             Counting.reads += 1
             return super().get(key)
 
-    clock = FakeClock(1_000_000.0)
-    jwks_server.publish(ec_key)
-    client = client_for(jwks_server.url, cache=Counting(), clock=clock)
-    assert_verifies(client, ec_key)
+    client = warmed(jwks_server, ec_key, clock, cache=Counting())
     with pytest.raises(UnknownKey):
         client.find(random_kid(), "ES256")  # the refetch for unknown kids
     before = Counting.reads
