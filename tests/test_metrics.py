@@ -6,13 +6,14 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from werkzeug.test import Client, create_environ, run_wsgi_app
 
-from tests.helpers import SigningKey, run_together
+from tests.helpers import ISSUER, SigningKey, run_together
 from wsgi_jwt_guard import ConfigError, JWTGuard
 from wsgi_jwt_guard.metrics import Metrics, reason_of
 from wsgi_jwt_guard.responses import fingerprint, loggable
@@ -158,6 +159,55 @@ def test_refusals_are_logged_at_info_with_a_fingerprint_never_the_token(
     assert fingerprint(token) in message
     assert token not in caplog.text
     assert token.split(".")[2] not in caplog.text
+
+
+def test_a_refusal_line_says_what_the_token_says_of_itself(
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What an operator needs to match a user's complaint: who, which issuer and
+    # audience, which key, how long ago it expired -- as text and as fields.
+    token = ec_key.token(exp=int(time.time()) - 73, aud=["account", "backstage"])
+    with caplog.at_level(logging.INFO, "wsgi_jwt_guard"):
+        Client(make_guard()).get("/api/catalog/x", headers={"Authorization": f"Bearer {token}"})
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    message = record.getMessage()
+    assert f"token {fingerprint(token)} iss={ISSUER} sub=user:default/alice" in message
+    assert "aud=account,backstage kid=ec-1 alg=ES256 expired=7" in message
+    assert record.guard_reason == "expired_token"  # type: ignore[attr-defined]
+    assert record.guard_status == 401  # type: ignore[attr-defined]
+    assert record.guard_token == fingerprint(token)  # type: ignore[attr-defined]
+    assert record.guard_sub == "user:default/alice"  # type: ignore[attr-defined]
+    assert record.guard_path == "/api/catalog/x"  # type: ignore[attr-defined]
+    assert 73 <= int(record.guard_expired.rstrip("s")) <= 80  # type: ignore[attr-defined]
+    assert token not in caplog.text
+
+
+def test_a_refusal_line_escapes_the_tokens_claims(
+    make_guard: Callable[..., JWTGuard], ec_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An attacker signs nothing, but the claims are read unverified: they are escaped too.
+    token = ec_key.token(sub="mallory\nrefused GET /x: forged", iss="https://evil\x1b[2J")
+    with caplog.at_level(logging.INFO, "wsgi_jwt_guard"):
+        Client(make_guard()).get("/api/catalog/x", headers={"Authorization": f"Bearer {token}"})
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    message = record.getMessage()
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert "sub=mallory\\x0arefused GET /x: forged" in message
+    assert "iss=https://evil\\x1b[2J" in message
+
+
+def test_a_refusal_without_a_token_has_no_token_fields(
+    make_guard: Callable[..., JWTGuard], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, "wsgi_jwt_guard"):
+        Client(make_guard()).get("/api/catalog/x")
+    (record,) = [r for r in caplog.records if r.getMessage().startswith("refused")]
+    assert record.getMessage() == (
+        "refused GET /api/catalog/x: missing_token (this route requires a token), token -"
+    )
+    assert record.guard_token is None  # type: ignore[attr-defined]
+    assert not hasattr(record, "guard_sub")
 
 
 @pytest.mark.parametrize(

@@ -69,8 +69,9 @@ class RequestRefused(GuardError):
     def __init__(self, description: str) -> None:
         super().__init__(description)
         self.description = description
-        #: A short hash of the refused token, for logs (never the token itself).
-        self.fingerprint: str | None = None
+        #: The refused token, for the log line to describe (its fingerprint,
+        #: ``iss``, ``sub``...); never logged or sent itself.
+        self.token: str | None = None
 
 
 class UnsafePath(RequestRefused):

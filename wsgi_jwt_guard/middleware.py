@@ -50,7 +50,7 @@ from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metrics import EventHook, Metrics, reason_of
 from .request import RequestView
-from .responses import fingerprint, log_refusal, refuse
+from .responses import log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
@@ -257,7 +257,7 @@ class JWTGuard:
                 self.revocations.check(identity)
             rule.authorize(identity)
         except RequestRefused as refusal:
-            refusal.fingerprint = fingerprint(token)
+            refusal.token = token
             raise
         return identity
 
@@ -266,7 +266,7 @@ class JWTGuard:
     ) -> Iterable[bytes]:
         reason = reason_of(type(refusal))
         self.metrics.increment(f"requests.refused.{reason}")
-        log_refusal(refusal, environ, reason)
+        log_refusal(refusal, environ, reason, self.clock)
         extra = []
         # A refused preflight grants nothing; other refusals stay readable cross-origin.
         if self.cors is not None and not isinstance(refusal, PreflightRefused):

@@ -31,7 +31,9 @@ from typing import TYPE_CHECKING
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
-from .errors import KeysUnavailable, RequestRefused
+from .clock import Clock, system_clock
+from .errors import InvalidToken, KeysUnavailable, RequestRefused
+from .jws import parse_unverified
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -109,17 +111,69 @@ def refuse(
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
 
 
-def log_refusal(refusal: RequestRefused, environ: WSGIEnvironment, reason: str) -> None:
-    """One INFO line per refusal; everything request-derived escaped (:func:`loggable`)."""
-    if log.isEnabledFor(logging.INFO):
-        log.info(
-            "refused %s %s: %s (%s), token %s",
-            loggable(environ.get("REQUEST_METHOD", ""), 32),
-            loggable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
-            reason,
-            loggable(refusal.description),
-            refusal.fingerprint or "-",
-        )
+def log_refusal(
+    refusal: RequestRefused, environ: WSGIEnvironment, reason: str, clock: Clock = system_clock
+) -> None:
+    """One INFO record per refusal; everything request-derived escaped (:func:`loggable`).
+
+    The line says what was refused and why, then what the token says of itself
+    (unverified): ``refused GET /api/catalog: expired_token (the token has
+    expired), token 3f9a0c1d2b4e iss=https://auth.example.com sub=user:default/alice
+    aud=backstage kid=k1 expired=73s``. The same values are the record's
+    ``guard_*`` attributes, for JSON formatters. The token itself never is.
+    """
+    if not log.isEnabledFor(logging.INFO):
+        return
+    fields: dict[str, object] = {
+        "guard_method": loggable(environ.get("REQUEST_METHOD", ""), 32),
+        "guard_path": loggable(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")),
+        "guard_reason": reason,
+        "guard_status": refusal.status,
+        "guard_message": loggable(refusal.description),
+        "guard_token": fingerprint(refusal.token) if refusal.token else None,
+    }
+    if refusal.token:
+        fields.update(_token_facts(refusal.token, clock()))
+    facts = " ".join(f"{name[6:]}={fields[name]}" for name in _FACTS if name in fields)
+    log.info(
+        "refused %s %s: %s (%s), token %s%s",
+        fields["guard_method"],
+        fields["guard_path"],
+        reason,
+        fields["guard_message"],
+        fields["guard_token"] or "-",
+        " " + facts if facts else "",
+        extra=fields,
+    )
+
+
+# What a refusal line reports of a token, in this order.
+_FACTS = ("guard_iss", "guard_sub", "guard_aud", "guard_kid", "guard_alg", "guard_expired")
+
+
+def _token_facts(token: str, now: float) -> dict[str, object]:
+    """The token's own ``iss``, ``sub``, ``aud``, ``kid``, ``alg`` and, once past
+    ``exp``, how long ago it expired (``expired`` in whole seconds): read without
+    verifying, escaped, each at most 128 characters."""
+    try:
+        unverified = parse_unverified(token)
+    except InvalidToken:
+        return {}
+    claims, header = unverified.claims, unverified.header
+    aud = claims.get("aud")
+    if isinstance(aud, list):
+        aud = ",".join(str(each) for each in aud)
+    facts: dict[str, object] = {
+        "guard_iss": claims.get("iss"),
+        "guard_sub": claims.get("sub"),
+        "guard_aud": aud,
+        "guard_kid": header.get("kid"),
+        "guard_alg": header.get("alg"),
+    }
+    exp = claims.get("exp")
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool) and exp < now:
+        facts["guard_expired"] = f"{int(now - exp)}s"
+    return {name: loggable(value, 128) for name, value in facts.items() if value is not None}
 
 
 def fingerprint(token: str) -> str:
