@@ -1,4 +1,4 @@
-"""Static API keys: Backstage's external access ``static`` tokens (DESIGN §4).
+"""Static API keys: Backstage's external access ``static`` tokens.
 
 Some callers cannot get a JWT -- a CI job, a monitoring probe, a partner's
 cron. Give each a long random key, a subject, and optionally the path

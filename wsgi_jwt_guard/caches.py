@@ -1,4 +1,4 @@
-"""Where the guard keeps state that workers and hosts share (DESIGN §5).
+"""Where the guard keeps state that workers and hosts share.
 
 JWKS documents and revocation entries go into a ``cachelib`` cache. Which one
 is a deployment decision:

@@ -1,4 +1,4 @@
-"""Claim checks shared by user and service tokens (DESIGN §2 step 4).
+"""Claim checks shared by user and service tokens.
 
 Numbers are JSON numbers only: a string, a boolean, ``null`` or a list in
 ``exp``/``nbf``/``iat`` is refused, where python-jose would call ``int()`` on

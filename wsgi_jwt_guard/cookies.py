@@ -1,4 +1,4 @@
-"""The token cookie: how ``<img>`` and CSS loads authenticate (DESIGN §2 steps 5-6).
+"""The token cookie: how ``<img>`` and CSS loads authenticate.
 
 Browsers cannot add an ``Authorization`` header to an image or a stylesheet.
 Like Backstage's backend, the guard therefore copies a user token that arrived

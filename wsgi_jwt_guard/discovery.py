@@ -1,4 +1,4 @@
-"""Where an issuer publishes its keys, by OIDC discovery (DESIGN §4).
+"""Where an issuer publishes its keys, by OIDC discovery.
 
 An issuer configured with ``discovery = true`` names no JWKS URL: it is read
 from ``<issuer>/.well-known/openid-configuration``. :class:`Discovery` reads

@@ -1,4 +1,4 @@
-"""Where the token comes from: DESIGN §2 step 3.
+"""Where the token comes from: the Authorization header, a proxy header or the cookie.
 
 Sources, in order:
 

@@ -1,4 +1,4 @@
-"""Downloading a JSON document from an issuer, within bounds (DESIGN §5).
+"""Downloading a JSON document from an issuer, within bounds.
 
 Keys decide who gets in, and an issuer's endpoint is on someone else's
 network: a download that hangs, trickles, grows without end or is redirected

@@ -1,4 +1,4 @@
-"""Keys as fetched, and as workers share them: :class:`FetchedKeys` (DESIGN §5).
+"""Keys as fetched, and as workers share them: :class:`FetchedKeys`.
 
 A JWKS download becomes a :class:`FetchedKeys`: the validated
 :class:`~wsgi_jwt_guard.keys.KeySet`, when the fetch started, its TTL, and the

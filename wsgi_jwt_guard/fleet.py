@@ -1,4 +1,4 @@
-"""One fetch for the whole fleet: :class:`FetchClaim` (DESIGN §5).
+"""One fetch for the whole fleet: :class:`FetchClaim`.
 
 Workers sharing a cache -- one host's gunicorn workers through the file
 system, many hosts through Redis or memcached -- should fetch an issuer's keys

@@ -1,4 +1,4 @@
-"""Trusted issuers of user tokens and where their keys come from (DESIGN §4).
+"""Trusted issuers of user tokens and where their keys come from.
 
 An :class:`Issuer` stores and validates one issuer's settings, and raises
 :class:`~wsgi_jwt_guard.errors.ConfigError` naming the field at fault::

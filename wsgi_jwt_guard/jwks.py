@@ -1,4 +1,4 @@
-"""An issuer's keys, fetched from its JWKS URL and kept fresh (DESIGN §4, §5).
+"""An issuer's keys, fetched from its JWKS URL and kept fresh.
 
 :class:`JWKSClient` holds an issuer's :class:`~wsgi_jwt_guard.keys.KeySet` in
 process and answers :meth:`JWKSClient.find` from it with one comparison and one

@@ -1,4 +1,4 @@
-"""Strict parsing of compact JWS tokens (DESIGN §2 step 4, before any key is touched).
+"""Strict parsing of compact JWS tokens, before any key is touched.
 
 python-jose is lenient where a guard must not be: it accepts padding and
 whitespace in base64, ignores ``crit``, lets duplicate JSON keys overwrite one

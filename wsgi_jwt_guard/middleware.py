@@ -12,7 +12,7 @@ verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
         routes={"/api/auth": "public", "/api/catalog": "protected"},
     )
 
-A request goes through DESIGN §2 in one pass, in the order of ``__call__``:
+A request goes through these steps in one pass, in the order of ``__call__``:
 scrub, route, extract, verify, inject, respond. Refusals are answered by the
 guard (400/401/403/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
 never runs.
@@ -218,7 +218,7 @@ class JWTGuard:
         environ["AUTH_TYPE"] = "Bearer"
         environ[ENVIRON_KEY] = identity
         if identity.source == "cookie":
-            # Let proxied calls forward the credential, as the seed middleware does.
+            # Let proxied calls forward the credential, as Backstage's middleware does.
             environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
         set_cookie = self.token_cookie.to_set(request, identity)

@@ -1,4 +1,4 @@
-"""When an issuer's keys are fetched again: :class:`RefreshPolicy` (DESIGN §5).
+"""When an issuer's keys are fetched again: :class:`RefreshPolicy`.
 
 One frozen settings object holds every timing decision about a JWKS, so an
 :class:`~wsgi_jwt_guard.issuers.Issuer` embeds it (``jwks_refresh``) and the

@@ -1,4 +1,4 @@
-"""The answers the guard gives itself (DESIGN §6).
+"""The answers the guard gives itself.
 
 Every refusal is a small JSON document in Backstage's error shape::
 

@@ -1,4 +1,4 @@
-"""Revoking tokens before they expire: logout, stolen tokens (DESIGN §5).
+"""Revoking tokens before they expire: logout, stolen tokens.
 
 A JWT stays valid until its ``exp``. :class:`Revocations` lets the service cut
 that short, in two ways:

@@ -1,4 +1,4 @@
-"""Which policy applies to a request: the path-prefix table (DESIGN §2 step 2).
+"""Which policy applies to a request: the path-prefix table.
 
 A :class:`RouteTable` maps path prefixes to :class:`Rule` objects::
 

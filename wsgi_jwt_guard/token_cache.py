@@ -1,4 +1,4 @@
-"""The verified-token cache (DESIGN §5): a repeat token costs a lookup, not a signature check.
+"""The verified-token cache: a repeat token costs a lookup, not a signature check.
 
 :class:`~wsgi_jwt_guard.verification.Verifier` keeps the
 :class:`~wsgi_jwt_guard.identity.Identity` of every token that verified, keyed
