@@ -62,7 +62,7 @@ def test_each_refusal_carries_its_status_code_and_name(
     assert (raised.status, raised.error, raised.name) == (status, error, name)
     assert raised.description == "why it was refused"
     assert str(raised) == "why it was refused"
-    assert raised.fingerprint is None  # set by the guard, from the token, for the log
+    assert raised.token is None  # set by the guard, for the log line to describe
     assert isinstance(raised, RequestRefused)
     assert isinstance(raised, GuardError)
 

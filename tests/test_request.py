@@ -29,7 +29,7 @@ EMPTY = "empty segment"
 TWICE = "encoded twice"
 CONTROL = "backslash or a control character"
 UTF8 = "not valid UTF-8"
-SLASH = "must start with '/'"
+SLASH = "start with '/'"
 MOUNT = "SCRIPT_NAME is not where this service is mounted"
 
 
@@ -162,6 +162,21 @@ def test_a_script_name_other_than_the_mount_is_refused(mount: str, script_name: 
         normalize_path({"SCRIPT_NAME": script_name, "PATH_INFO": "/auth/x"}, mount)
 
 
+@pytest.mark.parametrize(
+    ("script_name", "path_info"),
+    [
+        # gunicorn cuts a client's SCRIPT_NAME '/api/' off '/api/catalog': the app
+        # routes on 'catalog', 'mount + PATH_INFO' would read '/apicatalog'.
+        pytest.param("/api/", "catalog", id="mount-slash-then-relative"),
+        pytest.param("/api", "catalog", id="mount-then-relative"),
+        pytest.param("/api", "?x", id="query-like"),
+    ],
+)
+def test_a_path_info_not_from_slash_is_refused(script_name: str, path_info: str) -> None:
+    with pytest.raises(UnsafePath, match="PATH_INFO must be empty or start with '/'"):
+        normalize_path({"SCRIPT_NAME": script_name, "PATH_INFO": path_info}, "/api")
+
+
 def test_the_length_limit_counts_path_info_and_comes_first() -> None:
     assert normalize_path({"SCRIPT_NAME": "/api", "PATH_INFO": "/abc"}, "/api", max_length=4) == "/api/abc"
     with pytest.raises(PathTooLong, match="longer than 4 characters") as caught:
@@ -240,6 +255,9 @@ def test_of_refuses_what_normalize_path_refuses(environ: dict[str, str], error: 
             id="every-header-counts",
         ),
         pytest.param({"HTTP_X_OTHER_OVERRIDE": "DELETE"}, {"GET"}, id="other-headers-ignored"),
+        # An empty override names no method (the app's framework ignores it too).
+        pytest.param({"HTTP_X_HTTP_METHOD_OVERRIDE": ""}, {"GET"}, id="empty-override"),
+        pytest.param({"HTTP_X_HTTP_METHOD_OVERRIDE": " , "}, {"GET"}, id="blank-list"),
     ],
 )
 def test_methods_are_the_method_and_every_override(environ: dict[str, str], methods: set[str]) -> None:
@@ -392,7 +410,8 @@ def test_own_origin_without_a_host_header_is_the_server_name(port: str, expected
         pytest.param("http://a.example:99999", None, id="port-out-of-range"),
         pytest.param("http://[::1", None, id="broken-ipv6"),
         pytest.param("http://caf\u00e9.example", None, id="non-ascii-host"),
-        pytest.param("http://a_b.example", None, id="underscore"),
+        # Browsers send these (Docker service names): same-origin checks must not refuse them.
+        pytest.param("http://my_app:8000", "http://my_app:8000", id="underscore"),
         pytest.param("http:///x", None, id="no-host"),
         pytest.param("http://a.example, http://b.example", None, id="list"),
     ],

@@ -49,7 +49,8 @@ UNSAFE_PATH = re.compile(
 #: Headers that frameworks and middleware honour to change the request method.
 _METHOD_OVERRIDES = ("HTTP_X_HTTP_METHOD_OVERRIDE", "HTTP_X_HTTP_METHOD", "HTTP_X_METHOD_OVERRIDE")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_HOST = re.compile(r"[a-z0-9.-]+|\[[0-9a-f:.]+\]")
+# Host names as browsers send them in Origin: underscores too (Docker service names).
+_HOST = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
 
 
 class RequestView:
@@ -79,7 +80,8 @@ class RequestView:
             for key in _METHOD_OVERRIDES:
                 value = self.environ.get(key)
                 if value is not None:
-                    methods.update(part.strip().upper() for part in str(value).split(","))
+                    parts = (part.strip().upper() for part in str(value).split(","))
+                    methods.update(part for part in parts if part)  # "" overrides nothing
             self._methods = frozenset(methods)
         return self._methods
 
@@ -136,6 +138,11 @@ def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 
     path_info: str = environ.get("PATH_INFO", "")
     if len(path_info) > max_length:
         raise PathTooLong(f"the request path is longer than {max_length} characters")
+    if path_info and path_info[0] != "/":
+        # PEP 3333: empty or from '/'. With SCRIPT_NAME '/api/' a server may hand
+        # over 'catalog': the app routes on that, while 'mount + PATH_INFO' would
+        # read '/apicatalog' -- never decide on a path the app does not see.
+        raise UnsafePath("the request's PATH_INFO must be empty or start with '/'")
     raw = mount + path_info
     if raw.isascii():
         path = raw  # ASCII reads the same in latin-1 and UTF-8
