@@ -96,6 +96,20 @@ def handler_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [data]
 
 
+def path_info_app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    """Routes as Flask or Django below a mount would: on ``PATH_INFO`` alone."""
+    identity = get_identity(environ)
+    path = environ.get("PATH_INFO", "")
+    body = {
+        "handler": "protected" if path.lstrip("/").startswith("catalog") else "public",
+        "path_info": path,
+        "subject": None if identity is None else identity.subject,
+    }
+    data = json.dumps(body).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return [data]
+
+
 def hostile_guard(keys: list[dict[str, Any]], secret: str, app: Any = handler_app, **options: Any) -> JWTGuard:
     """The suite's guard (``tests.helpers.build_guard``) with this app's routes and CORS."""
     options.setdefault("routes", ROUTES)
@@ -120,6 +134,9 @@ def build_stack(keys: list[dict[str, Any]], secret: str, stack: str) -> Any:
         return ProxyFix(hostile_guard(keys, secret), x_for=1, x_proto=1, x_host=1)
     if stack == "mounted":  # the guard wrapping one mounted app, routes are full paths
         return DispatcherMiddleware(_not_mounted, {"/api": hostile_guard(keys, secret, mount="/api")})
+    if stack == "mounted-public":  # mount "/api", public unless listed; the app routes on PATH_INFO
+        routes = {"/api/catalog": "protected"}
+        return hostile_guard(keys, secret, app=path_info_app, mount="/api", routes=routes, default="public")
     if stack == "tree":  # the guard around a DispatcherMiddleware tree
         tree = DispatcherMiddleware(
             _not_mounted, {"/api/auth": handler_app, "/api/catalog": handler_app, "/api": handler_app}

@@ -286,6 +286,28 @@ def test_forwarder_headers_cannot_make_the_guard_and_app_disagree(
         assert body["remote_user"] is None
 
 
+@pytest.mark.parametrize(
+    ("target", "script_name"),
+    [
+        pytest.param("/api/catalog/secret", "/api/", id="mount-slash"),
+        pytest.param("/api/catalog/secret", "/api", id="mount"),
+        pytest.param("/api//catalog/secret", "/api/", id="mount-slash-double"),
+    ],
+)
+def test_a_client_script_name_never_reaches_a_protected_view_below_a_mount(
+    ec_key: SigningKey, target: str, script_name: str
+) -> None:
+    """gunicorn cuts a client's ``SCRIPT_NAME: /api/`` off the path and hands the app
+    ``PATH_INFO=catalog/secret``; the guard once matched ``/api`` + that, ``/apicatalog``,
+    a public path under this stack's public default, and the app ran its catalog view."""
+    with subprocess_server("gunicorn", [ec_key.public_jwk()], SERVICE_SECRET, stack="mounted-public") as port:
+        response = request(port, target, [("SCRIPT_NAME", script_name)])
+    if response.status == 200:
+        assert response.json()["handler"] == "public", response.json()
+    else:
+        assert response.status in {400, 401, 404, 500}, response.status
+
+
 def test_spoofed_forwarded_prefix_is_ignored_by_default_proxyfix(stacked: int) -> None:
     response = request(stacked, "/api/catalog", [("X-Forwarded-Prefix", "/api/auth")])
     check(response, valid_token=False)
