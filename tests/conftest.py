@@ -1,6 +1,6 @@
 """Fixtures: keys generated once per session, real JWKS servers on 127.0.0.1, a guard.
 
-Under ``WSGI_JWT_GUARD_NO_SKIPS=1`` (``.ci/run`` sets it) a skipped test fails
+Under ``NO_SKIPPED_TESTS=1`` (``.ci/run`` sets it) a skipped test fails
 the run: CI installs everything the suite needs, so a skip there means a test
 silently stopped running.
 """
@@ -20,12 +20,12 @@ from wsgi_jwt_guard import Issuer, JWTGuard, Rule
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if os.environ.get("WSGI_JWT_GUARD_NO_SKIPS") != "1":
+    if os.environ.get("NO_SKIPPED_TESTS") != "1":
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = len(reporter.stats.get("skipped", [])) if reporter is not None else 0
     if skipped and session.exitstatus == pytest.ExitCode.OK:
-        reporter.write_line(f"WSGI_JWT_GUARD_NO_SKIPS=1: {skipped} test(s) skipped", red=True)
+        reporter.write_line(f"NO_SKIPPED_TESTS=1: {skipped} test(s) skipped", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
