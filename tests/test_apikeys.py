@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Callable
 from types import FrameType
@@ -158,12 +159,18 @@ def executed(keys: APIKeys, guess: str) -> list[tuple[str, str, int]]:
             trace.append((code.co_filename, code.co_name, frame.f_lasti))
         return tracer
 
+    # Garbage collection may run unrelated Python code (weakref callbacks,
+    # finalizers) in the middle of any call: keep it out of the trace.
+    collecting = gc.isenabled()
+    gc.disable()
     previous = sys.gettrace()
     sys.settrace(tracer)
     try:
         keys.identify(guess, "header", "/x")
     finally:
         sys.settrace(previous)
+        if collecting:
+            gc.enable()
     return trace
 
 
