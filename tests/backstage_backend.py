@@ -27,7 +27,7 @@ from tests.processes import ROOT, Process, free_port
 
 BACKEND_DIR = ROOT / "tests" / "backstage"
 READY_LINE = r"BACKSTAGE TEST BACKEND READY (http://\S+)"
-# Startup takes about 2 s on a quiet machine; the margin is for a loaded CI host.
+# Startup takes about 3 s on two cores; the margin is for a loaded CI host.
 START_TIMEOUT = 90.0
 TIMEOUT = 10.0
 #: The cookie Backstage's ``/.backstage/auth/v1/cookie`` endpoint sets.
