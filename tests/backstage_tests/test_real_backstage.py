@@ -265,12 +265,32 @@ def test_cookie_endpoint_delete_clears_the_cookie(backstage: Backstage, user_tok
     )
 
 
-def test_cookie_endpoint_needs_a_full_user_token(backstage: Backstage, user_token: str) -> None:
+@pytest.mark.parametrize(
+    ("send", "status", "message"),
+    [
+        pytest.param("nothing", 401, "Missing credentials", id="no-token"),
+        pytest.param(
+            "plugin", 403, "This endpoint does not allow 'service' credentials", id="plugin-token"
+        ),
+        pytest.param("limited-bearer", 401, "Illegal limited user token", id="limited-bearer"),
+        pytest.param("limited-cookie", 401, "Missing credentials", id="limited-cookie"),
+    ],
+)
+def test_cookie_endpoint_needs_a_full_user_token(
+    backstage: Backstage, user_token: str, send: str, status: int, message: str
+) -> None:
+    limited = limited_from(user_token)
+    headers = {
+        "nothing": {},
+        "plugin": bearer(backstage.plugin_token(PROBE)),
+        "limited-bearer": bearer(limited),
+        "limited-cookie": cookie(limited, COOKIE_NAME),
+    }[send]
     url = f"{backstage.base_url}/api/{PROBE}/.backstage/auth/v1/cookie"
-    for headers in ({}, bearer(backstage.plugin_token(PROBE)), bearer(limited_from(user_token))):
-        response = requests.get(url, headers=headers, timeout=TIMEOUT)
-        assert response.status_code in (401, 403), (headers, response.text)
-        assert "Set-Cookie" not in response.headers
+    response = requests.get(url, headers=headers, timeout=TIMEOUT)
+    assert response.status_code == status
+    assert response.json()["error"]["message"] == message
+    assert "Set-Cookie" not in response.headers
 
 
 # -- where Backstage itself accepts each kind: the Backstage mode's oracle --------
