@@ -41,7 +41,8 @@ accepts (sizes, ``use``, ``kid``...) is :mod:`wsgi_jwt_guard.keys`'s business.
 from __future__ import annotations
 
 import hmac
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -79,6 +80,7 @@ __all__ = [
 
 # The cryptography key a signer or verifier holds: any, then per family.
 _Key = TypeVar("_Key")
+_Made = TypeVar("_Made")
 _ECKey = TypeVar("_ECKey", bound="ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey")
 _RSAKey = TypeVar("_RSAKey", bound="rsa.RSAPublicKey | rsa.RSAPrivateKey")
 _EdKey = TypeVar(
@@ -332,27 +334,40 @@ class HMACKey:
         return f"HMACKey(<secret>, {self.algorithm!r})"  # never the secret
 
 
-def verifier(public: object, algorithm: str) -> ECDSAVerifier | RSAVerifier | EdDSAVerifier:
+# Which family serves which kind of ``cryptography`` key.
+_VERIFIERS: tuple[tuple[tuple[type, ...], Callable[[Any, str], Verifier]], ...] = (
+    ((ec.EllipticCurvePublicKey,), ECDSAVerifier),
+    ((rsa.RSAPublicKey,), RSAVerifier),
+    ((ed25519.Ed25519PublicKey, ed448.Ed448PublicKey), EdDSAVerifier),
+)
+_SIGNERS: tuple[tuple[tuple[type, ...], Callable[[Any, str], Signer]], ...] = (
+    ((ec.EllipticCurvePrivateKey,), ECDSASigner),
+    ((rsa.RSAPrivateKey,), RSASigner),
+    ((ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey), EdDSASigner),
+)
+
+
+def verifier(public: object, algorithm: str) -> Verifier:
     """The verifier of ``algorithm`` for a ``cryptography`` public key.
 
     Raises :class:`~wsgi_jwt_guard.errors.ConfigError` when the key cannot
     sign with ``algorithm`` (another family, another curve).
     """
-    if isinstance(public, ec.EllipticCurvePublicKey):
-        return ECDSAVerifier(public, algorithm)
-    if isinstance(public, rsa.RSAPublicKey):
-        return RSAVerifier(public, algorithm)
-    if isinstance(public, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
-        return EdDSAVerifier(public, algorithm)
-    raise ConfigError("key", "only RSA, EC and Ed25519/Ed448 public keys are supported")
+    return _of_family(public, algorithm, _VERIFIERS, "public")
 
 
-def signer(private: object, algorithm: str) -> ECDSASigner | RSASigner | EdDSASigner:
+def signer(private: object, algorithm: str) -> Signer:
     """The signer of ``algorithm`` for a ``cryptography`` private key (see :func:`verifier`)."""
-    if isinstance(private, ec.EllipticCurvePrivateKey):
-        return ECDSASigner(private, algorithm)
-    if isinstance(private, rsa.RSAPrivateKey):
-        return RSASigner(private, algorithm)
-    if isinstance(private, (ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
-        return EdDSASigner(private, algorithm)
-    raise ConfigError("key", "only RSA, EC and Ed25519/Ed448 private keys are supported")
+    return _of_family(private, algorithm, _SIGNERS, "private")
+
+
+def _of_family(
+    key: object,
+    algorithm: str,
+    families: tuple[tuple[tuple[type, ...], Callable[[Any, str], _Made]], ...],
+    kind: str,
+) -> _Made:
+    for types, family in families:
+        if isinstance(key, types):
+            return family(key, algorithm)
+    raise ConfigError("key", f"only RSA, EC and Ed25519/Ed448 {kind} keys are supported")
