@@ -6,8 +6,18 @@ from typing import Any
 
 import pytest
 
-from wsgi_jwt_guard.claims import check_audience, check_subject, check_times
-from wsgi_jwt_guard.errors import ExpiredToken, InvalidToken
+from wsgi_jwt_guard.claims import (
+    ClaimRequirement,
+    check_audience,
+    check_subject,
+    check_times,
+    claim_at,
+    claim_path,
+    claim_requirements,
+    granted_scopes,
+    has_claim,
+)
+from wsgi_jwt_guard.errors import ConfigError, ExpiredToken, InvalidToken
 
 NOW = 1_700_000_000.0
 
@@ -224,3 +234,154 @@ def test_audience_accepted(aud: Any) -> None:
 def test_audience_refused(claims: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidToken, match=message):
         check_audience(claims, ACCEPTED)
+
+
+# --- claim paths, requirements and scopes ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "segments"),
+    [
+        pytest.param("roles", ("roles",), id="top-level"),
+        pytest.param("realm_access.roles", ("realm_access", "roles"), id="keycloak-realm"),
+        pytest.param(
+            "resource_access.my-client.roles",
+            ("resource_access", "my-client", "roles"),
+            id="keycloak-client",
+        ),
+        pytest.param(
+            'resource_access."my.client".roles',
+            ("resource_access", "my.client", "roles"),
+            id="quoted-dotted-segment",
+        ),
+        pytest.param('"roles"', ("roles",), id="quoted-plain"),
+        pytest.param("https://example.com/roles", ("https://example.com/roles",), id="url-whole"),
+        pytest.param(
+            '"https://example.com/roles"', ("https://example.com/roles",), id="url-quoted"
+        ),
+        pytest.param(
+            '"https://example.com/app".roles', ("https://example.com/app", "roles"), id="into-url"
+        ),
+    ],
+)
+def test_claim_paths_split_into_segments(written: str, segments: tuple[str, ...]) -> None:
+    assert claim_path(written, "claims") == segments
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("a..b", id="empty-segment"),
+        pytest.param(".a", id="leading-dot"),
+        pytest.param("a.", id="trailing-dot"),
+        pytest.param('"a', id="unclosed-quote"),
+        pytest.param('a"b', id="quote-inside"),
+        pytest.param('"a"b', id="text-after-quote"),
+        pytest.param('""', id="empty-quoted"),
+        pytest.param('"a".', id="trailing-dot-after-quote"),
+        pytest.param(None, id="not-a-string"),
+    ],
+)
+def test_bad_claim_paths_name_the_key(written: Any) -> None:
+    with pytest.raises(ConfigError) as caught:
+        claim_path(written, "claims.'x'")
+    assert caught.value.key == "claims.'x'"
+
+
+NESTED = {
+    "realm_access": {"roles": ["admin", "user"]},
+    "resource_access": {"my.client": {"roles": ["editor"]}, "api": {"roles": "viewer"}},
+    "https://example.com/roles": ["auditor"],
+    "empty": None,
+    "list": [{"roles": ["x"]}],
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        pytest.param(("realm_access", "roles"), ["admin", "user"], id="nested"),
+        pytest.param(("realm_access", "nope"), None, id="missing-leaf"),
+        pytest.param(("nope", "roles"), None, id="missing-parent"),
+        pytest.param(("realm_access", "roles", "x"), None, id="through-a-list"),
+        pytest.param(("list", "roles"), None, id="lists-are-not-walked"),
+        pytest.param(("https://example.com/roles",), ["auditor"], id="url-name"),
+    ],
+)
+def test_claim_at(path: tuple[str, ...], value: Any) -> None:
+    assert claim_at(NESTED, path) == value
+
+
+def test_has_claim_counts_null_as_present() -> None:
+    assert has_claim(NESTED, ("empty",))
+    assert has_claim(NESTED, ("resource_access", "api"))
+    assert not has_claim(NESTED, ("resource_access", "web"))
+    assert not has_claim(NESTED, ("empty", "x"))
+
+
+@pytest.mark.parametrize(
+    ("key", "wanted", "met"),
+    [
+        pytest.param("realm_access.roles", "admin", True, id="in-nested-list"),
+        pytest.param("realm_access.roles", ["admin", "user"], True, id="all-of"),
+        pytest.param("realm_access.roles", ["admin", "root"], False, id="all-of-one-missing"),
+        pytest.param("realm_access.roles", {"any": ["root", "user"]}, True, id="any-of"),
+        pytest.param("realm_access.roles", {"any": ["root", "x"]}, False, id="any-of-none"),
+        pytest.param("realm_access.roles", {"all": ["admin", "user"]}, True, id="all-form"),
+        pytest.param('resource_access."my.client".roles', "editor", True, id="quoted"),
+        pytest.param("resource_access.my.client.roles", "editor", False, id="unquoted-dots"),
+        pytest.param("resource_access.api.roles", "viewer", True, id="nested-string"),
+        pytest.param("resource_access.api.roles", "view", False, id="not-a-substring"),
+        pytest.param("https://example.com/roles", "auditor", True, id="url-claim"),
+        pytest.param("realm_access", "admin", False, id="object-is-not-a-value"),
+        pytest.param("empty", "x", False, id="null"),
+        pytest.param("missing", {"any": ["x"]}, False, id="missing-any"),
+    ],
+)
+def test_claim_requirements(key: str, wanted: Any, met: bool) -> None:
+    assert ClaimRequirement(key, wanted, "claims").met_by(NESTED) is met
+
+
+@pytest.mark.parametrize(
+    ("table", "key"),
+    [
+        pytest.param(["admin"], "claims", id="not-a-table"),
+        pytest.param({1: "x"}, "claims", id="key-not-a-string"),
+        pytest.param({"a..b": "x"}, "claims.'a..b'", id="bad-path"),
+        pytest.param({"roles": {"one": ["x"]}}, "claims.'roles'", id="unknown-form"),
+        pytest.param({"roles": {"any": ["x"], "all": ["y"]}}, "claims.'roles'", id="two-forms"),
+        pytest.param({"roles": {"any": []}}, "claims.'roles'", id="empty-any"),
+        pytest.param({"roles": {"any": "x"}}, "claims.'roles'", id="any-not-a-list"),
+        pytest.param({"roles": [{"x": 1}]}, "claims.'roles'", id="object-value"),
+        pytest.param({"roles": None}, "claims.'roles'", id="null-value"),
+    ],
+)
+def test_claim_table_mistakes_name_the_key(table: Any, key: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        claim_requirements(table, "claims")
+    assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("claims", "scopes"),
+    [
+        pytest.param(
+            {"scope": "openid profile  email"}, {"openid", "profile", "email"}, id="scope"
+        ),
+        pytest.param({"scp": "User.Read Files.Read"}, {"User.Read", "Files.Read"}, id="scp-string"),
+        pytest.param({"scp": ["a", "b", 3, ""]}, {"a", "b"}, id="scp-list"),
+        pytest.param({"permissions": ["read:x"]}, {"read:x"}, id="permissions"),
+        pytest.param(
+            {"scope": "a", "scp": ["b"], "permissions": ["c"]}, {"a", "b", "c"}, id="union"
+        ),
+        pytest.param({"scope": 5, "permissions": {"a": 1}}, set(), id="other-shapes-ignored"),
+    ],
+)
+def test_granted_scopes(claims: dict[str, Any], scopes: set[str]) -> None:
+    assert granted_scopes(claims) == scopes
+
+
+def test_granted_scopes_from_named_claims() -> None:
+    claims = {"scope": "a", "permissions": ["b"], "ext": {"perms": "c d"}}
+    assert granted_scopes(claims, (("permissions",), ("ext", "perms"))) == {"b", "c", "d"}

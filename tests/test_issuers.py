@@ -69,6 +69,11 @@ JWK = SigningKey.ec().public_jwk()
         pytest.param({"jwks_uri": JWKS, "ca_bundle": 1}, "ca_bundle", id="ca-bundle-not-a-string"),
         pytest.param({"jwks_uri": JWKS, "jwks_refresh": 30}, "jwks_refresh", id="refresh-not-a-table"),
         pytest.param({"jwks_uri": JWKS, "jwks_refresh": {"cooldwn": 5}}, "jwks_refresh.cooldwn", id="refresh-unknown"),
+        pytest.param({"keys": [JWK], "required_claims": ["a..b"]}, "required_claims[0]", id="required-claim-path-bad"),
+        pytest.param({"keys": [JWK], "scope_claims": ["scp", ""]}, "scope_claims", id="scope-claims-empty"),
+        pytest.param({"keys": [JWK], "scope_claims": ['"x']}, "scope_claims[0]", id="scope-claim-path-bad"),
+        pytest.param({"keys": [JWK], "tenants": ["t1"]}, "issuer", id="tenants-without-template"),
+        pytest.param({"keys": [JWK], "tenant_claim": "tid"}, "tenant_claim", id="tenant-claim-without-tenants"),
     ],
 )
 def test_mistakes_name_the_field(options: dict[str, Any], key: str) -> None:
@@ -343,6 +348,90 @@ def test_configuration_builds_the_policy() -> None:
     source = guard.verifier.key_sources[ISSUER]
     assert isinstance(source, JWKSClient)
     assert source.policy == RefreshPolicy(ttl=300, cooldown=10, retry_max=5)
+
+
+# --- issuer templates: one issuer, many tenants --------------------------------------
+
+ENTRA = "https://login.microsoftonline.com/{tenant}/v2.0"
+ENTRA_KEYS = "https://login.microsoftonline.com/common/discovery/v2.0/keys"
+TENANT_A = "9188040d-6c67-4c5b-b112-36a304b66dad"
+TENANT_B = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def test_a_template_accepts_each_listed_tenant() -> None:
+    issuer = Issuer(ENTRA, tenants=[TENANT_A, TENANT_B], jwks_uri=ENTRA_KEYS, tenant_claim="tid")
+    assert issuer.concrete_issuers == (
+        (f"https://login.microsoftonline.com/{TENANT_A}/v2.0", TENANT_A),
+        (f"https://login.microsoftonline.com/{TENANT_B}/v2.0", TENANT_B),
+    )
+    assert Issuer(ISSUER, keys=[JWK]).concrete_issuers == ((ISSUER, None),)
+
+
+@pytest.mark.parametrize(
+    ("issuer", "options", "key"),
+    [
+        pytest.param(ENTRA, {}, "tenants", id="template-without-tenants"),
+        pytest.param(ENTRA, {"tenants": []}, "tenants", id="empty-tenants"),
+        pytest.param(ENTRA, {"tenants": TENANT_A}, "tenants", id="tenants-string"),
+        pytest.param(ENTRA, {"tenants": [TENANT_A, TENANT_A]}, "tenants", id="tenant-twice"),
+        pytest.param(ENTRA, {"tenants": ["common"]}, "tenants[0]", id="common-alias"),
+        pytest.param(ENTRA, {"tenants": [TENANT_A, "Organizations"]}, "tenants[1]", id="alias"),
+        pytest.param(ENTRA, {"tenants": ["a/b"]}, "tenants[0]", id="tenant-slash"),
+        pytest.param(ENTRA, {"tenants": ["a b"]}, "tenants[0]", id="tenant-space"),
+        pytest.param(ENTRA, {"tenants": ["*"]}, None, id="star-is-a-literal-tenant"),
+        pytest.param(
+            "https://x.example/{tenant}/{tenant}", {"tenants": ["a"]}, "issuer", id="two-placeholders"
+        ),
+        pytest.param("https://x.example/{tid}", {"tenants": ["a"]}, "issuer", id="other-placeholder"),
+        pytest.param("https://x.example/{tid}", {}, "tenants", id="braces-without-tenants"),
+        pytest.param(
+            ENTRA, {"tenants": [TENANT_A], "tenant_claim": ""}, "tenant_claim", id="tenant-claim-empty"
+        ),
+    ],
+)
+def test_template_mistakes_name_the_field(issuer: str, options: dict[str, Any], key: str | None) -> None:
+    if key is None:
+        Issuer(issuer, jwks_uri=ENTRA_KEYS, **options)
+        return
+    with pytest.raises(ConfigError) as caught:
+        Issuer(issuer, jwks_uri=ENTRA_KEYS, **options)
+    assert caught.value.key == key
+
+
+def test_a_template_shares_one_key_source() -> None:
+    verifier = Verifier([Issuer(ENTRA, tenants=[TENANT_A, TENANT_B], jwks_uri=ENTRA_KEYS)])
+    assert list(verifier.key_sources) == [ENTRA]
+
+
+def test_a_template_with_discovery_discovers_per_tenant() -> None:
+    verifier = Verifier([Issuer(ENTRA, tenants=[TENANT_A, TENANT_B], discovery=True)])
+    assert list(verifier.key_sources) == [
+        f"https://login.microsoftonline.com/{TENANT_A}/v2.0",
+        f"https://login.microsoftonline.com/{TENANT_B}/v2.0",
+    ]
+
+
+def test_a_tenant_issuer_configured_twice_is_refused() -> None:
+    concrete = Issuer(f"https://login.microsoftonline.com/{TENANT_B}/v2.0", jwks_uri=ENTRA_KEYS)
+    with pytest.raises(ConfigError) as caught:
+        Verifier([Issuer(ENTRA, tenants=[TENANT_A, TENANT_B], jwks_uri=ENTRA_KEYS), concrete])
+    assert caught.value.key == "issuers[1].issuer"
+
+
+def test_templates_come_from_toml(tmp_path: Path) -> None:
+    (tmp_path / "guard.toml").write_text(
+        f"""
+[[issuers]]
+issuer = "{ENTRA}"
+tenants = ["{TENANT_A}"]
+tenant_claim = "tid"
+jwks_uri = "{ENTRA_KEYS}"
+scope_claims = ["scp"]
+required_claims = ["roles", "xms.nested"]
+"""
+    )
+    guard = from_config(echo_app, tmp_path / "guard.toml")
+    assert guard is not None
 
 
 def test_an_issuer_is_frozen() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 import time
 from collections.abc import Callable
 from typing import Any
@@ -12,7 +13,8 @@ from werkzeug.test import Client, TestResponse, create_environ, run_wsgi_app
 from werkzeug.wrappers import Request
 
 from tests.helpers import SigningKey, bearer, echo_app, service_token
-from wsgi_jwt_guard import ConfigError, CORSSettings, JWTGuard, RouteTable, Rule
+from wsgi_jwt_guard import ConfigError, CORSSettings, JWTGuard, RouteTable, Rule, from_config
+from wsgi_jwt_guard.config import load_config
 from wsgi_jwt_guard.errors import UnsafePath
 from wsgi_jwt_guard.request import RequestView
 
@@ -527,7 +529,9 @@ TRICKS = [
     pytest.param("/api/techdocs/static/docs/a.css", "public", id="css-exemption-control"),
     pytest.param("/api/techdocs/static/docs/evil;.css", "unsafe", id="css-exemption-semicolon"),
     pytest.param("/api/techdocs/static/docs/evil\x00.css", "unsafe", id="css-exemption-nul"),
-    pytest.param("/api/techdocs/static/docs/../../../catalog/a.css", "unsafe", id="css-exemption-dot-dot"),
+    pytest.param(
+        "/api/techdocs/static/docs/../../../catalog/a.css", "unsafe", id="css-exemption-dot-dot"
+    ),
     pytest.param("/api/techdocs/static/docs/a.css/..", "unsafe", id="css-exemption-then-dot-dot"),
     pytest.param("/api/techdocs/x?.css", "protected", id="css-exemption-in-encoded-query"),
 ]
@@ -647,7 +651,9 @@ def test_guard_around_dispatcher_tree(make_guard: MakeGuard, ec_key: SigningKey)
         pytest.param("/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/auth/x"}, True, id="split"),
         pytest.param("/api/auth", {"SCRIPT_NAME": "/api/auth", "PATH_INFO": ""}, True, id="all"),
         pytest.param("/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/authx"}, False, id="boundary"),
-        pytest.param("/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/catalog"}, False, id="split-401"),
+        pytest.param(
+            "/api", {"SCRIPT_NAME": "/api", "PATH_INFO": "/catalog"}, False, id="split-401"
+        ),
     ],
 )
 def test_routes_match_the_mount_and_path_info(
@@ -705,7 +711,9 @@ def test_mount_config_error(make_guard: MakeGuard, mount: object) -> None:
 # --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", ["/api/auth/", "/api/catalog/", "/"], ids=["public", "protected", "root"])
+@pytest.mark.parametrize(
+    "path", ["/api/auth/", "/api/catalog/", "/"], ids=["public", "protected", "root"]
+)
 def test_path_over_the_limit_is_414(make_guard: MakeGuard, path: str) -> None:
     guard = make_guard(max_path_length=1024)
     assert_reached(call_environ(guard, PATH_INFO="/api/auth/" + "a" * (1024 - 10)))
@@ -737,7 +745,9 @@ class _CountingDict(dict[str, Rule]):
 def test_lookup_work_does_not_grow_with_the_path(segments: int) -> None:
     # The old lookup cut one segment at a time and hashed each shorter copy:
     # quadratic in the path, ~1 s for 128 KiB of "/a" with the GIL held.
-    table = RouteTable({"/api/auth": "public", "/api/catalog/entities": "protected", "/x": "optional"})
+    table = RouteTable(
+        {"/api/auth": "public", "/api/catalog/entities": "protected", "/x": "optional"}
+    )
     table._rules = _CountingDict(table._rules)
     _CountingDict.probes = _CountingDict.hashed = 0
     assert table.match("/api/catalog" + "/a" * segments).policy == "protected"
@@ -772,6 +782,18 @@ def test_lookup_work_does_not_grow_with_the_path(segments: int) -> None:
         pytest.param(lambda: Rule(claims={1: "x"}), "claims", id="claims-key-not-str"),
         pytest.param(lambda: Rule(scopes="catalog.read"), "scopes", id="scopes-string"),
         pytest.param(lambda: Rule(scopes=[1]), "scopes", id="scopes-not-str"),
+        pytest.param(lambda: Rule(scopes=["a b"]), "scopes", id="scopes-two-in-one"),
+        pytest.param(lambda: Rule(claims={"a..b": "x"}), "claims.'a..b'", id="claim-path-bad"),
+        pytest.param(
+            lambda: Rule(claims={"roles": {"one": "x"}}), "claims.'roles'", id="claim-form-bad"
+        ),
+        pytest.param(lambda: Rule(claims_any={"a": 1}), "claims_any", id="claims-any-table"),
+        pytest.param(lambda: Rule(claims_any=[{}]), "claims_any", id="claims-any-empty-table"),
+        pytest.param(
+            lambda: Rule(claims_any=[{"a": 1}, {"b": None}]),
+            "claims_any[1].'b'",
+            id="claims-any-bad-value",
+        ),
         pytest.param(lambda: RouteTable({"api": "public"}), "routes.'api'", id="no-slash"),
         pytest.param(lambda: RouteTable({"": "public"}), "routes.''", id="empty-prefix"),
         pytest.param(lambda: RouteTable({1: "public"}), "routes.1", id="prefix-not-str"),
@@ -830,6 +852,15 @@ AUTHZ_ROUTES = {
     "/api/catalog": Rule("protected", scopes=["catalog.read"]),
     "/api/catalog/write": Rule("protected", scopes=["catalog.read", "catalog.write"]),
     "/api/search": Rule("optional", scopes=["search"]),
+    "/api/realm": Rule("protected", claims={"realm_access.roles": "admin"}),
+    "/api/client": Rule(
+        "protected", claims={'resource_access."my.app".roles': {"any": ["editor", "owner"]}}
+    ),
+    "/api/either": Rule(
+        "protected",
+        claims_any=[{"realm_access.roles": "admin"}, {"groups": ["ops", "dev"]}],
+    ),
+    "/api/perm": Rule("protected", scopes=["read:messages"]),
 }
 
 
@@ -902,6 +933,76 @@ AUTHZ_ROUTES = {
         ),
         pytest.param("/api/search", lambda key: key.token(scope="search"), True, id="optional-ok"),
         pytest.param("/api/search", lambda key: key.token(), False, id="optional-lacks-scope"),
+        pytest.param(
+            "/api/realm",
+            lambda key: key.token(realm_access={"roles": ["user", "admin"]}),
+            True,
+            id="claim-path",
+        ),
+        pytest.param(
+            "/api/realm",
+            lambda key: key.token(realm_access={"roles": ["user"]}),
+            False,
+            id="path-lacks",
+        ),
+        pytest.param(
+            "/api/realm", lambda key: key.token(**{"realm_access.roles": "admin"}), False, id="flat"
+        ),
+        pytest.param(
+            "/api/realm", lambda key: key.token(realm_access="admin"), False, id="not-obj"
+        ),
+        pytest.param(
+            "/api/client",
+            lambda key: key.token(resource_access={"my.app": {"roles": ["owner"]}}),
+            True,
+            id="any-of-values",
+        ),
+        pytest.param(
+            "/api/client",
+            lambda key: key.token(resource_access={"my": {"app": {"roles": ["owner"]}}}),
+            False,
+            id="quoted-segment-is-one-key",
+        ),
+        pytest.param(
+            "/api/client",
+            lambda key: key.token(resource_access={"my.app": {"roles": ["viewer"]}}),
+            False,
+            id="any-of-none",
+        ),
+        pytest.param(
+            "/api/either",
+            lambda key: key.token(realm_access={"roles": ["admin"]}),
+            True,
+            id="claims-any-first",
+        ),
+        pytest.param(
+            "/api/either",
+            lambda key: key.token(groups=["dev", "ops"]),
+            True,
+            id="claims-any-second",
+        ),
+        pytest.param(
+            "/api/either", lambda key: key.token(groups=["dev"]), False, id="claims-any-part"
+        ),
+        pytest.param("/api/either", lambda key: key.token(), False, id="claims-any-none"),
+        pytest.param(
+            "/api/perm",
+            lambda key: key.token(permissions=["read:messages"]),
+            True,
+            id="permissions-list",
+        ),
+        pytest.param(
+            "/api/perm",
+            lambda key: key.token(permissions="read:messages write:messages"),
+            True,
+            id="permissions-string",
+        ),
+        pytest.param(
+            "/api/perm", lambda key: key.token(scp="read:messages"), True, id="scp-string"
+        ),
+        pytest.param(
+            "/api/perm", lambda key: key.token(permissions=["read:message"]), False, id="perm-other"
+        ),
     ],
 )
 def test_authorization(
@@ -930,3 +1031,51 @@ def test_authorization_applies_to_the_cookie_too(make_guard: MakeGuard, ec_key: 
 def test_optional_without_token_skips_authorization(make_guard: MakeGuard) -> None:
     client = Client(make_guard(routes=AUTHZ_ROUTES), use_cookies=False)
     assert assert_reached(client.get("/api/search"))["identity"] is None
+
+
+def test_claim_rules_come_from_toml(
+    make_guard: MakeGuard, ec_key: SigningKey, tmp_path: Any
+) -> None:
+    (tmp_path / "guard.toml").write_text(
+        textwrap.dedent(
+            """
+            [routes."/api/admin"]
+            claims = { "realm_access.roles" = "admin", 'https://example.com/tier' = "gold" }
+            claims_any = [
+              { 'resource_access."my.app".roles' = { any = ["editor", "owner"] } },
+              { groups = ["ops", "dev"] },
+            ]
+            scopes = ["admin:write"]
+            """
+        )
+    )
+    rule = load_config(tmp_path / "guard.toml")["routes"]["/api/admin"]
+    client = Client(make_guard(routes={"/api/admin": Rule(**rule)}), use_cookies=False)
+    good = {
+        "realm_access": {"roles": ["admin"]},
+        "https://example.com/tier": "gold",
+        "groups": ["ops", "dev"],
+        "permissions": ["admin:write"],
+    }
+    assert assert_reached(client.get("/api/admin", headers=bearer(ec_key.token(**good))))
+    for missing in good:
+        token = ec_key.token(**{k: v for k, v in good.items() if k != missing})
+        assert_refused(client.get("/api/admin", headers=bearer(token)), 403)
+
+
+def test_claim_mistakes_in_toml_name_the_key(tmp_path: Any) -> None:
+    (tmp_path / "guard.toml").write_text(
+        textwrap.dedent(
+            """
+            [[issuers]]
+            issuer = "https://auth.example.test"
+            jwks_uri = "https://auth.example.test/jwks"
+
+            [routes."/api/admin"]
+            claims_any = [ { roles = "a" }, { 'realm_access..roles' = "admin" } ]
+            """
+        )
+    )
+    with pytest.raises(ConfigError) as caught:
+        from_config(lambda environ, start_response: [], tmp_path / "guard.toml")
+    assert caught.value.key == "routes.'/api/admin'.claims_any[1].'realm_access..roles'"

@@ -43,6 +43,7 @@ from wsgi_jwt_guard import (
     InvalidToken,
     Issuer,
     JWTGuard,
+    Rule,
     ServiceTokens,
 )
 from wsgi_jwt_guard.keys import PinnedKey
@@ -824,3 +825,59 @@ def test_exception_inside_claim_checks_is_a_401(
     monkeypatch.setattr(wsgi_jwt_guard.verification, "check_times", exploding)
     token = ec_key.token()
     assert_refused(default.get(token), token, default, "could not be verified")
+
+
+# --- claim paths in required_claims, scope_claims, issuer templates ----------
+
+
+def test_required_claims_may_be_paths(guarded: Callable[..., Guarded], ec_key: SigningKey) -> None:
+    guard = guarded(issuers=[issuer(ec_key, required_claims=["realm_access.roles"])])
+    assert_accepted(guard.get(ec_key.token(realm_access={"roles": []})), guard)
+    guard.calls.clear()
+    token = ec_key.token(realm_access={"groups": []})
+    assert_refused(guard.get(token), token, guard, "lacks the required 'realm_access.roles' claim")
+
+
+def test_scope_claims_choose_where_scopes_are_read(
+    guarded: Callable[..., Guarded], ec_key: SigningKey
+) -> None:
+    guard = guarded(
+        issuers=[issuer(ec_key, scope_claims=["permissions"])],
+        routes={PROTECTED: Rule("protected", scopes=["read:x"])},
+    )
+    assert_accepted(guard.get(ec_key.token(permissions=["read:x"])), guard)
+    # The same scope in `scope` does not count for this issuer.
+    response = guard.get(ec_key.token(scope="read:x"))
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
+
+
+TEMPLATE = "https://login.example.test/{tenant}/v2.0"
+
+
+@pytest.mark.parametrize(
+    ("iss", "tid", "reason"),
+    [
+        pytest.param("https://login.example.test/t-1/v2.0", "t-1", None, id="first-tenant"),
+        pytest.param("https://login.example.test/t-2/v2.0", "t-2", None, id="second-tenant"),
+        pytest.param("https://login.example.test/t-3/v2.0", "t-3", "issuer", id="other-tenant"),
+        pytest.param("https://login.example.test/{tenant}/v2.0", "t-1", "issuer", id="template"),
+        pytest.param("https://login.example.test/common/v2.0", "t-1", "issuer", id="common"),
+        pytest.param("https://login.example.test/T-1/v2.0", "T-1", "issuer", id="case"),
+        pytest.param("https://login.example.test/t-1/v2.0/", "t-1", "issuer", id="slash"),
+        pytest.param("https://login.example.test/t-1/v2.0", "t-2", "'tid'", id="tid-other"),
+        pytest.param("https://login.example.test/t-1/v2.0", None, "'tid'", id="tid-missing"),
+        pytest.param("https://login.example.test/t-1/v2.0", ["t-1"], "'tid'", id="tid-list"),
+    ],
+)
+def test_an_issuer_template_accepts_listed_tenants(
+    guarded: Callable[..., Guarded], ec_key: SigningKey, iss: str, tid: Any, reason: str | None
+) -> None:
+    template = issuer(ec_key, issuer=TEMPLATE, tenants=["t-1", "t-2"], tenant_claim="tid")
+    guard = guarded(issuers=[template])
+    token = ec_key.token(iss=iss, tid=tid) if tid is not None else ec_key.token(iss=iss)
+    if reason is None:
+        body = assert_accepted(guard.get(token), guard)
+        assert body["identity"]["issuer"] == iss
+    else:
+        assert_refused(guard.get(token), token, guard, reason)

@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .claims import granted_scopes
+
 __all__ = ["ENVIRON_KEY", "Identity", "TokenKind", "TokenSource", "get_identity"]
 
 #: Where the guard stores the :class:`Identity` in the WSGI environ.
@@ -50,6 +52,14 @@ class Identity:
     expires_at: float
     #: The raw token, for forwarding to other services. Kept out of ``repr``.
     token: str = field(repr=False)
+    #: The scopes the token grants, read once when it verified: by default the
+    #: union of ``scope`` and ``scp`` (space-separated strings or lists) and
+    #: ``permissions`` (a list); an issuer's ``scope_claims`` can name others.
+    scopes: frozenset[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.scopes is None:
+            object.__setattr__(self, "scopes", granted_scopes(self.claims))
 
     @property
     def ownership_refs(self) -> list[str]:

@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cachelib import BaseCache
 
+from .claims import SCOPE_CLAIMS, claim_path
 from .clock import Clock, system_clock
 from .discovery import Discovery
 from .errors import ConfigError
@@ -101,8 +102,19 @@ class Issuer(Settings):
     #: Accepted header ``typ`` values (``vnd.backstage.user``, ``at+jwt``);
     #: empty means any. Compared case-insensitively, ``application/`` optional.
     token_types: Sequence[str] = ()
-    #: Claims every token of this issuer must carry (beyond ``exp`` and ``sub``).
+    #: Claims every token of this issuer must carry (beyond ``exp`` and ``sub``),
+    #: by claim path (``realm_access.roles``; see :func:`~wsgi_jwt_guard.claims.claim_path`).
     required_claims: Sequence[str] = ()
+    #: The claims this issuer's tokens carry scopes in, by claim path: each a
+    #: space-separated string or a list of strings; a rule's ``scopes`` are
+    #: looked up in their union. ``["permissions"]`` for Auth0 RBAC alone.
+    scope_claims: Sequence[str] = SCOPE_CLAIMS
+    #: The tenants a multi-tenant ``issuer`` template accepts: with
+    #: ``issuer = "https://login.microsoftonline.com/{tenant}/v2.0"`` a token's
+    #: ``iss`` must be that URL with ``{tenant}`` one of these, exactly.
+    tenants: Sequence[str] = ()
+    #: A claim that must equal the tenant named in ``iss`` (Entra ID: ``tid``).
+    tenant_claim: str | None = None
     #: When fetched keys are used, refreshed and given up: TTL, refresh ahead,
     #: cooldown for unknown kids, stale-if-error, retries, prefetch. A
     #: :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`, or a mapping of its fields.
@@ -112,6 +124,11 @@ class Issuer(Settings):
     #: Allow a plain ``http://`` JWKS URL on a non-loopback host. Anyone on the
     #: network path can then substitute keys and mint tokens: test rigs only.
     insecure_http: bool = False
+    #: ``required_claims``, ``scope_claims`` and ``tenant_claim`` split into
+    #: path segments once, for the verifier (not settings).
+    required_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    scope_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    tenant_path: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         algorithms = strings(self.algorithms, "algorithms")
@@ -134,6 +151,9 @@ class Issuer(Settings):
             audience=strings(self.audience, "audience", allow_one=True),
             token_types=tuple(_media_type(t) for t in token_types),
             required_claims=strings(self.required_claims, "required_claims"),
+            scope_claims=strings(self.scope_claims, "scope_claims", allow_one=True),
+            tenants=_tenants(self.issuer, self.tenants),
+            tenant_claim=optional_text(self.tenant_claim, "tenant_claim", "a claim name"),
             leeway=leeway,
             jwks_refresh=_refresh_policy(self.jwks_refresh),
             discovery=flag(self.discovery, "discovery"),
@@ -145,6 +165,21 @@ class Issuer(Settings):
             pem_file=optional_text(self.pem_file, "pem_file", "a file name"),
             ca_bundle=optional_text(self.ca_bundle, "ca_bundle", "a file name"),
         )
+        self._settle(
+            required_paths=tuple(
+                claim_path(name, f"required_claims[{index}]")
+                for index, name in enumerate(self.required_claims)
+            ),
+            scope_paths=tuple(
+                claim_path(name, f"scope_claims[{index}]")
+                for index, name in enumerate(self.scope_claims)
+            ),
+            tenant_path=None
+            if self.tenant_claim is None
+            else claim_path(self.tenant_claim, "tenant_claim"),
+        )
+        if self.tenant_claim is not None and not self.tenants:
+            raise ConfigError("tenant_claim", "only for an issuer template with tenants")
         sources = [self.jwks_uri is not None, self.discovery, self.has_static_keys]
         if sum(sources) > 1:
             raise ConfigError(
@@ -153,7 +188,8 @@ class Issuer(Settings):
         if self.jwks_uri is not None:
             self._check_uri("jwks_uri", self.jwks_uri)
         elif self.discovery:
-            self._check_uri("discovery", self.issuer)
+            for iss, _ in self.concrete_issuers:
+                self._check_uri("discovery", iss)
         elif not self.has_static_keys:
             raise ConfigError(
                 "issuer",
@@ -165,6 +201,13 @@ class Issuer(Settings):
             check_fetch_url(uri, insecure_http=self.insecure_http)
         except ValueError as exc:
             raise ConfigError(key, str(exc)) from None
+
+    @property
+    def concrete_issuers(self) -> tuple[tuple[str, str | None], ...]:
+        """Each ``iss`` this issuer accepts, with its tenant (``None`` without a template)."""
+        if not self.tenants:
+            return ((self.issuer, None),)
+        return tuple((self.issuer.replace(TENANT, tenant), tenant) for tenant in self.tenants)
 
     @property
     def has_static_keys(self) -> bool:
@@ -182,6 +225,37 @@ class Issuer(Settings):
         if not self.token_types:
             return True
         return isinstance(typ, str) and _media_type(typ) in self.token_types
+
+
+#: The placeholder of a multi-tenant issuer template.
+TENANT = "{tenant}"
+# Entra ID's multi-tenant aliases: never an `iss`, so listing one is a mistake.
+_NOT_TENANTS = frozenset({"common", "organizations", "consumers"})
+
+
+def _tenants(issuer: object, value: object) -> tuple[str, ...]:
+    """``tenants``, checked against the ``issuer`` template's one ``{tenant}``."""
+    tenants = strings(value, "tenants")
+    if not isinstance(issuer, str):
+        return tenants  # `issuer` is refused by its own check
+    placeholders = issuer.count(TENANT)
+    if not tenants:
+        if placeholders or "{" in issuer:
+            raise ConfigError("tenants", "an issuer template needs the tenants it accepts")
+        return tenants
+    if placeholders != 1 or issuer.count("{") != 1 or issuer.count("}") != 1:
+        raise ConfigError("issuer", "with tenants, the issuer holds '{tenant}' exactly once")
+    if len(set(tenants)) != len(tenants):
+        raise ConfigError("tenants", "a tenant is listed twice")
+    for index, tenant in enumerate(tenants):
+        if any(c in tenant for c in "/?#{}%") or tenant.strip() != tenant or " " in tenant:
+            raise ConfigError(f"tenants[{index}]", "expected a tenant ID (no '/', '?', '#', '{}')")
+        if tenant.lower() in _NOT_TENANTS:
+            raise ConfigError(
+                f"tenants[{index}]",
+                f"{tenant!r} is an alias, never a token's issuer: list tenant IDs",
+            )
+    return tenants
 
 
 def key_source(

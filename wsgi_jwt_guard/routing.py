@@ -58,6 +58,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from .claims import ClaimRequirement, claim_requirements
 from .errors import ConfigError, InsufficientScope, UnsafePath
 from .identity import Identity, TokenKind
 from .request import UNSAFE_PATH
@@ -91,13 +92,24 @@ class Rule(Settings):
     cookie: bool = True
     #: Which token kinds this route accepts; another kind is refused with 403.
     tokens: Collection[TokenKind] = TOKEN_KINDS  # type: ignore[assignment]
-    #: Claims the token must carry: a value must be equal, or contained in a list
-    #: claim; a list value must be contained entirely. Failing is 403.
+    #: Claims the token must carry, all of them, keyed by claim path
+    #: (``realm_access.roles``; a name holding dots in double quotes,
+    #: ``'"https://example.com/roles"'``). A value must be equal, or contained in
+    #: a list claim; a list value must be contained entirely (all of);
+    #: ``{"any": [...]}`` needs one of its values. Failing is 403.
     claims: Mapping[str, Any] = field(default_factory=dict)
-    #: Scopes that must all be granted by the ``scope`` (space separated) or
-    #: ``scp`` claim. Failing is 403.
+    #: Alternatives: the token must meet at least one of these ``claims``
+    #: tables (each entirely), besides ``claims``. Failing is 403.
+    claims_any: Sequence[Mapping[str, Any]] = ()
+    #: Scopes that must all be granted, by ``scope``/``scp`` (space separated or
+    #: a list) or ``permissions`` (a list), or the issuer's ``scope_claims``.
+    #: Failing is 403.
     scopes: Collection[str] = ()
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    _claims: tuple[ClaimRequirement, ...] = field(init=False, repr=False, compare=False)
+    _claims_any: tuple[tuple[ClaimRequirement, ...], ...] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         one_of(self.policy, "policy", POLICIES)
@@ -122,15 +134,24 @@ class Rule(Settings):
         tokens = (self.tokens,) if isinstance(self.tokens, str) else self.tokens
         if not tokens:
             raise ConfigError("tokens", f"expected a non-empty list drawn from {TOKEN_KINDS}")
-        if not isinstance(self.claims, Mapping) or not all(isinstance(k, str) for k in self.claims):
-            raise ConfigError("claims", "expected a table of claim names to required values")
+        if isinstance(self.claims_any, (str, Mapping)) or not isinstance(self.claims_any, Sequence):
+            raise ConfigError("claims_any", "expected a list of claims tables (one must be met)")
+        alternatives = tuple(
+            claim_requirements(table, f"claims_any[{index}]")
+            for index, table in enumerate(self.claims_any)
+        )
+        if any(not alternative for alternative in alternatives):
+            raise ConfigError("claims_any", "an empty table would be met by every token")
         self._settle(
             _patterns=tuple(patterns),
+            _claims=claim_requirements(self.claims, "claims"),
+            _claims_any=alternatives,
+            claims_any=tuple(dict(table) for table in self.claims_any),
             unless_methods=exempt,
             cookie=flag(self.cookie, "cookie"),
             tokens=names(tokens, "tokens", TOKEN_KINDS),
             claims=dict(self.claims),
-            scopes=frozenset(strings(self.scopes, "scopes")),
+            scopes=_scopes(self.scopes),
         )
 
     @property
@@ -155,35 +176,26 @@ class Rule(Settings):
         """Raise :class:`InsufficientScope` unless this route accepts ``identity``."""
         if identity.kind not in self.tokens:
             raise InsufficientScope(f"{identity.kind} tokens are not accepted on this route")
-        for name, wanted in self.claims.items():
-            if not _claim_satisfies(identity.claims.get(name), wanted):
-                raise InsufficientScope(f"token lacks the required {name!r} claim")
-        if self.scopes and not _granted_scopes(identity.claims).issuperset(self.scopes):
-            raise InsufficientScope("token lacks a required scope")
+        claims = identity.claims
+        for requirement in self._claims:
+            if not requirement.met_by(claims):
+                raise InsufficientScope(f"token lacks the required {requirement.key!r} claim")
+        if self._claims_any and not any(
+            all(requirement.met_by(claims) for requirement in alternative)
+            for alternative in self._claims_any
+        ):
+            raise InsufficientScope("token meets none of the claims_any alternatives")
+        if self.scopes:
+            granted = identity.scopes
+            if granted is None or not granted.issuperset(self.scopes):
+                raise InsufficientScope("token lacks a required scope")
 
 
-def _same(a: object, b: object) -> bool:
-    # `True == 1` in Python; a required `true` must not be met by a `1`.
-    return type(a) is type(b) and a == b
-
-
-def _claim_satisfies(have: object, wanted: object) -> bool:
-    if have is None:
-        return False
-    needed = wanted if isinstance(wanted, list) else [wanted]
-    held = have if isinstance(have, list) else [have]
-    return all(any(_same(n, h) for h in held) for n in needed)
-
-
-def _granted_scopes(claims: Mapping[str, Any]) -> set[str]:
-    granted: set[str] = set()
-    for name in ("scope", "scp"):
-        value = claims.get(name)
-        if isinstance(value, str):
-            granted.update(value.split())
-        elif isinstance(value, list):
-            granted.update(v for v in value if isinstance(v, str))
-    return granted
+def _scopes(value: object) -> frozenset[str]:
+    scopes = strings(value, "scopes")
+    if any(len(scope.split()) != 1 or scope.strip() != scope for scope in scopes):
+        raise ConfigError("scopes", "a scope is one word: list each scope on its own")
+    return frozenset(scopes)
 
 
 def _as_rule(value: Rule | str, key: str) -> Rule:

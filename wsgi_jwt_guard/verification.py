@@ -26,12 +26,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from cachelib import BaseCache
 
-from .claims import check_audience, check_subject, check_times
+from .claims import (
+    check_audience,
+    check_subject,
+    check_times,
+    claim_at,
+    granted_scopes,
+    has_claim,
+)
 from .clock import Clock, system_clock
 from .errors import ConfigError, InvalidToken, RequestRefused
 from .identity import Identity, TokenSource
@@ -89,15 +97,27 @@ class Verifier:
                 raise ConfigError("token_cache_max_age", "expected more than 0 seconds, or None")
         #: The time, in seconds since the epoch (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
-        self._issuers: dict[str, tuple[Issuer, KeySource]] = {}
+        # Each accepted `iss` (a template's, one per tenant) -> its issuer, keys
+        # and tenant: a token's issuer is found by one dict lookup.
+        self._issuers: dict[str, tuple[Issuer, KeySource, str | None]] = {}
+        self._sources: dict[str, KeySource] = {}
         for index, issuer in enumerate(issuers):
-            if issuer.issuer in self._issuers:
-                raise ConfigError(f"issuers[{index}].issuer", "this issuer is configured twice")
             try:
-                keys = key_source(issuer, cache=cache, metrics=metrics, clock=clock)
+                shared = None
+                if not issuer.discovery or not issuer.tenants:
+                    shared = key_source(issuer, cache=cache, metrics=metrics, clock=clock)
+                    self._sources[issuer.issuer] = shared
+                for iss, tenant in issuer.concrete_issuers:
+                    if iss in self._issuers:
+                        raise ConfigError("issuer", f"{iss!r} is configured twice")
+                    keys = shared
+                    if keys is None:  # a template with discovery: each tenant's own document
+                        tenant_issuer = replace(issuer, issuer=iss, tenants=(), tenant_claim=None)
+                        keys = key_source(tenant_issuer, cache=cache, metrics=metrics, clock=clock)
+                        self._sources[iss] = keys
+                    self._issuers[iss] = (issuer, keys, tenant)
             except ConfigError as exc:
                 raise exc.within(f"issuers[{index}]") from None
-            self._issuers[issuer.issuer] = (issuer, keys)
         self.service_tokens = service_tokens
         self.remote_user_claim = remote_user_claim
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
@@ -106,8 +126,12 @@ class Verifier:
 
     @property
     def key_sources(self) -> Mapping[str, KeySource]:
-        """Each issuer's key source, by issuer URL (read by :mod:`wsgi_jwt_guard.health`)."""
-        return MappingProxyType({iss: source for iss, (_, source) in self._issuers.items()})
+        """Each issuer's key source, by issuer URL (read by :mod:`wsgi_jwt_guard.health`).
+
+        A multi-tenant issuer has one source under its template, or with
+        ``discovery`` one per tenant under each tenant's issuer URL.
+        """
+        return MappingProxyType(self._sources)
 
     # The clock under its former name, for code that replaced ``verifier.now``.
     @property
@@ -173,7 +197,7 @@ class Verifier:
         entry = self._issuers.get(iss) if isinstance(iss, str) else None
         if entry is None:
             raise InvalidToken("the token's issuer is not trusted")
-        issuer, keys = entry
+        issuer, keys, tenant = entry
         if jws.alg not in issuer.algorithms:
             raise InvalidToken("the token's algorithm is not allowed for its issuer")
         key = keys.find(jws.kid, jws.alg)
@@ -187,9 +211,22 @@ class Verifier:
         subject = check_subject(claims)
         if self.remote_user_claim != "sub":
             subject = check_subject(claims, self.remote_user_claim)
-        for name in issuer.required_claims:
-            if name not in claims:
+        for name, path in zip(issuer.required_claims, issuer.required_paths, strict=True):
+            if not has_claim(claims, path):
                 raise InvalidToken(f"the token lacks the required {name!r} claim")
+        if tenant is not None and issuer.tenant_path is not None:
+            held = claim_at(claims, issuer.tenant_path)
+            if type(held) is not str or held != tenant:
+                raise InvalidToken(
+                    f"the token's {issuer.tenant_claim!r} claim is not the tenant of its issuer"
+                )
         return Identity(
-            subject, MappingProxyType(claims), issuer.issuer, "user", source, exp, token
+            subject,
+            MappingProxyType(claims),
+            iss,  # the concrete issuer, a template's tenant filled in
+            "user",
+            source,
+            exp,
+            token,
+            granted_scopes(claims, issuer.scope_paths),
         )
