@@ -838,6 +838,28 @@ def test_required_claims_may_be_paths(guarded: Callable[..., Guarded], ec_key: S
     assert_refused(guard.get(token), token, guard, "lacks the required 'realm_access.roles' claim")
 
 
+@pytest.mark.parametrize(
+    ("claims", "accepted"),
+    [
+        pytest.param({"typ": "Bearer", "ext": {"tier": "gold"}}, True, id="both"),
+        pytest.param({"typ": "ID", "ext": {"tier": "gold"}}, False, id="other-value"),
+        pytest.param({"ext": {"tier": "gold"}}, False, id="missing"),
+        pytest.param({"typ": "Bearer", "ext": {"tier": ["gold"]}}, True, id="in-a-list"),
+        pytest.param({"typ": "Bearer", "ext": "gold"}, False, id="not-an-object"),
+    ],
+)
+def test_required_claims_may_require_values(
+    guarded: Callable[..., Guarded], ec_key: SigningKey, claims: dict[str, Any], accepted: bool
+) -> None:
+    required = {"typ": "Bearer", "ext.tier": "gold"}
+    guard = guarded(issuers=[issuer(ec_key, required_claims=required)])
+    token = ec_key.token(**claims)
+    if accepted:
+        assert_accepted(guard.get(token), guard)
+    else:
+        assert_refused(guard.get(token), token, guard, "claim is not as required")
+
+
 def test_scope_claims_choose_where_scopes_are_read(
     guarded: Callable[..., Guarded], ec_key: SigningKey
 ) -> None:

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cachelib import BaseCache
 
-from .claims import SCOPE_CLAIMS, claim_path
+from .claims import SCOPE_CLAIMS, ClaimRequirement, claim_path, claim_requirements
 from .clock import Clock, system_clock
 from .discovery import Discovery
 from .errors import ConfigError
@@ -103,8 +103,10 @@ class Issuer(Settings):
     #: empty means any. Compared case-insensitively, ``application/`` optional.
     token_types: Sequence[str] = ()
     #: Claims every token of this issuer must carry (beyond ``exp`` and ``sub``),
-    #: by claim path (``realm_access.roles``; see :func:`~wsgi_jwt_guard.claims.claim_path`).
-    required_claims: Sequence[str] = ()
+    #: by claim path (``realm_access.roles``; see :func:`~wsgi_jwt_guard.claims.claim_path`):
+    #: a list of paths that must be present, or a table of paths to the values
+    #: they must hold, as a rule's ``claims`` (``{ typ = "Bearer" }``). Failing is 401.
+    required_claims: Sequence[str] | Mapping[str, Any] = ()
     #: The claims this issuer's tokens carry scopes in, by claim path: each a
     #: space-separated string or a list of strings; a rule's ``scopes`` are
     #: looked up in their union. ``["permissions"]`` for Auth0 RBAC alone.
@@ -127,6 +129,7 @@ class Issuer(Settings):
     #: ``required_claims``, ``scope_claims`` and ``tenant_claim`` split into
     #: path segments once, for the verifier (not settings).
     required_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
+    required_values: tuple[ClaimRequirement, ...] = field(init=False, repr=False, compare=False)
     scope_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     tenant_path: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
 
@@ -150,7 +153,9 @@ class Issuer(Settings):
             algorithms=algorithms,
             audience=strings(self.audience, "audience", allow_one=True),
             token_types=tuple(_media_type(t) for t in token_types),
-            required_claims=strings(self.required_claims, "required_claims"),
+            required_claims=dict(self.required_claims)
+            if isinstance(self.required_claims, Mapping)
+            else strings(self.required_claims, "required_claims"),
             scope_claims=strings(self.scope_claims, "scope_claims", allow_one=True),
             tenants=_tenants(self.issuer, self.tenants),
             tenant_claim=optional_text(self.tenant_claim, "tenant_claim", "a claim name"),
@@ -165,11 +170,16 @@ class Issuer(Settings):
             pem_file=optional_text(self.pem_file, "pem_file", "a file name"),
             ca_bundle=optional_text(self.ca_bundle, "ca_bundle", "a file name"),
         )
+        required = self.required_claims
         self._settle(
-            required_paths=tuple(
-                claim_path(name, f"required_claims[{index}]")
-                for index, name in enumerate(self.required_claims)
+            required_paths=()
+            if isinstance(required, Mapping)
+            else tuple(
+                claim_path(name, f"required_claims[{index}]") for index, name in enumerate(required)
             ),
+            required_values=claim_requirements(required, "required_claims")
+            if isinstance(required, Mapping)
+            else (),
             scope_paths=tuple(
                 claim_path(name, f"scope_claims[{index}]")
                 for index, name in enumerate(self.scope_claims)

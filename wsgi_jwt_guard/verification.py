@@ -211,9 +211,13 @@ class Verifier:
         subject = check_subject(claims)
         if self.remote_user_claim != "sub":
             subject = check_subject(claims, self.remote_user_claim)
-        for name, path in zip(issuer.required_claims, issuer.required_paths, strict=True):
+        # required_paths is empty when required_claims is a table (required_values).
+        for name, path in zip(issuer.required_claims, issuer.required_paths, strict=False):
             if not has_claim(claims, path):
                 raise InvalidToken(f"the token lacks the required {name!r} claim")
+        for requirement in issuer.required_values:
+            if not requirement.met_by(claims):
+                raise InvalidToken(f"the token's {requirement.key!r} claim is not as required")
         if tenant is not None and issuer.tenant_path is not None:
             held = claim_at(claims, issuer.tenant_path)
             if type(held) is not str or held != tenant:
