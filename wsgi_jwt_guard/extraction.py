@@ -28,8 +28,9 @@ Tokens longer than ``max_size`` characters are refused before any parsing.
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from typing import TYPE_CHECKING
 
 from .errors import ConfigError, InvalidRequest, InvalidToken
@@ -56,6 +57,10 @@ AMBIENT_SOURCES: frozenset[TokenSource] = frozenset({"cookie", "custom-header"})
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 _BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
+# "Bearer " in every case, the start of _BEARER as a set: one lookup.
+_BEARER_SCHEMES = frozenset(
+    map("".join, itertools.product(*zip("bearer ", "BEARER ", strict=True)))
+)
 
 
 class TokenHeaders:
@@ -81,11 +86,26 @@ class TokenHeaders:
         return "the token cookie"
 
 
-def bearer_token(environ: WSGIEnvironment, max_size: int) -> str | None:
-    """The token of the ``Authorization`` header; ``None`` if there is no header."""
+def bearer_token(
+    environ: WSGIEnvironment, max_size: int, verified: Container[str] = ()
+) -> str | None:
+    """The token of the ``Authorization`` header; ``None`` if there is no header.
+
+    ``verified`` holds tokens that verified before (the verifier's token cache),
+    so passed :func:`~wsgi_jwt_guard.jws.parse`: three base64url segments, one
+    token68 already. A value that is exactly ``Bearer``, spaces and one of them
+    needs no character-by-character check; anything else takes the full one.
+    The answer is the same either way.
+    """
     value: str | None = environ.get("HTTP_AUTHORIZATION")
     if value is None:
         return None
+    if len(value) <= max_size + 32:
+        value = value.strip(" \t")
+        if value[:7] in _BEARER_SCHEMES:
+            token = value[7:].lstrip(" ")
+            if token in verified and len(token) <= max_size:
+                return token
     malformed = "the Authorization header must be 'Bearer <token>'"
     return _header_token(value, _BEARER, malformed, max_size, "header")
 
@@ -140,14 +160,16 @@ def extract_token(
     cookie_name: str | None,
     max_size: int,
     header_keys: Sequence[str] = (),
+    verified: Container[str] = (),
 ) -> tuple[str, TokenSource] | None:
     """The request's token and where it came from, or ``None`` if it carries none.
 
     ``cookie_name`` is ``None`` on routes (or guards) that do not accept the
-    cookie; ``header_keys`` are the environ keys of the custom token headers.
+    cookie; ``header_keys`` are the environ keys of the custom token headers;
+    ``verified``, tokens known to be well-formed (see :func:`bearer_token`).
     """
     environ = request.environ
-    token = bearer_token(environ, max_size)
+    token = bearer_token(environ, max_size, verified)
     if token is not None:
         return token, "header"
     for key in header_keys:

@@ -111,7 +111,9 @@ class RequestView:
 def _split_cookies(header: str) -> dict[str, list[str]]:
     """Every ``name=value`` pair of a ``Cookie`` header; linear in its length."""
     cookies: dict[str, list[str]] = {}
-    for pair in header.split(";"):
+    # str.split(";") compares character by character; the test for ";" runs in
+    # memchr, and a header of one cookie (a long token) needs no split.
+    for pair in header.split(";") if ";" in header else (header,):
         name, equals, value = pair.partition("=")
         if not equals:
             continue  # a nameless cookie: never one of ours
@@ -156,6 +158,17 @@ def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 
         return "/"
     if path[0] != "/":
         raise UnsafePath("the request path must start with '/'")
+    if (
+        "%" not in path
+        and "//" not in path
+        and "/." not in path
+        and "\\" not in path
+        and path.isascii()
+        and path.isprintable()
+    ):
+        # Nothing UNSAFE_PATH could match (printable ASCII has no control
+        # character), found by C substring scans: most paths end here.
+        return path
     found = UNSAFE_PATH.search(path)
     if found is None and not path.isascii():
         # Full-width dots, slashes and backslashes become ASCII under NFKC.

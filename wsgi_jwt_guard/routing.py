@@ -106,6 +106,8 @@ class Rule(Settings):
     #: Failing is 403.
     scopes: Collection[str] = ()
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
+    #: Whether any exemption (path or method) can change the policy.
+    _exempting: bool = field(init=False, repr=False, compare=False)
     _claims: tuple[ClaimRequirement, ...] = field(init=False, repr=False, compare=False)
     _claims_any: tuple[tuple[ClaimRequirement, ...], ...] = field(
         init=False, repr=False, compare=False
@@ -144,6 +146,7 @@ class Rule(Settings):
             raise ConfigError("claims_any", "an empty table would be met by every token")
         self._settle(
             _patterns=tuple(patterns),
+            _exempting=bool(patterns or exempt),
             _claims=claim_requirements(self.claims, "claims"),
             _claims_any=alternatives,
             claims_any=tuple(dict(table) for table in self.claims_any),
@@ -240,7 +243,7 @@ class RouteTable:
         """The rule and policy for a request; :class:`UnsafePath` if its path is ambiguous."""
         path = request.path
         rule = self.match(path)
-        policy = _policy(rule, path, request)
+        policy = _policy(rule, path, request) if rule._exempting else rule.policy
         if ";" in path:
             # Servlet containers (and proxies to them) drop ";params" from each
             # segment; refuse when that reading would take another route.

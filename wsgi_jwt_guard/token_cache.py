@@ -128,6 +128,10 @@ class TokenCache:
             if len(entries) > self.maxsize:
                 entries.popitem(last=False)
 
+    def counters(self) -> dict[str, int]:
+        """The counters by their :mod:`~wsgi_jwt_guard.metrics` names."""
+        return {"token_cache.hit": self.hits, "token_cache.miss": self.misses}
+
     def clear(self) -> None:
         """Forget every entry (the counters are kept)."""
         with self._lock:
