@@ -200,6 +200,9 @@ class ClaimRequirement:
                 have = have.get(segment)
         if have is None:
             return False
+        values = self.values
+        if len(values) == 1:  # the common case, without an iterator
+            return _holds(have, values[0])
         # Loops, not any()/all(): no generator object on every request.
         if self.any:
             for value in self.values:  # noqa: SIM110

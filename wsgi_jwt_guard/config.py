@@ -21,7 +21,10 @@ arguments, read from its signature (every key optional except where noted)::
     algorithms = ["ES256"]
     leeway = 0
     token_types = ["vnd.backstage.user"]
-    required_claims = ["ent"]
+    required_claims = ["ent"]          # claim paths, or a table of values: { typ = "Bearer" }
+    scope_claims = ["scope", "scp", "permissions"]
+    # issuer = "https://login.microsoftonline.com/{tenant}/v2.0", with
+    # tenants = ["<tenant id>"] and tenant_claim = "tid": a multi-tenant issuer
 
     [service_tokens]
     secrets = ["<base64 secret, 32+ characters>"]   # first signs, all verify
@@ -52,6 +55,7 @@ arguments, read from its signature (every key optional except where noted)::
     [routes]
     "/api/auth" = "public"             # a bare policy, or a table:
     "/api/techdocs" = { policy = "protected", unless = ['/api/techdocs/static/docs/.+\\.css'] }
+    "/api/admin" = { claims = { "realm_access.roles" = "admin" }, scopes = ["admin"] }
 
 How a keyword becomes a key (:func:`schema`): one whose type is plain data
 (strings, numbers, booleans, lists and tables of them) is the key of the same

@@ -180,9 +180,10 @@ class Rule(Settings):
         if identity.kind not in self.tokens:
             raise InsufficientScope(f"{identity.kind} tokens are not accepted on this route")
         claims = identity.claims
-        for requirement in self._claims:
-            if not requirement.met_by(claims):
-                raise InsufficientScope(f"token lacks the required {requirement.key!r} claim")
+        if self._claims:  # tested first: no iterator on the rules without claims
+            for requirement in self._claims:
+                if not requirement.met_by(claims):
+                    raise InsufficientScope(f"token lacks the required {requirement.key!r} claim")
         if self._claims_any and not any(
             all(requirement.met_by(claims) for requirement in alternative)
             for alternative in self._claims_any
