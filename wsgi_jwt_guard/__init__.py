@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 
 from .apikeys import APIKey
+from .backstage import BackstageSettings
 from .caches import SharedCache
 from .config import from_config, load_config
 from .cookies import CookieSettings
@@ -54,6 +55,7 @@ __all__ = [
     "ENVIRON_KEY",
     "APIKey",
     "AuthenticationError",
+    "BackstageSettings",
     "CORSSettings",
     "CSRFSettings",
     "ConfigError",

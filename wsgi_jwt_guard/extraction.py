@@ -13,6 +13,8 @@ Sources, in order:
 3. The token cookie, on routes that accept it, read as browsers write it
    (:meth:`~wsgi_jwt_guard.request.RequestView.cookie`). The same name sent
    twice with different values (cookie tossing from a sibling domain) is refused.
+4. Backstage's ``backstage-auth`` cookie, in Backstage mode on routes with
+   ``user_cookie`` (:mod:`wsgi_jwt_guard.backstage`), read the same way.
 
 The ``Authorization`` header is the caller's explicit choice: a browser never
 adds it on its own, and no other site can make it. The other two are
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 #: Sources a browser or a proxy attaches without the caller's code asking.
-AMBIENT_SOURCES: frozenset[TokenSource] = frozenset({"cookie", "custom-header"})
+AMBIENT_SOURCES: frozenset[TokenSource] = frozenset({"cookie", "custom-header", "backstage-cookie"})
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
@@ -130,7 +132,9 @@ def _too_long(max_size: int, source: TokenSource) -> InvalidToken:
     return InvalidToken(f"the token is longer than {max_size} characters", source=source)
 
 
-def cookie_token(request: RequestView, name: str, max_size: int) -> str | None:
+def cookie_token(
+    request: RequestView, name: str, max_size: int, source: TokenSource = "cookie"
+) -> str | None:
     """The value of the token cookie, ``None`` if absent or empty."""
     values = set(request.cookie(name))
     values.discard("")
@@ -140,7 +144,7 @@ def cookie_token(request: RequestView, name: str, max_size: int) -> str | None:
         raise InvalidRequest(f"the {name!r} cookie was sent more than once")
     token = values.pop()
     if len(token) > max_size:
-        raise _too_long(max_size, "cookie")
+        raise _too_long(max_size, source)
     return token
 
 
@@ -161,12 +165,15 @@ def extract_token(
     max_size: int,
     header_keys: Sequence[str] = (),
     verified: Container[str] = (),
+    user_cookie: str | None = None,
 ) -> tuple[str, TokenSource] | None:
     """The request's token and where it came from, or ``None`` if it carries none.
 
     ``cookie_name`` is ``None`` on routes (or guards) that do not accept the
     cookie; ``header_keys`` are the environ keys of the custom token headers;
-    ``verified``, tokens known to be well-formed (see :func:`bearer_token`).
+    ``verified``, tokens known to be well-formed (see :func:`bearer_token`);
+    ``user_cookie``, Backstage's ``backstage-auth`` cookie on routes that accept
+    it (``user_cookie = true``), tried after the token cookie.
     """
     environ = request.environ
     token = bearer_token(environ, max_size, verified)
@@ -180,4 +187,8 @@ def extract_token(
         token = cookie_token(request, cookie_name, max_size)
         if token is not None:
             return token, "cookie"
+    if user_cookie is not None:
+        token = cookie_token(request, user_cookie, max_size, "backstage-cookie")
+        if token is not None:
+            return token, "backstage-cookie"
     return None

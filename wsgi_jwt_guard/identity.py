@@ -28,12 +28,17 @@ __all__ = ["ENVIRON_KEY", "Identity", "TokenKind", "TokenSource", "get_identity"
 ENVIRON_KEY = "wsgi_jwt_guard.identity"
 
 #: ``user``: signed by a configured issuer; ``service``: an HS256 service token;
-#: ``static``: a configured API key (:mod:`wsgi_jwt_guard.apikeys`).
-TokenKind = Literal["user", "service", "static"]
+#: ``static``: a configured API key (:mod:`wsgi_jwt_guard.apikeys`). Backstage
+#: mode (:mod:`wsgi_jwt_guard.backstage`) adds ``plugin`` (another plugin's own
+#: token), ``on-behalf-of`` (a plugin's token for a user: the subject is the
+#: user, the ``actor`` the plugin) and ``limited-user`` (Backstage's cookie
+#: token, only on routes with ``user_cookie``).
+TokenKind = Literal["user", "service", "static", "plugin", "on-behalf-of", "limited-user"]
 #: ``header``: ``Authorization: Bearer``; ``cookie``: the token cookie;
 #: ``custom-header``: one of the guard's ``token_headers`` (an identity-aware
-#: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``).
-TokenSource = Literal["header", "cookie", "custom-header"]
+#: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``); ``backstage-cookie``:
+#: Backstage's ``backstage-auth`` cookie (:mod:`wsgi_jwt_guard.backstage`).
+TokenSource = Literal["header", "cookie", "custom-header", "backstage-cookie"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ class Identity:
     #: union of ``scope`` and ``scp`` (space-separated strings or lists) and
     #: ``permissions`` (a list); an issuer's ``scope_claims`` can name others.
     scopes: frozenset[str] | None = None
+    #: Who sent the request for the subject: the calling plugin (``plugin:<id>``)
+    #: of a Backstage ``on-behalf-of`` token; ``None`` when the subject sent it.
+    actor: str | None = None
 
     def __post_init__(self) -> None:
         if self.scopes is None:

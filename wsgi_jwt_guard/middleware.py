@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from cachelib import BaseCache
 
 from .apikeys import APIKey, APIKeys
+from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .cookies import CookieSettings, TokenCookie, shared_cacheable
@@ -85,35 +86,29 @@ class JWTGuard:
     :param routes: path prefix -> policy name or :class:`~wsgi_jwt_guard.routing.Rule`.
     :param default: the policy of paths no route matches; ``protected`` fails closed.
     :param cookie: the token cookie's name and attributes.
-    :param csrf: how unsafe requests authenticated by the cookie prove they come
-        from this site (default: same-origin ``Origin``/``Sec-Fetch-Site``, else 403).
+    :param csrf: how unsafe requests authenticated by a cookie prove they are same-site.
     :param token_headers: headers a proxy sets to a bare JWT (``X-Goog-IAP-JWT-Assertion``),
         tried before the cookie; ambient, like the cookie (CSRF-checked).
-    :param mount: the ``SCRIPT_NAME`` the guard runs under (``/api`` inside a
-        ``DispatcherMiddleware`` mount or behind a server's configured prefix);
-        a request with any other ``SCRIPT_NAME`` is refused with 400. Routes
-        are matched on ``mount + PATH_INFO``.
-    :param max_path_length: longer ``PATH_INFO`` values are refused with 414
-        before any other work; 8 KiB is twice gunicorn's whole request line.
+    :param mount: the ``SCRIPT_NAME`` the guard runs under (``/api`` in a ``DispatcherMiddleware``
+        or a server's prefix); any other is refused (400). Routes match ``mount + PATH_INFO``.
+    :param max_path_length: longer ``PATH_INFO`` is refused with 414 before any other work.
     :param cors: answer CORS preflights in the guard (:mod:`wsgi_jwt_guard.cors`);
         required by ``unless_methods = ["OPTIONS"]``.
-    :param max_token_size: longer tokens are refused unparsed; 8 KiB fits any
-        real JWT and bounds the work an attacker can cause.
+    :param max_token_size: longer tokens are refused unparsed; 8 KiB fits any real JWT.
     :param remote_user_claim: the claim copied to ``REMOTE_USER``.
     :param realm: the ``realm`` of ``WWW-Authenticate`` challenges.
     :param cache: a ``cachelib`` cache for JWKS documents and revocations (default: per
         process); a :class:`~wsgi_jwt_guard.caches.SharedCache` with ``secrets`` signs entries.
-    :param api_keys: static API keys (:mod:`wsgi_jwt_guard.apikeys`), accepted
-        from the ``Authorization`` header and custom token headers, never the cookie.
-    :param revocations: revoked tokens and subjects to refuse
-        (:mod:`wsgi_jwt_guard.revocation`); also at ``guard.revocations``.
-    :param on_event: called with a counter's name on every increment of
-        :attr:`metrics` (see :mod:`wsgi_jwt_guard.metrics`), e.g. to feed statsd.
+    :param api_keys: static API keys (:mod:`wsgi_jwt_guard.apikeys`), never read from a cookie.
+    :param revocations: revoked tokens and subjects to refuse (:mod:`wsgi_jwt_guard.revocation`).
+    :param on_event: called with a counter's name on each increment of :attr:`metrics` (statsd).
     :param token_cache_size: verified tokens remembered per process, so a repeat token
         skips the signature check (:mod:`wsgi_jwt_guard.token_cache`); ``0``: off.
     :param token_cache_max_age: seconds before a remembered token is verified again (never
         past ``exp``): how long it outlives its key's removal. ``None``: until ``exp``.
     :param clock: the time, for everything the guard builds (:mod:`wsgi_jwt_guard.clock`).
+    :param backstage: Backstage mode (:mod:`wsgi_jwt_guard.backstage`): plugin, on-behalf-of
+        and limited-user tokens, the cookie endpoint at ``<mount>/.backstage/auth/v1/cookie``.
     """
 
     def __init__(
@@ -140,6 +135,7 @@ class JWTGuard:
         token_cache_size: int = 10_000,
         token_cache_max_age: float | None = 300.0,
         clock: Clock = system_clock,
+        backstage: BackstageSettings | None = None,
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
         text(remote_user_claim, "remote_user_claim", "a claim name")
@@ -164,6 +160,7 @@ class JWTGuard:
         self.verifier = Verifier(
             issuers,
             service_tokens,
+            backstage=backstage,
             remote_user_claim=remote_user_claim,
             cache=self.cache,
             metrics=self.metrics,
@@ -187,6 +184,9 @@ class JWTGuard:
         self.revocations = (
             None if revocations is None else instance(revocations, "revocations", Revocations)
         )
+        self.cookie_endpoint = cookie_endpoint(
+            backstage, self.verifier, self.mount, self.max_token_size, self.revocations
+        )
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub. (A view of the keys & a set looks up only the set's four.)
@@ -201,6 +201,8 @@ class JWTGuard:
                 self.metrics.increment("requests.preflight")
                 start_response("204 No Content", headers)
                 return []
+            if self.cookie_endpoint is not None and self.cookie_endpoint.handles(request):
+                return self.cookie_endpoint(request, start_response)  # Backstage's, in the guard
             identity = self._authenticate(request)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
@@ -231,13 +233,13 @@ class JWTGuard:
         rule, policy = self.routes.resolve(request)
         if policy == "public":
             return None
-        cookie_name = self.cookie.name if self.cookie.enabled and rule.cookie else None
         found = extract_token(
             request,
-            cookie_name=cookie_name,
+            cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
             max_size=self.max_token_size,
             header_keys=self.token_headers.keys,
             verified=self.verifier.token_cache,
+            user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
         )
         if found is None:
             if policy == "optional":
@@ -248,7 +250,7 @@ class JWTGuard:
             check_request(request, self.csrf, self.token_headers.credential(request.environ))
         try:
             identity = None
-            if self._has_api_keys and source != "cookie":
+            if self._has_api_keys and source not in ("cookie", "backstage-cookie"):
                 identity = self.api_keys.identify(token, source, request.path)
             if identity is None:
                 identity = self.verifier.verify(token, source)

@@ -59,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .claims import ClaimRequirement, claim_requirements
-from .errors import ConfigError, InsufficientScope, UnsafePath
+from .errors import ConfigError, InsufficientScope, InvalidToken, UnsafePath
 from .identity import Identity, TokenKind
 from .request import UNSAFE_PATH
 from .validation import Settings, flag, names, one_of, strings
@@ -91,6 +91,7 @@ class Rule(Settings):
     #: Whether the token cookie is accepted here (the ``Authorization`` header always is).
     cookie: bool = True
     #: Which token kinds this route accepts; another kind is refused with 403.
+    #: A ``limited-user`` token is refused with 401 unless ``user_cookie`` is on.
     tokens: Collection[TokenKind] = TOKEN_KINDS  # type: ignore[assignment]
     #: Claims the token must carry, all of them, keyed by claim path
     #: (``realm_access.roles``; a name holding dots in double quotes,
@@ -105,6 +106,10 @@ class Rule(Settings):
     #: a list) or ``permissions`` (a list), or the issuer's ``scope_claims``.
     #: Failing is 403.
     scopes: Collection[str] = ()
+    #: Backstage mode: accept Backstage's ``backstage-auth`` cookie here, and the
+    #: limited-user token it holds (as cookie or bearer), as Backstage's
+    #: ``allow: 'user-cookie'`` does (:mod:`wsgi_jwt_guard.backstage`).
+    user_cookie: bool = False
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     #: Whether any exemption (path or method) can change the policy.
     _exempting: bool = field(init=False, repr=False, compare=False)
@@ -152,10 +157,13 @@ class Rule(Settings):
             claims_any=tuple(dict(table) for table in self.claims_any),
             unless_methods=exempt,
             cookie=flag(self.cookie, "cookie"),
+            user_cookie=flag(self.user_cookie, "user_cookie"),
             tokens=names(tokens, "tokens", TOKEN_KINDS),
             claims=dict(self.claims),
             scopes=_scopes(self.scopes),
         )
+        if self.user_cookie and "limited-user" not in self.tokens:
+            raise ConfigError("tokens", "user_cookie accepts limited-user tokens: list them too")
 
     @property
     def answers_preflight(self) -> bool:
@@ -177,6 +185,9 @@ class Rule(Settings):
 
     def authorize(self, identity: Identity) -> None:
         """Raise :class:`InsufficientScope` unless this route accepts ``identity``."""
+        if identity.kind == "limited-user" and not self.user_cookie:
+            # Backstage's "Illegal limited user token": a 401, as a bad token.
+            raise InvalidToken("a limited user token is accepted only where user_cookie is on")
         if identity.kind not in self.tokens:
             raise InsufficientScope(f"{identity.kind} tokens are not accepted on this route")
         claims = identity.claims

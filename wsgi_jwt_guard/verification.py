@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from cachelib import BaseCache
 
+from .backstage import BACKSTAGE_TYPES, BackstageSettings, BackstageTokens
 from .claims import (
     check_audience,
     check_subject,
@@ -77,6 +78,7 @@ class Verifier:
         issuers: Sequence[Issuer] = (),
         service_tokens: ServiceTokens | None = None,
         *,
+        backstage: BackstageSettings | None = None,
         remote_user_claim: str = "sub",
         cache: BaseCache | None = None,
         metrics: Metrics | None = None,
@@ -88,6 +90,10 @@ class Verifier:
             raise ConfigError("issuers", "expected a list of Issuer objects")
         if service_tokens is not None and not isinstance(service_tokens, ServiceTokens):
             raise ConfigError("service_tokens", "expected a ServiceTokens object")
+        if backstage is not None:
+            if not isinstance(backstage, BackstageSettings):
+                raise ConfigError("backstage", "expected a BackstageSettings object")
+            issuers = backstage.with_user_issuer(issuers)
         if not issuers and service_tokens is None:
             raise ConfigError("issuers", "configure at least one issuer or [service_tokens]")
         whole(token_cache_size, "token_cache_size")
@@ -119,6 +125,18 @@ class Verifier:
             except ConfigError as exc:
                 raise exc.within(f"issuers[{index}]") from None
         self.service_tokens = service_tokens
+        #: Backstage's plugin, on-behalf-of and limited-user tokens, if configured.
+        self.backstage = None
+        if backstage is not None:
+            user_issuer = self._issuers[backstage.auth_issuer][0]
+            self.backstage = BackstageTokens(
+                backstage,
+                user_issuer,
+                self._sources[user_issuer.issuer],
+                cache=cache,
+                metrics=metrics,
+                clock=clock,
+            )
         self.remote_user_claim = remote_user_claim
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
         self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
@@ -153,6 +171,8 @@ class Verifier:
             jws = parse(token, known)
             if jws.alg == "HS256":
                 identity = self._service_identity(jws, token, source, now)
+            elif self.backstage is not None and jws.header.get("typ") in BACKSTAGE_TYPES:
+                identity = self.backstage.verify(jws, token, source, now)
             else:
                 identity = self._user_identity(jws, token, source, now)
             # Verified: remember it, and its header for the next token.

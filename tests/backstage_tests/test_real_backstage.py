@@ -17,7 +17,8 @@ Three kinds of facts are pinned, so a change in Backstage or in the guard shows:
   Issue 13's Backstage mode is built on these.
 * Where Backstage itself accepts each kind (``/api/target/whoami`` and its
   ``user-cookie`` sibling): the behaviour the guard's Backstage mode must match.
-  And that the guard refuses every kind but the user token today.
+  And that the guard, without Backstage mode, refuses every kind but the user
+  token (``test_backstage_mode.py`` tests the mode).
 """
 
 from __future__ import annotations
@@ -332,7 +333,7 @@ def test_where_backstage_accepts_each_kind(
         assert response.json() == expected
 
 
-# -- what the guard does with them today ------------------------------------------
+# -- what the guard does with them without Backstage mode --------------------------
 
 
 @pytest.mark.parametrize(
@@ -344,12 +345,11 @@ def test_where_backstage_accepts_each_kind(
         pytest.param("limited", "cookie", id="limited-cookie"),
     ],
 )
-def test_guard_refuses_other_kinds_today(
+def test_guard_without_backstage_mode_refuses_other_kinds(
     guard: Client, backstage: Backstage, user_token: str, kind: str, send: str
 ) -> None:
-    # Issue 13's Backstage mode will change this: plugin and on-behalf-of tokens
-    # verified with the calling plugin's keys, the limited token in the
-    # `backstage-auth` cookie on routes that opt in. Today none carries `iss`.
+    # An issuer alone trusts tokens by `iss`, and none of these carries one;
+    # BackstageSettings (test_backstage_mode.py) verifies them.
     token = _token(backstage, user_token, kind)
     headers = bearer(token) if send == "bearer" else cookie(token, COOKIE_NAME)
     response = guard.get("/api/target/whoami", headers=headers)
