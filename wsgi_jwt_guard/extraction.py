@@ -42,6 +42,7 @@ from .validation import header_key
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
+    from .issuers import Issuer
     from .request import RequestView
 
 __all__ = [
@@ -54,11 +55,16 @@ __all__ = [
 ]
 
 #: Sources a browser or a proxy attaches without the caller's code asking.
-AMBIENT_SOURCES: frozenset[TokenSource] = frozenset({"cookie", "custom-header", "backstage-cookie"})
+AMBIENT_SOURCES: frozenset[TokenSource] = frozenset(
+    {"cookie", "custom-header", "backstage-cookie", "edge-cookie"}
+)
 
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 _BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
+# AWS ALB pads each segment (the verifier accepts that from ALB issuers only).
+_PADDED_JWT = re.compile(r"([A-Za-z0-9\-_]+={0,2}\.[A-Za-z0-9\-_]+={0,2}\.[A-Za-z0-9\-_]+={0,2})")
+_PADDED_HEADERS = frozenset({"HTTP_X_AMZN_OIDC_DATA"})
 # "Bearer " in every case, the start of _BEARER as a set: one lookup.
 _BEARER_SCHEMES = frozenset(
     map("".join, itertools.product(*zip("bearer ", "BEARER ", strict=True)))
@@ -68,14 +74,27 @@ _BEARER_SCHEMES = frozenset(
 class TokenHeaders:
     """The ``token_headers`` setting: header names and their environ keys, in order."""
 
-    __slots__ = ("keys", "names")
+    __slots__ = ("cookies", "keys", "names")
 
-    def __init__(self, names: Sequence[str] = ()) -> None:
+    def __init__(self, names: Sequence[str] = (), issuers: Sequence[Issuer] = ()) -> None:
         if isinstance(names, str) or not isinstance(names, Sequence):
             raise ConfigError("token_headers", "expected a list of header names")
+        keys = [header_key(name, "token_headers") for name in names]
+        names = list(names)
+        # Then the issuers' own (edge presets'), each once.
+        for issuer in issuers:
+            if issuer.token_header is not None:
+                key = header_key(issuer.token_header, "token_header")
+                if key not in keys:
+                    keys.append(key)
+                    names.append(issuer.token_header)
         #: The WSGI environ keys, in the order they are tried.
-        self.keys = tuple(header_key(name, "token_headers") for name in names)
+        self.keys = tuple(keys)
         self.names = tuple(names)
+        #: The issuers' token cookies (Cloudflare Access's ``CF_Authorization``).
+        self.cookies = tuple(
+            dict.fromkeys(i.token_cookie for i in issuers if i.token_cookie is not None)
+        )
         if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(self.keys):
             raise ConfigError("token_headers", "Authorization and Cookie are read already")
 
@@ -155,7 +174,8 @@ def custom_header_token(environ: WSGIEnvironment, key: str, max_size: int) -> st
         return None
     # The shape also refuses repeated headers, which servers join with ",".
     malformed = "a token header must carry exactly one bare JWT"
-    return _header_token(value, _BARE_JWT, malformed, max_size, "custom-header")
+    shape = _PADDED_JWT if key in _PADDED_HEADERS else _BARE_JWT
+    return _header_token(value, shape, malformed, max_size, "custom-header")
 
 
 def extract_token(
@@ -166,6 +186,7 @@ def extract_token(
     header_keys: Sequence[str] = (),
     verified: Container[str] = (),
     user_cookie: str | None = None,
+    edge_cookies: Sequence[str] = (),
 ) -> tuple[str, TokenSource] | None:
     """The request's token and where it came from, or ``None`` if it carries none.
 
@@ -173,7 +194,9 @@ def extract_token(
     cookie; ``header_keys`` are the environ keys of the custom token headers;
     ``verified``, tokens known to be well-formed (see :func:`bearer_token`);
     ``user_cookie``, Backstage's ``backstage-auth`` cookie on routes that accept
-    it (``user_cookie = true``), tried after the token cookie.
+    it (``user_cookie = true``), tried after the token cookie; ``edge_cookies``,
+    the issuers' own cookies (:attr:`TokenHeaders.cookies`), tried after the
+    token headers and before the token cookie.
     """
     environ = request.environ
     token = bearer_token(environ, max_size, verified)
@@ -183,6 +206,10 @@ def extract_token(
         token = custom_header_token(environ, key, max_size)
         if token is not None:
             return token, "custom-header"
+    for name in edge_cookies:
+        token = cookie_token(request, name, max_size, "edge-cookie")
+        if token is not None:
+            return token, "edge-cookie"
     if cookie_name is not None:
         token = cookie_token(request, cookie_name, max_size)
         if token is not None:

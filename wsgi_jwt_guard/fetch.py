@@ -3,7 +3,7 @@
 Keys decide who gets in, and an issuer's endpoint is on someone else's
 network: a download that hangs, trickles, grows without end or is redirected
 elsewhere must fail quickly and cleanly instead. :class:`Downloader` does one
-thing, ``get_json(url)``, with
+thing, ``get_json(url)`` (or ``get_text(url)``), with
 
 * connect and read timeouts, and an overall deadline for the body (a server
   sending one byte a second never trips a read timeout);
@@ -124,13 +124,22 @@ class Downloader:
 
     def get_json(self, url: str) -> Downloaded:
         """The JSON document at ``url``; raises saying why it could not be had."""
+        body, max_age, url = self._get(url, "application/json")
+        return Downloaded(json.loads(body), max_age, url)
+
+    def get_text(self, url: str) -> Downloaded:
+        """The UTF-8 text at ``url`` (a PEM key), as :attr:`Downloaded.document`."""
+        body, max_age, url = self._get(url, "*/*")
+        return Downloaded(body.decode("utf-8"), max_age, url)
+
+    def _get(self, url: str, accept: str) -> tuple[bytes, int | None, str]:
         for _ in range(_MAX_REDIRECTS + 1):
             with self.session.get(
                 url,
                 timeout=self.timeout,
                 allow_redirects=False,
                 stream=True,
-                headers={"Accept": "application/json"},
+                headers={"Accept": accept},
                 verify=self.ca_bundle if self.ca_bundle is not None else True,
             ) as response:
                 if response.is_redirect:
@@ -142,8 +151,7 @@ class Downloader:
                 if response.status_code != 200:
                     raise ValueError(f"HTTP {response.status_code}")
                 body = self._read(response)
-                max_age = _max_age(response.headers.get("Cache-Control", ""))
-                return Downloaded(json.loads(body), max_age, url)
+                return body, _max_age(response.headers.get("Cache-Control", "")), url
         raise ValueError(f"more than {_MAX_REDIRECTS} redirects")
 
     def _read(self, response: requests.Response) -> bytes:

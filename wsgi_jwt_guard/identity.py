@@ -38,7 +38,8 @@ TokenKind = Literal["user", "service", "static", "plugin", "on-behalf-of", "limi
 #: ``custom-header``: one of the guard's ``token_headers`` (an identity-aware
 #: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``); ``backstage-cookie``:
 #: Backstage's ``backstage-auth`` cookie (:mod:`wsgi_jwt_guard.backstage`).
-TokenSource = Literal["header", "cookie", "custom-header", "backstage-cookie"]
+#: ``edge-cookie``: an edge preset's cookie (Cloudflare Access's ``CF_Authorization``).
+TokenSource = Literal["header", "cookie", "custom-header", "backstage-cookie", "edge-cookie"]
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ from .errors import ConfigError
 from .fetch import Downloader, check_fetch_url
 from .jwks import JWKSClient
 from .keys import ALGORITHMS, KeySet, PinnedKey, pin_pem
+from .pemkeys import PEMKeysByKid
+from .presets import preset_settings
 from .refresh import RefreshPolicy
 from .validation import Settings, flag, optional_text, seconds, strings, text
 
@@ -65,6 +67,7 @@ __all__ = ["Issuer", "KeySource", "key_source"]
 #: relative to that file (``dataclasses.fields(Issuer)``, ``metadata["path"]``).
 PATH = {"path": True}
 
+_DEFAULT_ALGORITHMS = ("ES256", "RS256")
 # More leeway than this makes 'exp' meaningless.
 _MAX_LEEWAY = 300.0
 
@@ -80,7 +83,8 @@ class Issuer(Settings):
     """One trusted issuer: the ``iss`` it signs as, its keys and its claim rules."""
 
     #: Must equal the token's ``iss`` exactly (no trailing-slash or case folding).
-    issuer: str
+    #: Required, unless a ``preset`` fills it in.
+    issuer: str = ""
     jwks_uri: str | None = None
     #: Find ``jwks_uri`` by OIDC discovery; the document's ``issuer`` must equal ``issuer``.
     discovery: bool = False
@@ -96,7 +100,7 @@ class Issuer(Settings):
     #: Accepted ``aud`` values; empty means ``aud`` is not checked.
     audience: str | Sequence[str] = ()
     #: Allowed signature algorithms; each key is pinned to one of them.
-    algorithms: Sequence[str] = ("ES256", "RS256")
+    algorithms: Sequence[str] = _DEFAULT_ALGORITHMS
     #: Clock skew tolerated on ``exp``/``nbf``/``iat``, in seconds (at most 300).
     leeway: float = 0.0
     #: Accepted header ``typ`` values (``vnd.backstage.user``, ``at+jwt``);
@@ -132,8 +136,26 @@ class Issuer(Settings):
     required_values: tuple[ClaimRequirement, ...] = field(init=False, repr=False, compare=False)
     scope_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
     tenant_path: tuple[str, ...] | None = field(init=False, repr=False, compare=False)
+    #: An edge proxy's settings, filled in where not set explicitly:
+    #: ``aws-alb``, ``gcp-iap`` or ``cloudflare-access`` (see :mod:`wsgi_jwt_guard.presets`).
+    preset: str | None = None
+    #: A header carrying this issuer's bare tokens, read by the guard (an edge's;
+    #: ambient, CSRF-checked). Only the edge may be able to set it.
+    token_header: str | None = None
+    #: A cookie carrying this issuer's tokens (Cloudflare's ``CF_Authorization``).
+    token_cookie: str | None = None
+    #: ``cloudflare-access``: the team, for ``https://<team>.cloudflareaccess.com``.
+    team: str | None = None
+    #: Accepted values of the token header's ``signer`` (AWS ALB: the load
+    #: balancers' ARNs); empty means not checked.
+    signers: Sequence[str] = ()
+    #: ``aws-alb``: the load balancers' region (read from ``signers``).
+    region: str | None = None
+    #: Keys published one PEM per ``kid`` at this URL, ``{kid}`` replaced (AWS ALB).
+    pem_url: str | None = None
 
     def __post_init__(self) -> None:
+        self._settle(**preset_settings(self.preset, self._as_given()))
         algorithms = strings(self.algorithms, "algorithms")
         for name in algorithms:
             if name not in ALGORITHMS:
@@ -169,7 +191,15 @@ class Issuer(Settings):
             pem=optional_text(self.pem, "pem", "PEM text"),
             pem_file=optional_text(self.pem_file, "pem_file", "a file name"),
             ca_bundle=optional_text(self.ca_bundle, "ca_bundle", "a file name"),
+            token_header=optional_text(self.token_header, "token_header", "a header name"),
+            token_cookie=optional_text(self.token_cookie, "token_cookie", "a cookie name"),
+            signers=strings(self.signers, "signers", allow_one=True),
+            pem_url=optional_text(self.pem_url, "pem_url", "a URL with '{kid}'"),
         )
+        if self.team is not None and self.preset != "cloudflare-access":
+            raise ConfigError("team", "only with preset = 'cloudflare-access'")
+        if self.region is not None and self.preset != "aws-alb":
+            raise ConfigError("region", "only with preset = 'aws-alb'")
         required = self.required_claims
         self._settle(
             required_paths=()
@@ -190,12 +220,22 @@ class Issuer(Settings):
         )
         if self.tenant_claim is not None and not self.tenants:
             raise ConfigError("tenant_claim", "only for an issuer template with tenants")
-        sources = [self.jwks_uri is not None, self.discovery, self.has_static_keys]
+        sources = [
+            self.jwks_uri is not None,
+            self.discovery,
+            self.has_static_keys,
+            self.pem_url is not None,
+        ]
         if sum(sources) > 1:
             raise ConfigError(
-                "jwks_uri", "give one key source: jwks_uri, discovery = true, or static keys"
+                "jwks_uri",
+                "give one key source: jwks_uri, discovery = true, pem_url, or static keys",
             )
-        if self.jwks_uri is not None:
+        if self.pem_url is not None:
+            if self.pem_url.count("{kid}") != 1:
+                raise ConfigError("pem_url", "expected a URL with '{kid}' once")
+            self._check_uri("pem_url", self.pem_url.replace("{kid}", "kid"))
+        elif self.jwks_uri is not None:
             self._check_uri("jwks_uri", self.jwks_uri)
         elif self.discovery:
             for iss, _ in self.concrete_issuers:
@@ -205,6 +245,21 @@ class Issuer(Settings):
                 "issuer",
                 "no keys: set jwks_uri, discovery = true, keys, keys_file, pem or pem_file",
             )
+
+    def _as_given(self) -> dict[str, Any]:
+        """The fields a preset may fill, ``None`` where left at their defaults."""
+        names = ("issuer", "jwks_uri", "algorithms", "audience", "token_header", "token_cookie")
+        given: dict[str, Any] = {name: getattr(self, name) for name in names}
+        given.update(team=self.team, signers=self.signers, region=self.region, pem_url=self.pem_url)
+        given["has_keys"] = self.has_static_keys or self.discovery
+        if given["algorithms"] == _DEFAULT_ALGORITHMS:
+            given["algorithms"] = None
+        return given
+
+    @property
+    def accepts_padding(self) -> bool:
+        """Whether this issuer's tokens may pad their base64 (AWS ALB's do)."""
+        return self.preset == "aws-alb"
 
     def _check_uri(self, key: str, uri: object) -> None:
         try:
@@ -291,6 +346,16 @@ def key_source(
             raise ConfigError("ca_bundle", f"no such file: {ca_bundle!r}")
     if issuer.has_static_keys:
         return _static_keys(issuer)
+    if issuer.pem_url is not None:
+        return PEMKeysByKid(
+            issuer.pem_url,
+            issuer.algorithms,
+            cache=cache,
+            policy=issuer.jwks_refresh,
+            downloader=Downloader(ca_bundle=ca_bundle, max_bytes=16 * 1024),
+            clock=clock,
+            metrics=metrics,
+        )
     downloader = Downloader(ca_bundle=ca_bundle)
     discovery = None
     if issuer.discovery:

@@ -30,7 +30,7 @@ import json
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,9 +185,11 @@ def _json_value(text: str) -> Any:
     return value if end == len(text) else _DECODER.decode(text)
 
 
-def _json_object(segment: str, what: str) -> dict[str, Any]:
+def _json_object(
+    segment: str, what: str, decode: Callable[[str], bytes] = _b64url_decode
+) -> dict[str, Any]:
     try:
-        text = _b64url_decode(segment).decode("utf-8")
+        text = decode(segment).decode("utf-8")
         value = _json_value(text)
     except (ValueError, RecursionError):
         # json.JSONDecodeError and UnicodeDecodeError are ValueErrors too.
@@ -199,7 +201,22 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
     return value
 
 
-def parse(token: str, known_headers: Mapping[str, dict[str, Any]] | None = None) -> CompactJWS:
+def _padded_decode(segment: str) -> bytes:
+    """A segment with exactly the padding base64 calls for, or none (AWS ALB's tokens)."""
+    if segment.endswith("="):
+        unpadded = segment.rstrip("=")
+        if len(segment) % 4 or len(segment) - len(unpadded) > 2:
+            raise ValueError("not padded base64url")
+        segment = unpadded
+    return _b64url_decode(segment)
+
+
+def parse(
+    token: str,
+    known_headers: Mapping[str, dict[str, Any]] | None = None,
+    *,
+    padding: bool = False,
+) -> CompactJWS:
     """Split, decode and sanity-check ``token`` without verifying it.
 
     ``known_headers`` maps header segments (the exact base64url text) to what
@@ -207,15 +224,20 @@ def parse(token: str, known_headers: Mapping[str, dict[str, Any]] | None = None)
     tokens that verified: an issuer's tokens share a handful of headers, and a
     header that passed every check once passes them again, so its decoding is
     skipped. The returned ``header`` may then be shared: never mutate it.
+
+    ``padding`` also accepts segments padded with ``=`` as base64 pads them
+    (AWS ALB's tokens; the verifier allows it only for the ``aws-alb`` preset).
+    The signing input stays the token's text, padding included.
     """
     if not token.isascii() or token.count(".") != 2:
         raise InvalidToken("the token is not a compact JWS (three base64url segments)")
     head, body, signature_segment = token.split(".")
     known = known_headers.get(head) if known_headers else None
-    header = _json_object(head, "header") if known is None else known
-    claims = _json_object(body, "payload")
+    decode = _padded_decode if padding else _b64url_decode
+    header = _json_object(head, "header", decode) if known is None else known
+    claims = _json_object(body, "payload", decode)
     try:
-        signature = _b64url_decode(signature_segment)
+        signature = decode(signature_segment)
     except ValueError:
         raise InvalidToken("the token signature is not valid base64url") from None
     signing_input = token[: len(head) + 1 + len(body)].encode("ascii")

@@ -46,6 +46,7 @@ from .errors import ConfigError, InvalidToken, RequestRefused
 from .identity import Identity, TokenSource
 from .issuers import Issuer, KeySource, key_source
 from .jws import CompactJWS, parse
+from .presets import preset_subject
 from .service import ServiceTokens
 from .token_cache import TokenCache
 from .validation import seconds, whole
@@ -141,6 +142,7 @@ class Verifier:
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
         self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
         self._known_headers: dict[str, dict[str, object]] = {}
+        self._padding = any(issuer.accepts_padding for issuer in issuers)
 
     @property
     def key_sources(self) -> Mapping[str, KeySource]:
@@ -168,7 +170,10 @@ class Verifier:
             if identity is not None:
                 return identity
             known = self._known_headers
-            jws = parse(token, known)
+            padded = self._padding and "=" in token  # only an ALB issuer accepts it
+            jws = parse(token, known, padding=padded)
+            if padded and (jws.alg == "HS256" or jws.header.get("typ") in BACKSTAGE_TYPES):
+                raise InvalidToken("padded base64 is accepted only from AWS ALB")
             if jws.alg == "HS256":
                 identity = self._service_identity(jws, token, source, now)
             elif self.backstage is not None and jws.header.get("typ") in BACKSTAGE_TYPES:
@@ -218,6 +223,8 @@ class Verifier:
         if entry is None:
             raise InvalidToken("the token's issuer is not trusted")
         issuer, keys, tenant = entry
+        if not issuer.accepts_padding and "=" in token:
+            raise InvalidToken("padded base64 is accepted only from AWS ALB")
         if jws.alg not in issuer.algorithms:
             raise InvalidToken("the token's algorithm is not allowed for its issuer")
         key = keys.find(jws.kid, jws.alg)
@@ -225,10 +232,12 @@ class Verifier:
             raise InvalidToken("the token signature does not verify")
         if not issuer.accepts_type(jws.header.get("typ")):
             raise InvalidToken("the token's type ('typ') is not accepted")
+        if issuer.signers and jws.header.get("signer") not in issuer.signers:
+            raise InvalidToken("the token's 'signer' is not an accepted load balancer")
         exp = check_times(claims, now=now, leeway=issuer.leeway)
         if issuer.audience:
             check_audience(claims, issuer.audience)
-        subject = check_subject(claims)
+        subject = preset_subject(issuer.preset, claims) or check_subject(claims)
         if self.remote_user_claim != "sub":
             subject = check_subject(claims, self.remote_user_claim)
         # required_paths is empty when required_claims is a table (required_values).
