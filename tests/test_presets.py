@@ -8,14 +8,16 @@ import base64
 import json
 import time
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import Client, create_environ
 
-from tests.helpers import TEST_CLIENT_ORIGIN, SigningKey, build_guard
+from tests.helpers import TEST_CLIENT_ORIGIN, SigningKey, build_guard, echo_app
 from tests.jwks_server import JWKSServer, JWKSServers, answer
 from wsgi_jwt_guard import Issuer
+from wsgi_jwt_guard.config import from_config
 from wsgi_jwt_guard.errors import ConfigError
 from wsgi_jwt_guard.extraction import TokenHeaders, extract_token
 from wsgi_jwt_guard.request import RequestView
@@ -384,3 +386,18 @@ def test_padding_only_for_alb_issuers(jwks_server: JWKSServer) -> None:
     assert _get(guard, {"Authorization": f"Bearer {padded}"})[0] == 401
     # Nor in another proxy header than ALB's.
     assert _get(guard, {"X-Goog-IAP-JWT-Assertion": padded})[0] in (400, 401)
+
+
+def _readme_snippets() -> list[str]:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Behind an edge proxy (presets)")[1].split("\n## ")[0]
+    return [block.split("```")[0] for block in section.split("```toml\n")[1:]]
+
+
+@pytest.mark.parametrize("snippet", _readme_snippets(), ids=["iap", "cloudflare", "alb"])
+def test_readme_snippets_build_a_guard(snippet: str, tmp_path: Path) -> None:
+    path = tmp_path / "guard.toml"
+    path.write_text(snippet)
+    guard = from_config(echo_app, path)
+    ((issuer, _, _),) = guard.verifier._issuers.values()
+    assert f'preset = "{issuer.preset}"' in snippet
