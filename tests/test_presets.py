@@ -17,6 +17,7 @@ from werkzeug.test import Client, create_environ
 from tests.helpers import TEST_CLIENT_ORIGIN, SigningKey, build_guard, echo_app
 from tests.jwks_server import JWKSServer, JWKSServers, answer
 from wsgi_jwt_guard import Issuer
+from wsgi_jwt_guard.apikeys import APIKey, APIKeys
 from wsgi_jwt_guard.config import from_config
 from wsgi_jwt_guard.errors import ConfigError
 from wsgi_jwt_guard.extraction import TokenHeaders, extract_token
@@ -401,3 +402,11 @@ def test_readme_snippets_build_a_guard(snippet: str, tmp_path: Path) -> None:
     guard = from_config(echo_app, path)
     ((issuer, _, _),) = guard.verifier._issuers.values()
     assert f'preset = "{issuer.preset}"' in snippet
+
+
+@pytest.mark.parametrize("source", ["cookie", "backstage-cookie", "edge-cookie"])
+def test_api_keys_never_read_from_a_cookie(source: Any) -> None:
+    secret = "k" * 40
+    keys = APIKeys([APIKey(secret, "external:ci")])
+    assert keys.identify(secret, "custom-header", "/api/catalog") is not None
+    assert keys.identify(secret, source, "/api/catalog") is None

@@ -78,6 +78,10 @@ class APIKey(Settings):
         return False
 
 
+# Sources that are cookies: a browser sends them on its own, so never a key.
+_COOKIES = frozenset({"cookie", "backstage-cookie", "edge-cookie"})
+
+
 class APIKeys:
     """The configured keys, looked up by digest and compared in constant time."""
 
@@ -98,8 +102,10 @@ class APIKeys:
         """The identity of ``token`` if it is a configured key; ``None`` if it is not.
 
         Raises :class:`~wsgi_jwt_guard.errors.InsufficientScope` for a key used
-        outside its paths.
+        outside its paths. A key is never read from a cookie, an edge's included.
         """
+        if source in _COOKIES:
+            return None
         sent = token.encode("utf-8", "surrogateescape")
         key = self._by_digest.get(hashlib.sha256(sent).digest())
         if key is None or not hmac.compare_digest(key.key.encode(), sent):
