@@ -232,8 +232,7 @@ def test_preset_headers_and_cookie_are_token_sources() -> None:
         RequestView(environ, "/api/catalog"),
         cookie_name=None,
         max_size=8192,
-        header_keys=headers.keys,
-        edge_cookies=headers.cookies,
+        headers=headers,
     )
     assert found == ("a.b.c", "edge-cookie")
 

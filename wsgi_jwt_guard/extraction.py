@@ -82,19 +82,19 @@ class TokenHeaders:
         keys = [header_key(name, "token_headers") for name in names]
         names = list(names)
         # Then the issuers' own (edge presets'), each once.
-        for issuer in issuers:
-            if issuer.token_header is not None:
-                key = header_key(issuer.token_header, "token_header")
+        for issuer in issuers:  # not Issuers: refused by the verifier, named there
+            name = getattr(issuer, "token_header", None)
+            if isinstance(name, str):
+                key = header_key(name, "token_header")
                 if key not in keys:
                     keys.append(key)
-                    names.append(issuer.token_header)
+                    names.append(name)
         #: The WSGI environ keys, in the order they are tried.
         self.keys = tuple(keys)
         self.names = tuple(names)
         #: The issuers' token cookies (Cloudflare Access's ``CF_Authorization``).
-        self.cookies = tuple(
-            dict.fromkeys(i.token_cookie for i in issuers if i.token_cookie is not None)
-        )
+        cookies = (getattr(issuer, "token_cookie", None) for issuer in issuers)
+        self.cookies = tuple(dict.fromkeys(c for c in cookies if isinstance(c, str)))
         if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(self.keys):
             raise ConfigError("token_headers", "Authorization and Cookie are read already")
 
@@ -187,6 +187,7 @@ def extract_token(
     verified: Container[str] = (),
     user_cookie: str | None = None,
     edge_cookies: Sequence[str] = (),
+    headers: TokenHeaders | None = None,
 ) -> tuple[str, TokenSource] | None:
     """The request's token and where it came from, or ``None`` if it carries none.
 
@@ -196,8 +197,10 @@ def extract_token(
     ``user_cookie``, Backstage's ``backstage-auth`` cookie on routes that accept
     it (``user_cookie = true``), tried after the token cookie; ``edge_cookies``,
     the issuers' own cookies (:attr:`TokenHeaders.cookies`), tried after the
-    token headers and before the token cookie.
+    token headers and before the token cookie. ``headers`` gives both at once.
     """
+    if headers is not None:
+        header_keys, edge_cookies = headers.keys, headers.cookies
     environ = request.environ
     token = bearer_token(environ, max_size, verified)
     if token is not None:
