@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -303,9 +304,22 @@ def _nested(depth: int) -> dict[str, Any]:
     [
         pytest.param(_nested(31), True, id="depth-32-accepted"),
         pytest.param(_nested(32), False, id="depth-33-refused"),
-        pytest.param({"sub": "x", "deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}, False, id="deep-list-refused"),
-        pytest.param({"sub": "x", "many": [[i] for i in range(200)]}, True, id="many-shallow-brackets-accepted"),
-        pytest.param({"sub": "x", "text": "[" * 100 + "{" * 100}, True, id="brackets-inside-strings"),
+        pytest.param(
+            {
+                "sub": "x",
+                "deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
+            },
+            False,
+            id="deep-list-refused",
+        ),
+        pytest.param(
+            {"sub": "x", "many": [[i] for i in range(200)]},
+            True,
+            id="many-shallow-brackets-accepted",
+        ),
+        pytest.param(
+            {"sub": "x", "text": "[" * 100 + "{" * 100}, True, id="brackets-inside-strings"
+        ),
     ],
 )
 def test_nesting_depth_is_the_same_on_every_python(claims: dict[str, Any], accepted: bool) -> None:
@@ -326,7 +340,11 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=
 def _decoders() -> list[Any]:
     import wsgi_jwt_guard.jws as jws_module
 
-    return [getattr(jws_module, name) for name in ("_b64url_decode_checked", "_b64url_decode_strict") if hasattr(jws_module, name)]
+    return [
+        getattr(jws_module, name)
+        for name in ("_b64url_decode_checked", "_b64url_decode_strict")
+        if hasattr(jws_module, name)
+    ]
 
 
 def _outcome(decode: Any, segment: str) -> bytes | str:
@@ -344,7 +362,9 @@ def test_both_base64url_decoders_accept_and_refuse_the_same_segments() -> None:
     decoders = _decoders()
     rng = random.Random(5)
     segments = [b64url(bytes(rng.randrange(256) for _ in range(n))) for n in range(40)]
-    segments += ["".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(12))) for _ in range(3000)]
+    segments += [
+        "".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(12))) for _ in range(3000)
+    ]
     for segment in segments:
         outcomes = {repr(_outcome(decode, segment)) for decode in decoders}
         assert len(outcomes) == 1, (segment, outcomes)
@@ -386,21 +406,33 @@ def test_a_token_the_parser_accepts_reads_the_same_and_unrefused(ec_key: Signing
         pytest.param(f"{H}.{P}.", HEADER, CLAIMS, "signature", id="no-signature"),
         pytest.param(f"{H}.{P}.{SIG}*", HEADER, CLAIMS, "signature", id="junk-in-signature"),
         pytest.param(
-            token(raw('{"alg":"ES256","alg":"none"}')), {"alg": "none"}, CLAIMS, "header",
+            token(raw('{"alg":"ES256","alg":"none"}')),
+            {"alg": "none"},
+            CLAIMS,
+            "header",
             id="duplicate-key-last-wins",
         ),
         pytest.param(
-            token(payload=raw('{"exp":NaN}')), HEADER, {"exp": pytest.approx(float("nan"), nan_ok=True)},
-            "payload", id="nan",
+            token(payload=raw('{"exp":NaN}')),
+            HEADER,
+            {"exp": pytest.approx(float("nan"), nan_ok=True)},
+            "payload",
+            id="nan",
         ),
         pytest.param(
             token({"alg": "ES256", "jku": "https://evil.example"}),
-            {"alg": "ES256", "jku": "https://evil.example"}, CLAIMS, "'jku'", id="forbidden-header",
+            {"alg": "ES256", "jku": "https://evil.example"},
+            CLAIMS,
+            "'jku'",
+            id="forbidden-header",
         ),
         pytest.param(token({"typ": "JWT"}), {"typ": "JWT"}, CLAIMS, "no 'alg'", id="no-alg"),
         pytest.param(
-            token({"alg": "ES256", "cty": "JWT"}), {"alg": "ES256", "cty": "JWT"}, CLAIMS,
-            "nested", id="nested",
+            token({"alg": "ES256", "cty": "JWT"}),
+            {"alg": "ES256", "cty": "JWT"},
+            CLAIMS,
+            "nested",
+            id="nested",
         ),
         pytest.param(token(payload=DEEP), HEADER, DEEP, "deeply", id="too-deep"),
     ],
@@ -433,3 +465,43 @@ def test_what_the_parser_refuses_still_reads_with_the_reason(
 def test_what_not_even_the_lenient_reading_reads(value: str, message: str) -> None:
     with pytest.raises(InvalidToken, match=message):
         parse_unverified(value)
+
+
+# --- padding=True: AWS ALB's padded segments ------------------------------------------
+
+
+def _alb_like(header: Any, payload: Any) -> str:
+    """A token whose segments are padded as ALB pads them (the signature is not checked)."""
+
+    def pad(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).decode()
+
+    return ".".join(
+        [pad(json.dumps(header).encode()), pad(json.dumps(payload).encode()), pad(b"s" * 64)]
+    )
+
+
+def test_padding_accepted_only_when_asked() -> None:
+    token = _alb_like({"alg": "ES256", "kid": "k"}, {"sub": "a"})
+    assert "=" in token
+    with pytest.raises(InvalidToken):
+        parse(token)
+    jws = parse(token, padding=True)
+    assert jws.claims == {"sub": "a"}
+    assert jws.signature == b"s" * 64
+    assert jws.signing_input == token.rsplit(".", 1)[0].encode()  # padding signed as sent
+
+
+@pytest.mark.parametrize(
+    "segment",
+    [
+        pytest.param("eyJhIjoxfQ===", id="three-pads"),
+        pytest.param("eyJhIjoxfQ=", id="short-padding"),
+        pytest.param("eyJhIjoxfQ=A", id="padding-inside"),
+        pytest.param("eyJhIjoxfQ==" + "====", id="extra-block"),
+    ],
+)
+def test_wrong_padding_refused(segment: str) -> None:
+    header = b64url_json({"alg": "ES256"})
+    with pytest.raises(InvalidToken):
+        parse(f"{header}.{segment}.{b64url(b's' * 64)}", padding=True)
