@@ -304,22 +304,9 @@ def _nested(depth: int) -> dict[str, Any]:
     [
         pytest.param(_nested(31), True, id="depth-32-accepted"),
         pytest.param(_nested(32), False, id="depth-33-refused"),
-        pytest.param(
-            {
-                "sub": "x",
-                "deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]],
-            },
-            False,
-            id="deep-list-refused",
-        ),
-        pytest.param(
-            {"sub": "x", "many": [[i] for i in range(200)]},
-            True,
-            id="many-shallow-brackets-accepted",
-        ),
-        pytest.param(
-            {"sub": "x", "text": "[" * 100 + "{" * 100}, True, id="brackets-inside-strings"
-        ),
+        pytest.param({"sub": "x", "deep": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}, False, id="deep-list-refused"),
+        pytest.param({"sub": "x", "many": [[i] for i in range(200)]}, True, id="many-shallow-brackets-accepted"),
+        pytest.param({"sub": "x", "text": "[" * 100 + "{" * 100}, True, id="brackets-inside-strings"),
     ],
 )
 def test_nesting_depth_is_the_same_on_every_python(claims: dict[str, Any], accepted: bool) -> None:
@@ -340,11 +327,7 @@ _ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_+/=
 def _decoders() -> list[Any]:
     import wsgi_jwt_guard.jws as jws_module
 
-    return [
-        getattr(jws_module, name)
-        for name in ("_b64url_decode_checked", "_b64url_decode_strict")
-        if hasattr(jws_module, name)
-    ]
+    return [getattr(jws_module, name) for name in ("_b64url_decode_checked", "_b64url_decode_strict") if hasattr(jws_module, name)]
 
 
 def _outcome(decode: Any, segment: str) -> bytes | str:
@@ -362,9 +345,7 @@ def test_both_base64url_decoders_accept_and_refuse_the_same_segments() -> None:
     decoders = _decoders()
     rng = random.Random(5)
     segments = [b64url(bytes(rng.randrange(256) for _ in range(n))) for n in range(40)]
-    segments += [
-        "".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(12))) for _ in range(3000)
-    ]
+    segments += ["".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(12))) for _ in range(3000)]
     for segment in segments:
         outcomes = {repr(_outcome(decode, segment)) for decode in decoders}
         assert len(outcomes) == 1, (segment, outcomes)
@@ -406,33 +387,21 @@ def test_a_token_the_parser_accepts_reads_the_same_and_unrefused(ec_key: Signing
         pytest.param(f"{H}.{P}.", HEADER, CLAIMS, "signature", id="no-signature"),
         pytest.param(f"{H}.{P}.{SIG}*", HEADER, CLAIMS, "signature", id="junk-in-signature"),
         pytest.param(
-            token(raw('{"alg":"ES256","alg":"none"}')),
-            {"alg": "none"},
-            CLAIMS,
-            "header",
+            token(raw('{"alg":"ES256","alg":"none"}')), {"alg": "none"}, CLAIMS, "header",
             id="duplicate-key-last-wins",
         ),
         pytest.param(
-            token(payload=raw('{"exp":NaN}')),
-            HEADER,
-            {"exp": pytest.approx(float("nan"), nan_ok=True)},
-            "payload",
-            id="nan",
+            token(payload=raw('{"exp":NaN}')), HEADER, {"exp": pytest.approx(float("nan"), nan_ok=True)},
+            "payload", id="nan",
         ),
         pytest.param(
             token({"alg": "ES256", "jku": "https://evil.example"}),
-            {"alg": "ES256", "jku": "https://evil.example"},
-            CLAIMS,
-            "'jku'",
-            id="forbidden-header",
+            {"alg": "ES256", "jku": "https://evil.example"}, CLAIMS, "'jku'", id="forbidden-header",
         ),
         pytest.param(token({"typ": "JWT"}), {"typ": "JWT"}, CLAIMS, "no 'alg'", id="no-alg"),
         pytest.param(
-            token({"alg": "ES256", "cty": "JWT"}),
-            {"alg": "ES256", "cty": "JWT"},
-            CLAIMS,
-            "nested",
-            id="nested",
+            token({"alg": "ES256", "cty": "JWT"}), {"alg": "ES256", "cty": "JWT"}, CLAIMS,
+            "nested", id="nested",
         ),
         pytest.param(token(payload=DEEP), HEADER, DEEP, "deeply", id="too-deep"),
     ],
