@@ -238,7 +238,7 @@ class JWTGuard:
             cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
             max_size=self.max_token_size,
             header_keys=self.token_headers.keys,
-            verified=self.verifier.token_cache,
+            verified=self.verifier.token_cache.tokens,
             user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
         )
         if found is None:

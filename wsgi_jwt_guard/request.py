@@ -146,6 +146,18 @@ def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 
         # read '/apicatalog' -- never decide on a path the app does not see.
         raise UnsafePath("the request's PATH_INFO must be empty or start with '/'")
     raw = mount + path_info
+    if (
+        raw[:1] == "/"
+        and raw.isascii()
+        and "%" not in raw
+        and "//" not in raw
+        and "/." not in raw
+        and "\\" not in raw
+        and raw.isprintable()
+    ):
+        # Nothing UNSAFE_PATH could match (printable ASCII has no control
+        # character), found by C substring scans: most paths end here.
+        return raw
     if raw.isascii():
         path = raw  # ASCII reads the same in latin-1 and UTF-8
     else:
@@ -158,17 +170,6 @@ def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 
         return "/"
     if path[0] != "/":
         raise UnsafePath("the request path must start with '/'")
-    if (
-        "%" not in path
-        and "//" not in path
-        and "/." not in path
-        and "\\" not in path
-        and path.isascii()
-        and path.isprintable()
-    ):
-        # Nothing UNSAFE_PATH could match (printable ASCII has no control
-        # character), found by C substring scans: most paths end here.
-        return path
     found = UNSAFE_PATH.search(path)
     if found is None and not path.isascii():
         # Full-width dots, slashes and backslashes become ASCII under NFKC.
