@@ -25,6 +25,13 @@ error, named under the issuer (``issuers[0].keys_file: cannot read
 from the working directory; in a TOML file, it is relative to that file (see
 :mod:`wsgi_jwt_guard.config`).
 
+Behind an edge proxy, ``preset`` (``gcp-iap``, ``cloudflare-access``,
+``aws-alb``) fills the proxy's header, algorithm, ``issuer`` and key source --
+for AWS ALB ``pem_url``, one PEM per ``kid`` -- and its checks; whatever it
+fills can still be set (see :mod:`wsgi_jwt_guard.presets`)::
+
+    Issuer(preset="gcp-iap", audience="/projects/123/global/backendServices/456")
+
 When fetched keys are refreshed is one setting, ``jwks_refresh``: a
 :class:`~wsgi_jwt_guard.refresh.RefreshPolicy`, or in configuration a table of
 its fields::
