@@ -124,6 +124,21 @@ def test_counts_are_exact_while_others_read_them() -> None:
     assert all(0 <= value <= 20000 for value in reads)
 
 
+@pytest.mark.parametrize("hooked", [False, True], ids=["no-hook", "hook"])
+def test_a_bound_counter_counts_like_increment(hooked: bool) -> None:
+    seen: list[str] = []
+    metrics = Metrics(seen.append if hooked else None)
+    count = metrics.counter("requests.allowed")
+    assert metrics.snapshot() == {}  # made, not yet counted
+    count()
+    count()
+    metrics.increment("requests.allowed")
+    assert metrics.snapshot() == {"requests.allowed": 3}
+    assert seen == (["requests.allowed"] * 3 if hooked else [])
+    with pytest.raises(AttributeError):
+        metrics.on_event = print  # type: ignore[misc]  # bound into the counters
+
+
 def test_sources_are_merged_into_the_snapshot() -> None:
     metrics = Metrics()
     metrics.add_source(lambda: {"token_cache.hit": 3, "token_cache.miss": 0})

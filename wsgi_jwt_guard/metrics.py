@@ -41,6 +41,7 @@ raises is logged and ignored -- metrics never break a request.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import re
@@ -63,7 +64,7 @@ class Metrics:
     def __init__(self, on_event: EventHook | None = None) -> None:
         if on_event is not None and not callable(on_event):
             raise ConfigError("on_event", "expected a callable taking a counter name")
-        self.on_event = on_event
+        self._on_event = on_event
         # One itertools.count per name: next() is a single C call, atomic under
         # the GIL, so counting takes no lock on the request path. A lock around a
         # plain int costs about 1,500 more instructions per increment, 3 % of a
@@ -76,6 +77,11 @@ class Metrics:
         #: Extra readers merged into :meth:`snapshot` (the token cache's hits).
         self._sources: list[Callable[[], dict[str, int]]] = []
 
+    @property
+    def on_event(self) -> EventHook | None:
+        """The hook given when the counters were made; fixed, as :meth:`counter` binds it."""
+        return self._on_event
+
     def increment(self, name: str) -> None:
         """Add one to the counter ``name`` and tell the hook."""
         ticks = self._ticks.get(name)
@@ -83,11 +89,23 @@ class Metrics:
             with self._lock:
                 ticks = self._ticks.setdefault(name, itertools.count())
         next(ticks)
-        if self.on_event is not None:
+        if self._on_event is not None:
             try:
-                self.on_event(name)
+                self._on_event(name)
             except Exception:
                 log.warning("the metrics hook failed for %s", name, exc_info=True)
+
+    def counter(self, name: str) -> Callable[[], object]:
+        """``increment(name)`` as one callable, for a counter bumped on every request.
+
+        Without a hook it is the counter's own ``__next__``: one C call and no
+        Python frame, about 1,000 instructions less per request (callgrind).
+        """
+        with self._lock:
+            ticks = self._ticks.setdefault(name, itertools.count())
+        if self._on_event is None:
+            return ticks.__next__
+        return functools.partial(self.increment, name)
 
     def add_source(self, read: Callable[[], dict[str, int]]) -> None:
         """Include counters kept elsewhere (read at snapshot time) in :meth:`snapshot`."""

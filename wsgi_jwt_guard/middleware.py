@@ -143,9 +143,7 @@ class JWTGuard:
             raise ConfigError("realm", "expected a string")
         self.realm = realm
         self.mount = check_mount(mount)
-        self.max_path_length = whole(
-            max_path_length, "max_path_length", minimum=256, maximum=1 << 20
-        )
+        self.max_path_length = whole(max_path_length, "max_path_length", minimum=256, maximum=2**20)
         if not callable(clock):
             raise ConfigError("clock", "expected a callable returning the time")
         #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
@@ -155,6 +153,8 @@ class JWTGuard:
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
         self.metrics = Metrics(on_event)
+        self._count_allowed = self.metrics.counter("requests.allowed")  # per request: bound once
+        self._count_public = self.metrics.counter("requests.public")
         #: State shared between workers: JWKS documents, revocations.
         self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache, clock=clock)
         self.verifier = Verifier(
@@ -208,11 +208,11 @@ class JWTGuard:
             return self._refuse(refusal, environ, start_response)
         cors = self.cors.answer_headers(request.origin) if self.cors is not None else None
         if identity is None:  # a public route, or anonymous on an optional one
-            self.metrics.increment("requests.public")
+            self._count_public()
             if cors is not None:
                 start_response = _finishing(start_response, None, cors)
             return self.app(environ, start_response)
-        self.metrics.increment("requests.allowed")
+        self._count_allowed()
         # 5. Inject.
         environ["REMOTE_USER"] = identity.subject
         environ["AUTH_TYPE"] = "Bearer"

@@ -118,7 +118,7 @@ def _split_cookies(header: str) -> dict[str, list[str]]:
         if not equals:
             continue  # a nameless cookie: never one of ours
         value = value.strip(" \t")
-        if len(value) >= 2 and value[0] == value[-1] == '"':
+        if value[-1:] == '"' and value[:1] == '"' and len(value) >= 2:  # rare: test last
             value = value[1:-1]
         cookies.setdefault(name.strip(" \t"), []).append(value)
     return cookies
