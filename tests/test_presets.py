@@ -56,15 +56,15 @@ def _sign(key: SigningKey, header: Any, claims: Any, encode: Any = _unpadded) ->
 
 
 def _get(guard: Any, headers: dict[str, str]) -> tuple[int, Any]:
-    response = Client(guard).get("/api/catalog", headers={"Origin": TEST_CLIENT_ORIGIN, **headers})
+    # use_cookies=False: a client with a cookie jar replaces a Cookie header.
+    client = Client(guard, use_cookies=False)
+    response = client.get("/api/catalog", headers={"Origin": TEST_CLIENT_ORIGIN, **headers})
     body = response.get_json() if response.status_code == 200 else response.get_data(True)
     return response.status_code, body
 
 
 def _guard(*issuers: Issuer) -> Any:
-    # The preset headers, named until the guard reads them from its issuers.
-    headers = [i.token_header for i in issuers if i.token_header is not None]
-    return build_guard(issuers=list(issuers), token_headers=headers)
+    return build_guard(issuers=list(issuers))  # reads each preset's header on its own
 
 
 # --- Google IAP -----------------------------------------------------------------------
@@ -217,6 +217,20 @@ def test_cloudflare_service_token_is_its_common_name(cloudflare: tuple[SigningKe
     status, body = _get(guard, {"Cf-Access-Jwt-Assertion": token})
     assert status == 200, body
     assert body["remote_user"] == "88bf3b6d86161464f6509f7219099e57.access"
+
+
+def test_cloudflare_cookie(cloudflare: tuple[SigningKey, Any]) -> None:
+    key, guard = cloudflare
+    status, body = _get(guard, {"Cookie": f"CF_Authorization={cf_token(key)}"})
+    assert status == 200, body
+    assert body["identity"]["source"] == "edge-cookie"
+    assert body["authorization"] is None  # not the guard's cookie: not forwarded as a bearer
+    # Ambient: an unsafe cross-site request with it is refused.
+    response = Client(guard, use_cookies=False).post(
+        "/api/catalog",
+        headers={"Origin": "https://evil.example", "Cookie": f"CF_Authorization={cf_token(key)}"},
+    )
+    assert response.status_code == 403
 
 
 def test_preset_headers_and_cookie_are_token_sources() -> None:

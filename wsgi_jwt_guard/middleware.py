@@ -88,7 +88,7 @@ class JWTGuard:
     :param cookie: the token cookie's name and attributes.
     :param csrf: how unsafe requests authenticated by a cookie prove they are same-site.
     :param token_headers: headers a proxy sets to a bare JWT (``X-Goog-IAP-JWT-Assertion``),
-        tried before the cookie; ambient, like the cookie (CSRF-checked).
+        then the issuers' preset headers and cookies; ambient, like the cookie (CSRF-checked).
     :param mount: the ``SCRIPT_NAME`` the guard runs under (``/api`` in a ``DispatcherMiddleware``
         or a server's prefix); any other is refused (400). Routes match ``mount + PATH_INFO``.
     :param max_path_length: longer ``PATH_INFO`` is refused with 414 before any other work.
@@ -149,7 +149,7 @@ class JWTGuard:
         #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
         self.cors = None if cors is None else instance(cors, "cors", CORSSettings)
-        self.token_headers = TokenHeaders(token_headers)
+        self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
         self.metrics = Metrics(on_event)
@@ -237,7 +237,7 @@ class JWTGuard:
             request,
             cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
             max_size=self.max_token_size,
-            header_keys=self.token_headers.keys,
+            headers=self.token_headers,
             verified=self.verifier.token_cache.tokens,
             user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
         )
