@@ -88,7 +88,7 @@ class JWTGuard:
     :param cookie: the token cookie's name and attributes.
     :param csrf: how unsafe requests authenticated by a cookie prove they are same-site.
     :param token_headers: headers a proxy sets to a bare JWT (``X-Goog-IAP-JWT-Assertion``),
-        then the issuers' preset headers and cookies; ambient, like the cookie (CSRF-checked).
+        then the issuers' own (presets'), before the cookie; ambient like it (CSRF-checked).
     :param mount: the ``SCRIPT_NAME`` the guard runs under (``/api`` in a ``DispatcherMiddleware``
         or a server's prefix); any other is refused (400). Routes match ``mount + PATH_INFO``.
     :param max_path_length: longer ``PATH_INFO`` is refused with 414 before any other work.
