@@ -10,6 +10,9 @@ Sources, in order:
 2. Custom headers configured as ``token_headers``, in order, each carrying a
    bare JWT (``X-Goog-IAP-JWT-Assertion``, ``Cf-Access-Jwt-Assertion``). Only
    configure one that your proxy always sets or strips, or clients could send it.
+   Then the headers of the issuers' edge presets (:mod:`wsgi_jwt_guard.presets`),
+   and their cookies (Cloudflare Access's ``CF_Authorization``). Only AWS ALB's
+   ``x-amzn-oidc-data`` may carry base64 padding.
 3. The token cookie, on routes that accept it, read as browsers write it
    (:meth:`~wsgi_jwt_guard.request.RequestView.cookie`). The same name sent
    twice with different values (cookie tossing from a sibling domain) is refused.
