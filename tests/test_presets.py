@@ -375,6 +375,8 @@ def test_alb_settings() -> None:
     assert issuer.accepts_padding
     with pytest.raises(ConfigError, match="signers"):
         Issuer(COGNITO, preset="aws-alb")
+    with pytest.raises(ConfigError, match="identity provider"):
+        Issuer(preset="aws-alb", signers=[ALB_ARN])
     with pytest.raises(ConfigError, match="signers"):
         Issuer(COGNITO, preset="aws-alb", signers=["arn:aws:iam::123456789012:user/x"])
     with pytest.raises(ConfigError, match="signers"):

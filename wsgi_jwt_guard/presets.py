@@ -112,6 +112,8 @@ def preset_settings(preset: object, given: Mapping[str, Any]) -> dict[str, Any]:
         if not given.get("audience"):
             raise ConfigError("audience", "required: the Access application's AUD tag")
     else:
+        if not given.get("issuer"):
+            raise ConfigError("issuer", "required: your identity provider's (the tokens' 'iss')")
         region = _alb_region(given.get("signers"), given.get("region"))
         filled = {
             "algorithms": ("ES256",),
