@@ -42,11 +42,23 @@ def cli_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "wsgi_jwt_guard"]
 
 
+def _no_control_socket() -> list[str]:
+    """gunicorn 25+ opens a control socket at one fixed path per user: the suite's
+    many gunicorns at once would fight over it and log errors. Older ones have none."""
+    try:
+        from gunicorn.config import KNOWN_SETTINGS
+    except ImportError:
+        return []
+    if any(setting.name == "control_socket_disable" for setting in KNOWN_SETTINGS):
+        return ["--no-control-socket"]
+    return []
+
+
 def gunicorn_command(app: str, port: int, *options: str) -> list[str]:
     """``python -m gunicorn`` serving ``app`` on ``127.0.0.1:port``, quick to stop."""
     return [
         sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}",
-        "--graceful-timeout", "3", *options, app,
+        "--graceful-timeout", "3", *_no_control_socket(), *options, app,
     ]  # fmt: skip
 
 
