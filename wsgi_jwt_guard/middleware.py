@@ -250,7 +250,7 @@ class JWTGuard:
             check_request(request, self.csrf, self.token_headers.credential(request.environ))
         try:
             identity = None
-            if self._has_api_keys and source not in ("cookie", "backstage-cookie"):
+            if self._has_api_keys:  # never from a cookie: APIKeys.identify refuses those
                 identity = self.api_keys.identify(token, source, request.path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
