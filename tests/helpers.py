@@ -9,10 +9,12 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -212,6 +214,25 @@ def self_signed_certificate(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(ip))]), critical=False
         ).add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
     return builder.sign(private, hashes.SHA256())
+
+
+def tls_server(directory: Path) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 with a self-signed certificate, and that certificate."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    certificate = self_signed_certificate(key, ip="127.0.0.1")
+    cert_path = directory / "cert.pem"
+    key_path = directory / "key.pem"
+    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, cert_path
 
 
 class FakeClock:

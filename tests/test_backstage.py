@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from email.utils import formatdate
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import Client
 
-from tests.helpers import SigningKey, b64url, b64url_json, bearer, build_guard, cookie, echo_app
+from tests.helpers import (
+    SigningKey,
+    b64url,
+    b64url_json,
+    bearer,
+    build_guard,
+    cookie,
+    echo_app,
+    tls_server,
+)
 from tests.jwks_server import JWKSServer, serving
 from wsgi_jwt_guard import (
     ENVIRON_KEY,
@@ -26,7 +37,7 @@ from wsgi_jwt_guard import (
     Rule,
     from_config,
 )
-from wsgi_jwt_guard.backstage import BACKSTAGE_COOKIE, CookieEndpoint, limited_token
+from wsgi_jwt_guard.backstage import BACKSTAGE_COOKIE, CookieEndpoint, _iso, limited_token
 from wsgi_jwt_guard.jws import parse
 
 USER = "user:default/alice"
@@ -71,12 +82,14 @@ def user_token(server: JWKSServer, **overrides: Any) -> str:
         "iat": now,
         "exp": now + 3600,
     }
+    claims.update((name, value) for name, value in overrides.items() if name != "uip")
     limited_input = ".".join([
         b64url_json({"typ": "vnd.backstage.limited-user", "alg": "ES256", "kid": AUTH_KEY.kid}),
         b64url_json({"sub": claims["sub"], "iat": claims["iat"], "exp": claims["exp"]}),
     ])  # fmt: skip
     claims["uip"] = b64url(AUTH_KEY.sign(limited_input.encode()))
-    claims.update(overrides)
+    if "uip" in overrides:
+        claims["uip"] = overrides["uip"]
     return AUTH_KEY.token(claims, header={"typ": "vnd.backstage.user"})
 
 
@@ -128,6 +141,37 @@ def test_on_behalf_of_is_the_user_with_the_plugin_as_actor(server: JWKSServer) -
         "plugin:caller",
     )
     assert identity.expires_at == user_exp  # the sooner of the two
+
+
+def test_on_behalf_of_a_full_user_token_as_backstage_accepts_it(server: JWKSServer) -> None:
+    # Backstage's DefaultAuthService verifies `obo` as any user token, full ones included.
+    guard = guard_for(server)
+    seen: list[Identity] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ[ENVIRON_KEY])
+        start_response("200 OK", [])
+        return []
+
+    guard.app = app
+    full = user_token(server, ent=["group:default/ops"])
+    token = plugin_token(obo=full)
+    assert get(guard, "/api/x", bearer(token)).status_code == 200
+    (identity,) = seen
+    assert (identity.kind, identity.subject, identity.actor) == (
+        "on-behalf-of",
+        USER,
+        "plugin:caller",
+    )
+    # The user's claims, not the plugin token's; the token is the one presented.
+    assert identity.claims["iss"] == f"{server.base}/api/auth"
+    assert identity.ownership_refs == ["group:default/ops"]
+    assert "obo" not in identity.claims
+    assert identity.token == token
+    # A limited obo gives the limited token's claims: not the plugin token's aud.
+    assert get(guard, "/api/x", bearer(plugin_token(obo=limited()))).status_code == 200
+    assert seen[-1].claims["sub"] == USER
+    assert "aud" not in seen[-1].claims
 
 
 @pytest.mark.parametrize(
@@ -207,6 +251,26 @@ def test_refused_before_any_fetch(server: JWKSServer, token: Any, message: str) 
             id="obo-wrong-typ",
         ),
         pytest.param(lambda: plugin_token(obo=42), "'obo'", id="obo-not-a-token"),
+        pytest.param(
+            lambda: plugin_token(
+                obo=AUTH_KEY.token(
+                    {"iss": "https://elsewhere", "sub": USER, "iat": 1, "exp": 2**31},
+                    header={"typ": "vnd.backstage.user"},
+                )
+            ),
+            "not Backstage's auth plugin",
+            id="obo-full-token-of-another-issuer",
+        ),
+        pytest.param(
+            lambda: plugin_token(
+                obo=AUTH_KEY.token(
+                    {"sub": USER, "aud": "backstage", "iat": 1, "exp": 2**31},
+                    header={"typ": "vnd.backstage.user"},
+                )
+            ),
+            "not Backstage's auth plugin",
+            id="obo-full-token-without-issuer",
+        ),
     ],
 )
 def test_bad_plugin_tokens_are_refused(server: JWKSServer, token: Any, message: str) -> None:
@@ -306,7 +370,9 @@ def test_a_cached_limited_token_is_still_refused_elsewhere(server: JWKSServer) -
 def test_the_backstage_cookie_is_an_ambient_credential(server: JWKSServer) -> None:
     guard = guard_for(server)
     headers = cookie(limited(), BACKSTAGE_COOKIE)
-    assert get(guard, "/images", headers, method="POST").status_code == 403
+    refused = get(guard, "/images", headers, method="POST")
+    assert refused.status_code == 403
+    assert "backstage-auth cookie" in refused.json["error"]["message"]
     same_site = {**headers, "Origin": "http://localhost"}
     assert get(guard, "/images", same_site, method="POST").status_code == 200
 
@@ -355,6 +421,23 @@ def test_cookie_endpoint_issues_the_limited_cookie(server: JWKSServer) -> None:
     assert get(guard, "/api/x", held).status_code == 401
 
 
+@pytest.mark.parametrize("obo", ["limited", "full"])
+def test_cookie_endpoint_on_behalf_of_a_user_hands_on_the_users_limited_token(
+    server: JWKSServer, obo: str
+) -> None:
+    # As Backstage's issueUserCookie: the limited form of the obo token, until *it* expires.
+    user_exp = int(time.time()) + 1800
+    full = user_token(server, exp=user_exp)
+    held = limited_token(full) if obo == "limited" else full
+    token = plugin_token(obo=held, exp=user_exp - 600)  # the plugin's token expires first
+    response = get(guard_for(server), ENDPOINT, bearer(token))
+    assert response.status_code == 200, response.json
+    value = response.headers["Set-Cookie"]
+    assert value.startswith(f"{BACKSTAGE_COOKIE}={limited_token(full)}; ")
+    assert f"Expires={formatdate(user_exp, usegmt=True)};" in value
+    assert response.json["expiresAt"] == _iso(user_exp)
+
+
 def test_cookie_endpoint_is_below_the_mount(server: JWKSServer) -> None:
     guard = build_guard(
         mount="/api/reports",
@@ -381,6 +464,40 @@ def test_https_cookie_is_secure_and_same_site_none() -> None:
         f"{BACKSTAGE_COOKIE}=x; Domain=backstage.example.com; Path=/;"
         " Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; Secure; Priority=High; SameSite=None"
     )
+
+
+def test_a_private_ca_verifies_the_backends_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # requests would let these override the session's `verify`: the setting must decide.
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    context, ca = tls_server(tmp_path)
+    state = JWKSServer(
+        documents={
+            AUTH_JWKS: {"keys": [AUTH_KEY.public_jwk()]},
+            CALLER_JWKS: {"keys": [CALLER_KEY.public_jwk()]},
+        }
+    )
+    with serving(state, tls=context) as server:
+        untrusted = guard_for(server)
+        assert get(untrusted, "/api/x", bearer(plugin_token())).status_code == 503
+        assert server.fetches == 0  # the TLS handshake failed: nothing was asked
+        guard = guard_for(server, ca_bundle=str(ca))
+        assert get(guard, "/api/x", bearer(plugin_token())).status_code == 200  # plugin keys
+        assert get(guard, "/api/x", bearer(user_token(server))).status_code == 200  # auth keys
+        assert server.requests == [CALLER_JWKS, AUTH_JWKS]
+
+
+def test_a_missing_ca_bundle_is_named_at_startup(server: JWKSServer, tmp_path: Path) -> None:
+    issuer = Issuer(f"{server.base}/api/auth", keys=[AUTH_KEY.public_jwk()])
+    settings = BackstageSettings(
+        base_url=server.base, plugin_id="reports", ca_bundle=str(tmp_path / "ca.pem")
+    )
+    # Even when the auth issuer is configured apart, whose keys need no TLS.
+    with pytest.raises(ConfigError, match="no such file") as caught:
+        build_guard(issuers=[issuer], backstage=settings)
+    assert caught.value.key == "ca_bundle"
 
 
 # -- settings ---------------------------------------------------------------------------

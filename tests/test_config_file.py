@@ -73,12 +73,13 @@ def test_from_config_reports_the_same_error(elsewhere: Path) -> None:
         pytest.param('[[issuers]]\nissuer = "i"\njwks_uri = "jwks.json"\n', {"jwks_uri": "jwks.json"}, id="a-url-is-not-a-path"),
         pytest.param('[cache]\ntype = "filesystem"\ndir = "cache"\n', {"dir": "{root}/etc/cache"}, id="cache-dir"),
         pytest.param('[cache]\ntype = "redis"\nurl = "redis://h/0"\n', {"url": "redis://h/0"}, id="not-a-path"),
+        pytest.param('[backstage]\nbase_url = "https://b"\nca_bundle = "ca.pem"\n', {"ca_bundle": "{root}/etc/ca.pem", "base_url": "https://b"}, id="backstage-ca-bundle"),
     ],
 )
 def test_file_paths_are_relative_to_the_file(elsewhere: Path, table: str, expected: dict[str, str]) -> None:
     (elsewhere / "guard.toml").write_text(table)
     config = read_config_file("../etc/guard.toml")
-    found = config["issuers"][0] if "issuers" in config else config["cache"]
+    found = config["issuers"][0] if "issuers" in config else config.get("cache", config.get("backstage"))
     for name, value in expected.items():
         assert found[name] == value.format(root=elsewhere.parent)
 

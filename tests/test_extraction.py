@@ -11,6 +11,7 @@ from werkzeug.test import Client, TestResponse, create_environ
 from tests.helpers import SigningKey, service_token
 from wsgi_jwt_guard import ConfigError, CookieSettings, InvalidRequest, InvalidToken, JWTGuard, Rule
 from wsgi_jwt_guard.extraction import (
+    TokenHeaders,
     bearer_token,
     cookie_token,
     custom_header_token,
@@ -610,3 +611,26 @@ def test_odd_bytes_in_the_token_cookie_are_a_401_not_a_500(client: Client, value
     body = b"".join(client.application(env, lambda status, headers, exc_info=None: captured.append(status)))
     assert captured == ["401 Unauthorized"]
     assert b"invalid" in body or b"token" in body
+
+
+@pytest.mark.parametrize(
+    ("headers", "source", "named"),
+    [
+        pytest.param({"X-Auth-Token": "t"}, "custom-header", "the X-Auth-Token header", id="header"),
+        pytest.param({}, "cookie", "the token cookie", id="token-cookie"),
+        pytest.param({}, "edge-cookie", "the CF_Authorization cookie", id="edge-cookie"),
+        pytest.param({}, "backstage-cookie", "the backstage-auth cookie", id="backstage-cookie"),
+        # A token header sent beside a cookie token does not rename the cookie.
+        pytest.param({"X-Auth-Token": "t"}, "cookie", "the token cookie", id="cookie-beside-header"),
+    ],
+)
+def test_a_refusal_names_the_ambient_credential_that_carried_the_token(
+    headers: dict[str, str], source: Any, named: str
+) -> None:
+    class Edge:
+        token_header = None
+        token_cookie = "CF_Authorization"
+
+    token_headers = TokenHeaders(["X-Auth-Token"], [Edge()])  # type: ignore[list-item]
+    request = RequestView(create_environ("/", headers=headers), "/")
+    assert token_headers.credential(request, source) == named

@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import json
 import random
-import ssl
 import string
 import threading
 import time
@@ -21,8 +20,6 @@ from typing import Any
 
 import pytest
 from cachelib import BaseCache, FileSystemCache, SimpleCache
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from werkzeug.test import Client
 
 from tests.helpers import (
@@ -34,7 +31,7 @@ from tests.helpers import (
     build_guard,
     issuer_of,
     run_together,
-    self_signed_certificate,
+    tls_server,
 )
 from tests.jwks_server import JWKSServer, JWKSServers, Responder, answer, jwks_bytes
 from wsgi_jwt_guard import Issuer, JWTGuard
@@ -338,32 +335,13 @@ def test_a_server_trickling_bytes_is_cut_off_by_the_total_deadline(
     )
 
 
-def _self_signed(directory: Path) -> tuple[ssl.SSLContext, Path]:
-    """A server context for 127.0.0.1 with a self-signed certificate, and that certificate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    certificate = self_signed_certificate(key, ip="127.0.0.1")
-    cert_path = directory / "cert.pem"
-    key_path = directory / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_path, key_path)
-    return context, cert_path
-
-
 def test_tls_certificates_are_verified(
     jwks_servers: JWKSServers, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # requests lets these override a session's own `verify`: let the client decide.
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    context, cert_path = _self_signed(tmp_path)
+    context, cert_path = tls_server(tmp_path)
     origin = jwks_servers(answer(200, jwks_bytes(ec_key)), tls=context)
 
     with pytest.raises(KeysUnavailable):
@@ -916,11 +894,11 @@ def test_a_redirect_loop_on_the_same_host_ends(jwks_servers: JWKSServers) -> Non
 def test_a_configured_ca_bundle_is_used_even_against_the_environment(
     jwks_servers: JWKSServers, ec_key: SigningKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    context, cert_path = _self_signed(tmp_path)
+    context, cert_path = tls_server(tmp_path)
     origin = jwks_servers(answer(200, jwks_bytes(ec_key)), tls=context)
     other_ca = tmp_path / "other"
     other_ca.mkdir()
-    _, unrelated = _self_signed(other_ca)
+    _, unrelated = tls_server(other_ca)
     # An environment pointing elsewhere must not override the issuer's own setting.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(unrelated))
 

@@ -36,9 +36,11 @@ or in TOML, a ``[backstage]`` table with the same keys.
   the shared cache), made on its first token. Identity kind ``plugin``,
   subject ``plugin:<sub>``, as Backstage's service principal.
 * **On-behalf-of tokens**: a plugin token carrying ``obo``, the user's limited
-  token, which must verify with the auth plugin's keys. Identity kind
-  ``on-behalf-of``: the subject is the user, ``actor`` is ``plugin:<sub>``,
-  and it expires with whichever of the two expires first.
+  token (or, as Backstage also accepts, the full user token), which must
+  verify with the auth plugin's keys. Identity kind ``on-behalf-of``: the
+  subject is the user, ``claims`` are the user token's, ``actor`` is
+  ``plugin:<sub>``, ``token`` the plugin token, and it expires with
+  whichever of the two expires first.
 * **Limited-user tokens** (``typ: vnd.backstage.limited-user``: only ``sub``,
   ``iat``, ``exp``; signed with the user-token keys) are what Backstage puts
   in its ``backstage-auth`` cookie. They are accepted only on routes with
@@ -71,6 +73,7 @@ this site (:mod:`wsgi_jwt_guard.csrf`).
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -88,7 +91,7 @@ from .clock import Clock, system_clock
 from .errors import ConfigError, InsufficientScope, InvalidToken, MissingToken, RequestRefused
 from .extraction import bearer_token
 from .identity import Identity, TokenSource
-from .issuers import Issuer, KeySource, key_source
+from .issuers import PATH, Issuer, KeySource, key_source
 from .jws import CompactJWS, b64url_encode, parse
 from .refresh import RefreshPolicy
 from .validation import Settings, flag, strings, text
@@ -159,6 +162,9 @@ class BackstageSettings(Settings):
     #: Fetch keys over plain ``http://`` from a non-loopback ``base_url``: anyone
     #: on the network path can then substitute keys. Test rigs only.
     insecure_http: bool = False
+    #: A PEM file of the CAs to verify the backend's TLS with (a private CA),
+    #: for the auth and plugin keys alike; default: the system's.
+    ca_bundle: str | None = field(default=None, metadata=PATH)
     #: The implicit issuer of user tokens, built from the settings above.
     user_issuer: Issuer = field(init=False, repr=False, compare=False)
 
@@ -189,6 +195,7 @@ class BackstageSettings(Settings):
                 token_types=[USER_TYP],
                 jwks_refresh=self.jwks_refresh,
                 insecure_http=self.insecure_http,
+                ca_bundle=self.ca_bundle,
             )
         except ConfigError as exc:  # the fields are ours: name them, not the issuer's
             key = "base_url" if exc.key == "jwks_uri" else exc.key
@@ -202,6 +209,7 @@ class BackstageSettings(Settings):
             jwks_refresh=issuer.jwks_refresh,
             cookie_endpoint=flag(self.cookie_endpoint, "cookie_endpoint"),
             insecure_http=issuer.insecure_http,
+            ca_bundle=issuer.ca_bundle,
             user_issuer=issuer,
         )
 
@@ -247,6 +255,10 @@ class BackstageTokens:
         self._clock = clock
         self._plugin_keys: dict[str, KeySource] = {}
         self._lock = threading.Lock()
+        # Plugin keys are fetched on a plugin's first token: the file is checked now.
+        if settings.ca_bundle is not None and not os.path.isfile(settings.ca_bundle):
+            path = os.path.abspath(settings.ca_bundle)
+            raise ConfigError("ca_bundle", f"no such file: {path!r}")
 
     def plugin_keys(self, plugin: str) -> KeySource:
         """The key source of an allowed ``plugin``, made on first use."""
@@ -264,6 +276,7 @@ class BackstageTokens:
                         algorithms=settings.algorithms,
                         jwks_refresh=settings.jwks_refresh,
                         insecure_http=settings.insecure_http,
+                        ca_bundle=settings.ca_bundle,
                     )
                     keys = key_source(
                         issuer, cache=self._cache, metrics=self._metrics, clock=self._clock
@@ -315,13 +328,13 @@ class BackstageTokens:
         if not isinstance(obo, str):
             raise InvalidToken("the plugin token's 'obo' claim is not a token")
         try:
-            user = self._limited_claims(parse(obo), now)
+            user = self._user_claims(parse(obo), now, full=True)
         except InvalidToken as refusal:
             reason = refusal.description
             raise InvalidToken(f"the plugin token's 'obo' user token: {reason}") from None
         return Identity(
             user["sub"],
-            MappingProxyType(claims),
+            MappingProxyType(user),  # the user's, as Backstage's credentials are
             self.user_issuer.issuer,
             "on-behalf-of",
             source,
@@ -333,16 +346,28 @@ class BackstageTokens:
 
     def _limited_claims(self, jws: CompactJWS, now: float) -> dict[str, Any]:
         """The claims of a limited-user token, verified with the user-token keys."""
-        if jws.header.get("typ") != LIMITED_TYP:
+        return self._user_claims(jws, now, full=False)
+
+    def _user_claims(self, jws: CompactJWS, now: float, *, full: bool) -> dict[str, Any]:
+        """The claims of a limited-user token (or, if ``full``, a user token too),
+        verified with the user-token keys, as Backstage verifies an ``obo``."""
+        typ = jws.header.get("typ")
+        if typ != LIMITED_TYP and not (full and typ == USER_TYP):
             raise InvalidToken("the token's type ('typ') is not a limited user token")
-        if jws.alg not in self.user_issuer.algorithms:
+        issuer = self.user_issuer
+        if jws.alg not in issuer.algorithms:
             raise InvalidToken("the token's algorithm is not allowed for its issuer")
         key = self.user_keys.find(jws.kid, jws.alg)
         if not key.verify(jws.signing_input, jws.signature):
             raise InvalidToken("the token signature does not verify")
         claims = jws.claims
         _require(claims, ("iat", "exp", "sub"))
-        exp = check_times(claims, now=now, leeway=self.user_issuer.leeway)
+        exp = check_times(claims, now=now, leeway=issuer.leeway)
+        if typ == USER_TYP:  # a full token is held to its issuer's rules
+            if claims.get("iss") != issuer.issuer:
+                raise InvalidToken("the token's issuer is not Backstage's auth plugin")
+            if issuer.audience:
+                check_audience(claims, issuer.audience)
         return {**claims, "sub": check_subject(claims), "exp": exp}
 
 
@@ -362,10 +387,13 @@ def limited_token(user_token: str) -> str:
     "alg":...,"kid":...}`` and the claims ``{"sub":...,"iat":...,"exp":...}``
     (compact JSON in that key order, as ``JSON.stringify`` writes them), and the
     signature is the full token's ``uip`` claim, which the auth plugin made by
-    signing exactly that. :class:`~wsgi_jwt_guard.errors.InvalidToken` if the
-    token is not a user token or has no ``uip``.
+    signing exactly that. A limited token is returned as it is.
+    :class:`~wsgi_jwt_guard.errors.InvalidToken` if the token is neither, or
+    has no ``uip``.
     """
     jws = parse(user_token)
+    if jws.header.get("typ") == LIMITED_TYP:
+        return user_token
     if jws.header.get("typ") != USER_TYP:
         raise InvalidToken("a limited token is made from a Backstage user token only")
     claims = jws.claims
@@ -456,10 +484,13 @@ class CookieEndpoint:
             raise InsufficientScope("This endpoint does not allow 'service' credentials")
         if identity.kind == "user" and identity.issuer != self._auth_issuer:
             raise InvalidToken("a cookie is issued for a Backstage user token only")
-        # On behalf of a user, Backstage hands on the limited token the plugin holds.
-        obo = identity.kind == "on-behalf-of"
-        limited = identity.claims["obo"] if obo else limited_token(identity.token)
-        expires_at = identity.expires_at
+        if identity.kind == "on-behalf-of":
+            # As Backstage: the limited form of the user token the plugin holds, and its expiry.
+            limited = limited_token(parse(identity.token).claims["obo"])
+            expires_at = identity.claims["exp"]
+        else:
+            limited = limited_token(identity.token)
+            expires_at = identity.expires_at
         headers = [
             ("Content-Type", "application/json; charset=utf-8"),
             ("Cache-Control", "no-store"),

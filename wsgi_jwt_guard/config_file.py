@@ -5,8 +5,8 @@ the process happens to start in, so ``keys_file = "keys.json"`` next to
 ``/etc/guard/guard.toml`` is ``/etc/guard/keys.json`` under gunicorn, systemd
 or a test runner alike (as PasteDeploy reads ``config =`` relative to the
 ``.ini``). The settings that name files are the :class:`~wsgi_jwt_guard.issuers.Issuer`
-fields marked as paths (``keys_file``, ``pem_file``, ``ca_bundle``) and the
-file-system cache's ``dir``.
+fields marked as paths (``keys_file``, ``pem_file``, ``ca_bundle``), the
+``[backstage]`` table's ``ca_bundle`` and the file-system cache's ``dir``.
 
 Used by :func:`wsgi_jwt_guard.config.load_config` and by the environment's
 ``WSGI_JWT_GUARD_CONFIG`` (:mod:`wsgi_jwt_guard.environment`).
@@ -20,6 +20,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+from .backstage import BackstageSettings
 from .errors import ConfigError
 from .issuers import Issuer
 
@@ -36,6 +37,9 @@ __all__ = ["read_config_file"]
 # Table (or array of tables) -> its settings that name a file.
 _PATHS: dict[str, tuple[str, ...]] = {
     "issuers": tuple(f.name for f in dataclasses.fields(Issuer) if f.metadata.get("path")),
+    "backstage": tuple(
+        f.name for f in dataclasses.fields(BackstageSettings) if f.metadata.get("path")
+    ),
     "cache": ("dir",),
 }
 

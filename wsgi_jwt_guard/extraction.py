@@ -101,12 +101,18 @@ class TokenHeaders:
         if {"HTTP_AUTHORIZATION", "HTTP_COOKIE"}.intersection(self.keys):
             raise ConfigError("token_headers", "Authorization and Cookie are read already")
 
-    def credential(self, environ: WSGIEnvironment) -> str:
-        """How a refusal names the ambient credential this request carries: the
-        first configured token header present, else the token cookie."""
-        for key, name in zip(self.keys, self.names, strict=True):
-            if key in environ:
-                return f"the {name} header"
+    def credential(self, request: RequestView, source: TokenSource) -> str:
+        """How a refusal names the ambient credential a token from ``source`` is:
+        the first token header present, the edge's or Backstage's cookie, or the
+        token cookie."""
+        if source == "custom-header":
+            for key, name in zip(self.keys, self.names, strict=True):
+                if key in request.environ:
+                    return f"the {name} header"
+        if source == "edge-cookie" and self.cookies:
+            return f"the {' or '.join(self.cookies)} cookie"
+        if source == "backstage-cookie":
+            return "the backstage-auth cookie"  # backstage.BACKSTAGE_COOKIE (imports us)
         return "the token cookie"
 
 

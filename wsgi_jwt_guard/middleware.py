@@ -247,7 +247,7 @@ class JWTGuard:
             raise MissingToken("this route requires a token")
         token, source = found
         if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
-            check_request(request, self.csrf, self.token_headers.credential(request.environ))
+            check_request(request, self.csrf, self.token_headers.credential(request, source))
         try:
             identity = None
             if self._has_api_keys:  # never from a cookie: APIKeys.identify refuses those
