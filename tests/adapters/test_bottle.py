@@ -42,6 +42,10 @@ def make_app(ran: Ran, plugin: GuardPlugin | None = None) -> bottle.Bottle:
     def urn(identity: Identity) -> dict[str, Any]:
         return record("urn", identity)
 
+    @app.get("/api/either", jwt={"claims_any": [{"realm_access.roles": "admin"}, {"groups": "ops"}]})
+    def either(identity: Identity) -> dict[str, Any]:
+        return record("either", identity)
+
     @app.get("/api/writer", jwt={"scopes": ["catalog.write"], "tokens": ["user"]})
     def writer(identity: Identity) -> dict[str, Any]:
         return record("writer", identity)
@@ -96,6 +100,9 @@ def client(guarded: Callable[[Any], Client], ran: Ran) -> Client:
         pytest.param("/api/blind", {}, 403, None, id="requirement-without-keyword-refused"),
         pytest.param("/api/urn", {"https://example.test/roles": ["ops", "admin"]}, 200, "urn", id="dotted-claim-name"),
         pytest.param("/api/urn", {"https://example.test/roles": ["admin"]}, 403, None, id="dotted-claim-list-partly"),
+        pytest.param("/api/either", {"realm_access": {"roles": ["admin"]}}, 200, "either", id="any-of-nested"),
+        pytest.param("/api/either", {"groups": ["ops", "dev"]}, 200, "either", id="any-of-second"),
+        pytest.param("/api/either", {"groups": ["dev"]}, 403, None, id="any-of-none-met"),
         pytest.param("/api/writer", {"scope": "catalog.write"}, 200, "writer", id="scope-granted"),
         pytest.param("/api/writer", {"scope": "catalog.read"}, 403, None, id="scope-missing"),
         pytest.param("/optional/hello", {}, 200, "hello", id="optional-with-token"),

@@ -44,6 +44,11 @@ def make_app(ran: Ran) -> Flask:
     def admin() -> dict[str, Any]:
         return record("admin")
 
+    @app.get("/api/keycloak")
+    @requires(claims_any=[{"realm_access.roles": "admin"}, {"resource_access.reports.roles": "editor"}])
+    def keycloak() -> dict[str, Any]:
+        return record("keycloak")
+
     @app.get("/api/writer")
     @requires(scopes=["catalog.write"], tokens=["user"])
     def writer() -> dict[str, Any]:
@@ -99,6 +104,10 @@ ALICE = "user:default/alice"
         pytest.param("/api/admin", {"role": ["admin-ish"]}, 403, None, id="list-without-it"),
         pytest.param("/api/admin", {}, 403, None, id="no-claim"),
         pytest.param("/api/admin", {"role": True}, 403, None, id="wrong-type"),
+        pytest.param("/api/keycloak", {"realm_access": {"roles": ["admin"]}}, 200, "keycloak", id="any-of-first"),
+        pytest.param("/api/keycloak", {"resource_access": {"reports": {"roles": ["editor"]}}}, 200, "keycloak", id="any-of-second-nested"),
+        pytest.param("/api/keycloak", {"realm_access": {"roles": ["user"]}, "resource_access": {"other": {"roles": ["editor"]}}}, 403, None, id="any-of-none-met"),
+        pytest.param("/api/keycloak", {"realm_access.roles": ["admin"]}, 403, None, id="any-of-path-is-not-a-dotted-name"),
         pytest.param("/api/writer", {"scope": "catalog.read catalog.write"}, 200, "writer", id="scope-granted"),
         pytest.param("/api/writer", {"scp": ["catalog.write"]}, 200, "writer", id="scp-list-granted"),
         pytest.param("/api/writer", {"scope": "catalog.read"}, 403, None, id="scope-missing"),

@@ -1,15 +1,15 @@
 """What a view demands of the identity, checked as the guard checks a rule.
 
 Flask's ``requires`` and the Bottle plugin's route option share this, so a
-per-view requirement means exactly what the same ``claims``/``scopes``/
-``tokens`` mean on a guard route (:meth:`wsgi_jwt_guard.Rule.authorize`),
+per-view requirement means exactly what the same ``claims``/``claims_any``/
+``scopes``/``tokens`` mean on a guard route (:meth:`wsgi_jwt_guard.Rule.authorize`),
 and a refusal is the guard's own answer: the same JSON (or problem details),
 status and ``WWW-Authenticate`` challenge, and the same log line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
@@ -27,10 +27,13 @@ __all__ = ["DEFAULT_REALM", "Requirement", "refusal_response"]
 
 #: The guard's default ``realm``; pass the guard's own if you changed it.
 DEFAULT_REALM = "wsgi-jwt-guard"
+# What a requirement table may say: the rule's own names.
+_KEYS = frozenset({"claims", "claims_any", "scopes", "tokens"})
 
 
 class Requirement:
-    """A verified identity holding ``claims``, granted ``scopes``, of one of ``tokens``.
+    """A verified identity holding ``claims`` (and one table of ``claims_any``),
+    granted ``scopes``, of one of ``tokens``.
 
     Built (and validated, raising :class:`~wsgi_jwt_guard.ConfigError`) once,
     when the view is decorated or the route installed; a request costs the
@@ -41,10 +44,13 @@ class Requirement:
         self,
         *,
         claims: Mapping[str, Any] | None = None,
+        claims_any: Sequence[Mapping[str, Any]] = (),
         scopes: Collection[str] = (),
         tokens: Collection[TokenKind] = TOKEN_KINDS,  # type: ignore[assignment]
     ) -> None:
-        self.rule = Rule("protected", claims=claims or {}, scopes=scopes, tokens=tokens)
+        self.rule = Rule(
+            "protected", claims=claims or {}, claims_any=claims_any, scopes=scopes, tokens=tokens
+        )
 
     def refusal(self, identity: Identity | None) -> RequestRefused | None:
         """Why ``identity`` may not run the view, or ``None`` if it may."""
@@ -59,21 +65,23 @@ class Requirement:
 
     def __repr__(self) -> str:
         rule = self.rule
+        any_of = f"claims_any={list(rule.claims_any)!r}, " if rule.claims_any else ""
         return (
-            f"Requirement(claims={dict(rule.claims)!r}, scopes={sorted(rule.scopes)!r}, "
+            f"Requirement(claims={dict(rule.claims)!r}, {any_of}scopes={sorted(rule.scopes)!r}, "
             f"tokens={sorted(rule.tokens)!r})"
         )
 
 
 def requirement_from(value: object, key: str) -> Requirement:
-    """A :class:`Requirement` from a ``{"claims": ..., "scopes": ..., "tokens": ...}`` table."""
+    """A :class:`Requirement` from a ``{"claims": ..., "claims_any": ..., "scopes": ...,
+    "tokens": ...}`` table."""
     if isinstance(value, Requirement):
         return value
     if not isinstance(value, Mapping):
-        raise ConfigError(key, "expected a table with claims, scopes and/or tokens")
-    unknown = sorted(set(value) - {"claims", "scopes", "tokens"})
+        raise ConfigError(key, "expected a table with claims, claims_any, scopes and/or tokens")
+    unknown = sorted(set(value) - _KEYS)
     if unknown:  # a typo must not leave a view open
-        raise ConfigError(key, f"unknown keys {unknown}: expected claims, scopes, tokens")
+        raise ConfigError(key, f"unknown keys {unknown}: expected {', '.join(sorted(_KEYS))}")
     try:
         return Requirement(**value)
     except ConfigError as exc:

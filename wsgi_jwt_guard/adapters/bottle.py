@@ -54,7 +54,7 @@ class GuardPlugin:
 
     :param keyword: the callback parameter that gets the identity.
     :param option: the route option holding a requirement table
-        (``claims``, ``scopes``, ``tokens``).
+        (``claims``, ``claims_any``, ``scopes``, ``tokens``).
     :param realm: the ``WWW-Authenticate`` realm; the guard's, if you set one.
     """
 
@@ -119,7 +119,7 @@ class GuardPlugin:
             if key.startswith("claims."):
                 table.setdefault("claims", {})[key[len("claims.") :]] = value
             else:
-                table[key] = value  # scopes, tokens; anything else is refused below
+                table[key] = value  # claims_any, scopes, tokens; anything else is refused below
         return requirement_from(table, self.option)
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, cast
 
 from flask import abort, request
@@ -59,6 +59,7 @@ def current_identity() -> Identity | None:
 def requires(
     *,
     claims: Mapping[str, Any] | None = None,
+    claims_any: Sequence[Mapping[str, Any]] = (),
     scopes: Collection[str] = (),
     tokens: Collection[TokenKind] = TOKEN_KINDS,  # type: ignore[assignment]
     realm: str = DEFAULT_REALM,
@@ -66,7 +67,10 @@ def requires(
     """Run the view only for an identity meeting a guard rule's checks.
 
     :param claims: claim name -> required value: equal, or contained in a list
-        claim; a list value must be contained entirely (as a guard rule).
+        claim; a list value must be contained entirely (as a guard rule). A
+        dotted name is a path into nested claims (``realm_access.roles``).
+    :param claims_any: claims tables of which at least one must be met
+        (``[{"role": "admin"}, {"groups": "ops"}]``), as a rule's ``claims_any``.
     :param scopes: scopes the ``scope``/``scp`` claim must all grant.
     :param tokens: token kinds accepted (``user``, ``service``, ``static``).
     :param realm: the ``WWW-Authenticate`` realm; the guard's, if you set one.
@@ -75,7 +79,7 @@ def requires(
     too. Raises :class:`~wsgi_jwt_guard.ConfigError` at decoration time for
     a malformed requirement.
     """
-    requirement = Requirement(claims=claims, scopes=scopes, tokens=tokens)
+    requirement = Requirement(claims=claims, claims_any=claims_any, scopes=scopes, tokens=tokens)
 
     def check() -> None:
         refusal = requirement.refusal(current_identity())
