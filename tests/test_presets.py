@@ -31,6 +31,10 @@ ALB_ARN = (
 OTHER_ARN = ALB_ARN.replace("50dc6c495c0c9188", "0123456789abcdef")
 COGNITO = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI"
 ALB_KID = "0e1f4cfe-9e2a-4c9b-8b0c-3d5e0f1a2b3c"
+ALB_CLIENT = "4fmvht22tjrgd7d3k3tghttct7"  # the Cognito app client of the ALB's action
+CF_SERVICE_CLIENT = "88bf3b6d86161464f6509f7219099e57.access"
+#: Leaves a field out of a token.
+ABSENT = object()
 
 
 def _now() -> int:
@@ -55,10 +59,10 @@ def _sign(key: SigningKey, header: Any, claims: Any, encode: Any = _unpadded) ->
     return f"{signing_input}.{encode(key.sign(signing_input.encode()))}"
 
 
-def _get(guard: Any, headers: dict[str, str]) -> tuple[int, Any]:
+def _get(guard: Any, headers: dict[str, str], path: str = "/api/catalog") -> tuple[int, Any]:
     # use_cookies=False: a client with a cookie jar replaces a Cookie header.
     client = Client(guard, use_cookies=False)
-    response = client.get("/api/catalog", headers={"Origin": TEST_CLIENT_ORIGIN, **headers})
+    response = client.get(path, headers={"Origin": TEST_CLIENT_ORIGIN, **headers})
     body = response.get_json() if response.status_code == 200 else response.get_data(True)
     return response.status_code, body
 
@@ -161,7 +165,7 @@ def test_iap_audience_checked(audience: Any) -> None:
 
 def cf_claims(**overrides: Any) -> dict[str, Any]:
     now = _now()
-    return {
+    claims = {
         "aud": [CF_AUD],
         "email": "alice@example.com",
         "exp": now + 600,
@@ -174,6 +178,7 @@ def cf_claims(**overrides: Any) -> dict[str, Any]:
         "country": "US",
         **overrides,
     }
+    return {name: value for name, value in claims.items() if value is not ABSENT}
 
 
 @pytest.fixture
@@ -209,14 +214,50 @@ def test_cloudflare_user_token(cloudflare: tuple[SigningKey, Any]) -> None:
     assert body["identity"]["issuer"] == "https://acme.cloudflareaccess.com"
 
 
+def cf_service_token(key: SigningKey, **overrides: Any) -> str:
+    """A service token's application token: Cloudflare's service-token payload, exactly."""
+    now = _now()
+    claims = {
+        "type": "app",
+        "aud": [CF_AUD],
+        "exp": now + 600,
+        "iss": "https://acme.cloudflareaccess.com",
+        "common_name": CF_SERVICE_CLIENT,
+        "iat": now,
+        "sub": "",
+        **overrides,
+    }
+    claims = {name: value for name, value in claims.items() if value is not ABSENT}
+    return _sign(key, {"alg": "RS256", "kid": key.kid}, claims)
+
+
 def test_cloudflare_service_token_is_its_common_name(cloudflare: tuple[SigningKey, Any]) -> None:
     key, guard = cloudflare
-    token = cf_token(key, sub="", common_name="88bf3b6d86161464f6509f7219099e57.access")
-    for name in ("email", "country", "identity_nonce"):
-        assert name in cf_claims()
-    status, body = _get(guard, {"Cf-Access-Jwt-Assertion": token})
+    status, body = _get(guard, {"Cf-Access-Jwt-Assertion": cf_service_token(key)})
     assert status == 200, body
-    assert body["remote_user"] == "88bf3b6d86161464f6509f7219099e57.access"
+    assert body["remote_user"] == CF_SERVICE_CLIENT
+    assert body["identity"]["subject"] == CF_SERVICE_CLIENT
+    assert body["identity"]["issuer"] == "https://acme.cloudflareaccess.com"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({"type": "org"}, id="global-session-token"),
+        pytest.param({"type": ABSENT}, id="no-type"),
+        pytest.param({"type": None}, id="type-null"),
+        pytest.param({"type": ["app"]}, id="type-a-list"),
+        pytest.param({"type": "APP"}, id="type-other-case"),
+    ],
+)
+def test_cloudflare_only_application_tokens(
+    cloudflare: tuple[SigningKey, Any], overrides: Any
+) -> None:
+    key, guard = cloudflare
+    for token in (cf_token(key, **overrides), cf_service_token(key, **overrides)):
+        status, body = _get(guard, {"Cf-Access-Jwt-Assertion": token})
+        assert status == 401
+        assert "'type'" in body
 
 
 def test_cloudflare_cookie(cloudflare: tuple[SigningKey, Any]) -> None:
@@ -291,17 +332,22 @@ def test_empty_sub_refused_without_cloudflare_preset(iap: tuple[SigningKey, Any]
 # --- AWS ALB --------------------------------------------------------------------------------
 
 
-def alb_token(key: SigningKey, signer: str = ALB_ARN, **overrides: Any) -> str:
+def alb_token(
+    key: SigningKey, signer: str = ALB_ARN, header: dict[str, Any] | None = None, **overrides: Any
+) -> str:
+    """ALB's x-amzn-oidc-data, its header in ALB's order; ``header`` replaces fields of it."""
     now = _now()
-    header = {
+    fields = {
         "typ": "JWT",
         "kid": key.kid,
         "alg": "ES256",
         "iss": COGNITO,
-        "client": "4fmvht22tjrgd7d3k3tghttct7",
+        "client": ALB_CLIENT,
         "signer": signer,
         "exp": now + 120,
+        **(header or {}),
     }
+    header = {name: value for name, value in fields.items() if value is not ABSENT}
     claims = {
         "sub": "23d498b2-3031-70d2-8a15-49dd886a087b",
         "email_verified": "true",
@@ -326,7 +372,13 @@ def alb(jwks_servers: JWKSServers) -> tuple[SigningKey, Any, JWKSServer]:
             handler.send_error(404)
 
     server = jwks_servers(one_pem_per_kid)
-    issuer = Issuer(COGNITO, preset="aws-alb", signers=ALB_ARN, pem_url=server.base + "/{kid}")
+    issuer = Issuer(
+        COGNITO,
+        preset="aws-alb",
+        signers=ALB_ARN,
+        client_ids=ALB_CLIENT,
+        pem_url=server.base + "/{kid}",
+    )
     return key, _guard(issuer), server
 
 
@@ -358,6 +410,87 @@ def test_alb_wrong_tokens_refused(
     assert _get(guard, {"X-Amzn-Oidc-Data": token})[0] == 401
 
 
+@pytest.mark.parametrize(
+    ("header", "field"),
+    [
+        pytest.param({"client": "7v0ther4ppcl1ent1d"}, "'client'", id="other-client"),
+        pytest.param({"client": ABSENT}, "'client'", id="no-client"),
+        pytest.param({"client": [ALB_CLIENT]}, "'client'", id="client-a-list"),
+        pytest.param({"iss": COGNITO + "x"}, "'iss'", id="header-iss-other"),
+        pytest.param({"iss": None}, "'iss'", id="header-iss-null"),
+        pytest.param({"exp": 1}, "'exp'", id="header-exp-passed"),
+        pytest.param({"exp": "4102444800"}, "'exp'", id="header-exp-a-string"),
+        pytest.param({"exp": True}, "'exp'", id="header-exp-a-boolean"),
+        pytest.param({"signer": OTHER_ARN}, "'signer'", id="other-signer"),
+        pytest.param({"signer": ABSENT}, "'signer'", id="no-signer"),
+    ],
+)
+def test_alb_header_refused_naming_the_field(
+    alb: tuple[SigningKey, Any, JWKSServer], header: dict[str, Any], field: str
+) -> None:
+    key, guard, _ = alb
+    status, body = _get(guard, {"X-Amzn-Oidc-Data": alb_token(key, header=header)})
+    assert status == 401
+    assert field in body
+
+
+def test_alb_header_iss_and_exp_may_be_absent(alb: tuple[SigningKey, Any, JWKSServer]) -> None:
+    key, guard, _ = alb
+    token = alb_token(key, header={"iss": ABSENT, "exp": ABSENT})
+    assert _get(guard, {"X-Amzn-Oidc-Data": token})[0] == 200
+
+
+def test_alb_identity_expires_with_the_earlier_exp(
+    alb: tuple[SigningKey, Any, JWKSServer],
+) -> None:
+    key, guard, _ = alb
+    soon = _now() + 30  # the payload's is 120 s away
+    status, body = _get(guard, {"X-Amzn-Oidc-Data": alb_token(key, header={"exp": soon})})
+    assert status == 200, body
+    assert body["identity"]["expires_at"] == soon
+
+
+def test_alb_any_client(alb: tuple[SigningKey, Any, JWKSServer]) -> None:
+    key, _, server = alb
+    issuer = Issuer(
+        COGNITO, preset="aws-alb", signers=ALB_ARN, any_client=True, pem_url=server.base + "/{kid}"
+    )
+    guard = _guard(issuer)
+    for client in (ALB_CLIENT, "7v0ther4ppcl1ent1d"):
+        assert _get(guard, {"X-Amzn-Oidc-Data": alb_token(key, header={"client": client})})[0] == 200
+    # Only the client goes unchecked: the load balancer still is.
+    assert _get(guard, {"X-Amzn-Oidc-Data": alb_token(key, OTHER_ARN)})[0] == 401
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        pytest.param({}, "client_ids", id="client-ids-required"),
+        pytest.param({"client_ids": []}, "client_ids", id="client-ids-empty"),
+        pytest.param({"client_ids": [""]}, "client_ids", id="client-id-empty-string"),
+        pytest.param({"client_ids": [ALB_CLIENT], "any_client": True}, "any_client", id="both"),
+        pytest.param({"any_client": "yes"}, "any_client", id="any-client-not-a-flag"),
+    ],
+)
+def test_alb_client_settings_checked(settings: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        Issuer(COGNITO, preset="aws-alb", signers=[ALB_ARN], **settings)
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [
+        pytest.param({"client_ids": [ALB_CLIENT]}, "client_ids", id="client-ids"),
+        pytest.param({"any_client": True}, "any_client", id="any-client"),
+    ],
+)
+def test_alb_client_settings_only_for_alb(settings: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=f"{key}: only with preset = 'aws-alb'"):
+        Issuer(preset="gcp-iap", audience=IAP_AUDIENCE, **settings)
+    with pytest.raises(ConfigError, match=key):
+        Issuer("https://auth.example.test", jwks_uri="https://auth.example.test/j", **settings)
+
+
 def test_alb_unknown_kids_bounded(alb: tuple[SigningKey, Any, JWKSServer]) -> None:
     _, guard, server = alb
     for kid in ("no-such-kid", "other-kid", "../../etc/passwd", "a/b", "k" * 200):
@@ -368,19 +501,26 @@ def test_alb_unknown_kids_bounded(alb: tuple[SigningKey, Any, JWKSServer]) -> No
 
 
 def test_alb_settings() -> None:
-    issuer = Issuer(COGNITO, preset="aws-alb", signers=[ALB_ARN])
+    issuer = Issuer(COGNITO, preset="aws-alb", signers=[ALB_ARN], client_ids=[ALB_CLIENT])
     assert issuer.region == "eu-west-1"
     assert issuer.pem_url == "https://public-keys.auth.elb.eu-west-1.amazonaws.com/{kid}"
     assert issuer.token_header == "x-amzn-oidc-data"
     assert issuer.accepts_padding
     with pytest.raises(ConfigError, match="signers"):
-        Issuer(COGNITO, preset="aws-alb")
+        Issuer(COGNITO, preset="aws-alb", client_ids=[ALB_CLIENT])
     with pytest.raises(ConfigError, match="identity provider"):
-        Issuer(preset="aws-alb", signers=[ALB_ARN])
+        Issuer(preset="aws-alb", signers=[ALB_ARN], client_ids=[ALB_CLIENT])
     with pytest.raises(ConfigError, match="signers"):
-        Issuer(COGNITO, preset="aws-alb", signers=["arn:aws:iam::123456789012:user/x"])
+        Issuer(
+            COGNITO,
+            preset="aws-alb",
+            signers=["arn:aws:iam::123456789012:user/x"],
+            client_ids=[ALB_CLIENT],
+        )
     with pytest.raises(ConfigError, match="signers"):
-        Issuer(COGNITO, preset="aws-alb", signers=[ALB_ARN], region="us-east-1")
+        Issuer(
+            COGNITO, preset="aws-alb", signers=[ALB_ARN], client_ids=[ALB_CLIENT], region="us-east-1"
+        )
     with pytest.raises(ConfigError, match="preset"):
         Issuer(COGNITO, preset="aws-elb", signers=[ALB_ARN])
 
@@ -391,7 +531,11 @@ def test_padding_only_for_alb_issuers(jwks_server: JWKSServer) -> None:
     jwks_server.publish(key)
     plain = Issuer("https://auth.example.test", jwks_uri=jwks_server.url)
     alb_issuer = Issuer(
-        COGNITO, preset="aws-alb", signers=ALB_ARN, pem_url=jwks_server.base + "/{kid}"
+        COGNITO,
+        preset="aws-alb",
+        signers=ALB_ARN,
+        client_ids=ALB_CLIENT,
+        pem_url=jwks_server.base + "/{kid}",
     )
     guard = _guard(plain, alb_issuer)
     claims = {"iss": "https://auth.example.test", "sub": "alice", "exp": _now() + 60}

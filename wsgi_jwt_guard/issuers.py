@@ -27,8 +27,9 @@ from the working directory; in a TOML file, it is relative to that file (see
 
 Behind an edge proxy, ``preset`` (``gcp-iap``, ``cloudflare-access``,
 ``aws-alb``) fills the proxy's header, algorithm, ``issuer`` and key source --
-for AWS ALB ``pem_url``, one PEM per ``kid`` -- and its checks; whatever it
-fills can still be set (see :mod:`wsgi_jwt_guard.presets`)::
+for AWS ALB ``pem_url``, one PEM per ``kid`` -- and its checks (ALB's
+``signers`` and ``client_ids``, Cloudflare's application tokens only);
+whatever it fills can still be set (see :mod:`wsgi_jwt_guard.presets`)::
 
     Issuer(preset="gcp-iap", audience="/projects/123/global/backendServices/456")
 
@@ -156,6 +157,13 @@ class Issuer(Settings):
     #: Accepted values of the token header's ``signer`` (AWS ALB: the load
     #: balancers' ARNs); empty means not checked.
     signers: Sequence[str] = ()
+    #: ``aws-alb``: accepted values of the token header's ``client``, the OIDC
+    #: client IDs of the load balancers' authenticate actions. Required, unless
+    #: ``any_client``.
+    client_ids: Sequence[str] = ()
+    #: ``aws-alb``: accept a token whatever its ``client``: any application the
+    #: load balancers authenticate for with this identity provider gets in.
+    any_client: bool = False
     #: ``aws-alb``: the load balancers' region (read from ``signers``).
     region: str | None = None
     #: Keys published one PEM per ``kid`` at this URL, ``{kid}`` replaced (AWS ALB).
@@ -201,12 +209,18 @@ class Issuer(Settings):
             token_header=optional_text(self.token_header, "token_header", "a header name"),
             token_cookie=optional_text(self.token_cookie, "token_cookie", "a cookie name"),
             signers=strings(self.signers, "signers", allow_one=True),
+            client_ids=strings(self.client_ids, "client_ids", allow_one=True),
+            any_client=flag(self.any_client, "any_client"),
             pem_url=optional_text(self.pem_url, "pem_url", "a URL with '{kid}'"),
         )
         if self.team is not None and self.preset != "cloudflare-access":
             raise ConfigError("team", "only with preset = 'cloudflare-access'")
         if self.region is not None and self.preset != "aws-alb":
             raise ConfigError("region", "only with preset = 'aws-alb'")
+        if self.client_ids and self.preset != "aws-alb":
+            raise ConfigError("client_ids", "only with preset = 'aws-alb'")
+        if self.any_client and self.preset != "aws-alb":
+            raise ConfigError("any_client", "only with preset = 'aws-alb'")
         required = self.required_claims
         self._settle(
             required_paths=()
@@ -258,6 +272,7 @@ class Issuer(Settings):
         names = ("issuer", "jwks_uri", "algorithms", "audience", "token_header", "token_cookie")
         given: dict[str, Any] = {name: getattr(self, name) for name in names}
         given.update(team=self.team, signers=self.signers, region=self.region, pem_url=self.pem_url)
+        given.update(client_ids=self.client_ids, any_client=self.any_client)
         given["has_keys"] = self.has_static_keys or self.discovery
         if given["algorithms"] == _DEFAULT_ALGORITHMS:
             given["algorithms"] = None

@@ -12,6 +12,7 @@ too, so tests serve keys locally)::
         "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",   # the IdP's 'iss'
         preset="aws-alb",
         signers=["arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/web/50dc6c495c0c9188"],
+        client_ids=["4fmvht22tjrgd7d3k3tghttct7"],                        # the header's 'client'
     )
 
 ``gcp-iap``
@@ -24,15 +25,28 @@ too, so tests serve keys locally)::
     Cloudflare Access: ``Cf-Access-Jwt-Assertion`` and the ``CF_Authorization``
     cookie, RS256, ``iss`` ``https://<team>.cloudflareaccess.com`` and its
     ``/cdn-cgi/access/certs``. ``team`` (or ``issuer`` and ``jwks_uri``) and
-    ``audience`` (the application's AUD tag) are required. A service token's
-    ``sub`` is empty: its identity is its ``common_name`` (the client ID).
+    ``audience`` (the application's AUD tag) are required. Only application
+    tokens (``type: "app"``) are accepted, never the team domain's global
+    session token (``type: "org"``). A service token's ``sub`` is empty: its
+    identity is its ``common_name`` (the client ID).
 ``aws-alb``
     AWS Application Load Balancer: ``x-amzn-oidc-data``, ES256, one PEM per
     ``kid`` at ``https://public-keys.auth.elb.<region>.amazonaws.com/<kid>``
     (``pem_url``, with ``{kid}``). ``issuer`` (the identity provider's, which
-    the token's ``iss`` repeats) and ``signers`` (the load balancers' ARNs; the
-    token header's ``signer`` must be one) are required; ``region`` is read from
-    the ARNs. ALB pads its base64: this preset alone accepts padded tokens.
+    the token's ``iss`` repeats), ``signers`` (the load balancers' ARNs) and
+    ``client_ids`` (the OIDC client IDs of their ``authenticate-oidc`` or
+    ``authenticate-cognito`` actions) are required; ``region`` is read from the
+    ARNs. ALB signs a header of its own: its ``signer`` must be one of
+    ``signers`` and its ``client`` one of ``client_ids``; its ``iss`` and ``exp``,
+    which repeat the payload's, must equal the token's ``iss`` and must not have
+    passed. ALB pads its base64: this preset alone accepts padded tokens.
+
+    ``client_ids`` is required as AWS's own verifier (``aws-jwt-verify``'s
+    ``AlbJwtVerifier``) requires ``clientId``: one load balancer may
+    authenticate several applications, each its own OIDC client, against the
+    same identity provider, and only ``client`` tells their tokens apart. A
+    deployment that means to accept them all says so with ``any_client =
+    true`` (``clientId: null`` there), never by leaving ``client_ids`` out.
 
 .. warning::
     A preset trusts that only the proxy can set its header: strip it at the
@@ -41,13 +55,18 @@ too, so tests serve keys locally)::
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ExpiredToken, InvalidToken
+from .validation import flag
 
-__all__ = ["PRESETS", "preset_settings", "preset_subject"]
+if TYPE_CHECKING:
+    from .issuers import Issuer
+
+__all__ = ["PRESETS", "check_edge_token", "preset_settings", "preset_subject"]
 
 GCP_IAP = "gcp-iap"
 CLOUDFLARE_ACCESS = "cloudflare-access"
@@ -115,6 +134,7 @@ def preset_settings(preset: object, given: Mapping[str, Any]) -> dict[str, Any]:
         if not given.get("issuer"):
             raise ConfigError("issuer", "required: your identity provider's (the tokens' 'iss')")
         region = _alb_region(given.get("signers"), given.get("region"))
+        _check_alb_clients(given.get("client_ids"), given.get("any_client"))
         filled = {
             "algorithms": ("ES256",),
             "token_header": "x-amzn-oidc-data",
@@ -176,6 +196,20 @@ def _alb_region(signers: object, region: object) -> str:
     return regions.pop()
 
 
+def _check_alb_clients(client_ids: object, any_client: object) -> None:
+    # Required, as aws-jwt-verify requires clientId; accepting every client is
+    # an explicit choice (any_client), as clientId: null is there.
+    if any_client is not None and flag(any_client, "any_client"):
+        if _listed(client_ids):
+            raise ConfigError("any_client", "set client_ids or any_client = true, not both")
+    elif not _listed(client_ids):
+        raise ConfigError(
+            "client_ids",
+            "required: the OIDC client IDs of the load balancers' authenticate actions "
+            "(the token header's 'client'); any_client = true accepts every client",
+        )
+
+
 def preset_subject(preset: str | None, claims: Mapping[str, Any]) -> str | None:
     """The subject of a token whose ``sub`` says nothing: a Cloudflare service token's
     ``common_name``; ``None`` otherwise (the usual ``sub`` check then applies)."""
@@ -183,3 +217,53 @@ def preset_subject(preset: str | None, claims: Mapping[str, Any]) -> str | None:
         return None
     name = claims.get("common_name")
     return name if isinstance(name, str) and name else None
+
+
+def check_edge_token(
+    issuer: Issuer,
+    header: Mapping[str, Any],
+    claims: Mapping[str, Any],
+    exp: float,
+    now: float,
+) -> float:
+    """The preset's own checks of a token whose signature verified; the token's expiry.
+
+    ``exp`` is the payload's (checked already); the earlier of it and the
+    header's is returned, so nothing caches the token past either.
+
+    * ``signers`` (any issuer that sets them): the header's ``signer`` is one.
+    * ``aws-alb``: the header's ``client`` is one of ``client_ids`` (unless
+      ``any_client``). ALB repeats ``iss`` and ``exp`` in the header, as RFC 7519
+      §5.3 allows for replicated claims; when present, the header's ``iss`` must
+      equal the token's and its ``exp`` (a number) must not have passed, with
+      the issuer's ``leeway``.
+    * ``cloudflare-access``: ``type`` is ``app``, an application token; the team
+      domain's global session token (``org``) is not meant for an application.
+
+    Each refusal is an :class:`~wsgi_jwt_guard.errors.InvalidToken` naming the field.
+    """
+    if issuer.signers and header.get("signer") not in issuer.signers:
+        raise InvalidToken("the token's 'signer' is not an accepted load balancer")
+    preset = issuer.preset
+    if preset == AWS_ALB:
+        if not issuer.any_client and header.get("client") not in issuer.client_ids:
+            raise InvalidToken("the token's 'client' is not an accepted client ID")
+        if "iss" in header and header["iss"] != claims.get("iss"):
+            raise InvalidToken("the token header's 'iss' is not the token's issuer")
+        if "exp" in header:
+            exp = min(exp, _header_expiry(header["exp"], now, issuer.leeway))
+    elif preset == CLOUDFLARE_ACCESS and claims.get("type") != "app":
+        raise InvalidToken("the token's 'type' is not 'app': not an Access application token")
+    return exp
+
+
+def _header_expiry(value: object, now: float, leeway: float) -> float:
+    # As claims.check_times reads a payload's 'exp': a JSON number, never a bool.
+    if type(value) is not int and type(value) is not float:
+        raise InvalidToken("the token header's 'exp' is not a number")
+    expiry = float(value)
+    if not math.isfinite(expiry):
+        raise InvalidToken("the token header's 'exp' is not a finite number")
+    if now >= expiry + leeway:
+        raise ExpiredToken("the token has expired (the header's 'exp')")
+    return expiry

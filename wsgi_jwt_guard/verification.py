@@ -46,7 +46,7 @@ from .errors import ConfigError, InvalidToken, RequestRefused
 from .identity import Identity, TokenSource
 from .issuers import Issuer, KeySource, key_source
 from .jws import CompactJWS, parse
-from .presets import preset_subject
+from .presets import check_edge_token, preset_subject
 from .service import ServiceTokens
 from .token_cache import TokenCache
 from .validation import seconds, whole
@@ -232,9 +232,8 @@ class Verifier:
             raise InvalidToken("the token signature does not verify")
         if not issuer.accepts_type(jws.header.get("typ")):
             raise InvalidToken("the token's type ('typ') is not accepted")
-        if issuer.signers and jws.header.get("signer") not in issuer.signers:
-            raise InvalidToken("the token's 'signer' is not an accepted load balancer")
         exp = check_times(claims, now=now, leeway=issuer.leeway)
+        exp = check_edge_token(issuer, jws.header, claims, exp, now)
         if issuer.audience:
             check_audience(claims, issuer.audience)
         subject = preset_subject(issuer.preset, claims) or check_subject(claims)
