@@ -25,6 +25,7 @@ from tests.helpers import (
     echo_app,
     service_token,
 )
+from tests.jwks_server import JWKSServer
 from wsgi_jwt_guard import ConfigError, from_config, load_config
 from wsgi_jwt_guard.environment import environment_config, with_environment
 
@@ -61,6 +62,29 @@ def test_single_issuer_variables_alone(setenv: SetEnv) -> None:
     assert environment_config() == {
         "issuers": [{"issuer": ISSUER, "jwks_uri": JWKS, "audience": [AUDIENCE, "other"]}]
     }
+
+
+def test_a_multi_tenant_issuer_from_the_environment(
+    setenv: SetEnv, jwks_server: JWKSServer, ec_key: SigningKey
+) -> None:
+    # Entra ID's shape: one template, the tenants allowed, the common keys.
+    jwks_server.publish(ec_key)
+    template = "https://login.microsoftonline.com/{tenant}/v2.0"
+    setenv(ISSUER=template, JWKS_URI=jwks_server.url, AUDIENCE=AUDIENCE, TENANTS="t-1 , t-2")
+    assert environment_config() == {
+        "issuers": [
+            {"issuer": template, "jwks_uri": jwks_server.url, "audience": [AUDIENCE],
+             "tenants": ["t-1", "t-2"]}
+        ]
+    }  # fmt: skip
+    client = Client(from_config(echo_app), use_cookies=False)
+
+    def status(tenant: str) -> int:
+        iss = f"https://login.microsoftonline.com/{tenant}/v2.0"
+        token = ec_key.token({"iss": iss, "aud": AUDIENCE, "sub": "alice", "exp": 2**31})
+        return client.get("/api/x", headers={"Authorization": f"Bearer {token}"}).status_code
+
+    assert (status("t-2"), status("t-3")) == (200, 401)
 
 
 def test_issuer_alone_uses_oidc_discovery(setenv: SetEnv) -> None:
@@ -138,6 +162,12 @@ def test_empty_variables_count_as_unset(setenv: SetEnv) -> None:
             id="audience-twice",
         ),
         pytest.param(
+            '[[issuers]]\nissuer = "https://a/{tenant}"\ntenants = ["x"]\n',
+            {"TENANTS": "y"},
+            "WSGI_JWT_GUARD_TENANTS: the configuration file already sets tenants",
+            id="tenants-twice",
+        ),
+        pytest.param(
             '[[issuers]]\nissuer = "a"\n[[issuers]]\nissuer = "b"\n',
             {"AUDIENCE": "y"},
             "WSGI_JWT_GUARD_AUDIENCE: which issuer? the file has several",
@@ -192,6 +222,16 @@ def test_a_setting_in_both_places_is_refused(
             {"ISSUER": ISSUER, "AUDIENCE": ",,"},
             "WSGI_JWT_GUARD_AUDIENCE: expected one or more",
             id="empty-audience",
+        ),
+        pytest.param(
+            {"ISSUER": ISSUER, "TENANTS": " , "},
+            "WSGI_JWT_GUARD_TENANTS: expected one or more comma-separated tenant IDs",
+            id="empty-tenants",
+        ),
+        pytest.param(
+            {"TENANTS": "t-1"},
+            "WSGI_JWT_GUARD_TENANTS: which issuer? set WSGI_JWT_GUARD_ISSUER too",
+            id="tenants-without-issuer",
         ),
         pytest.param(
             {"SERVICE_SECRET": "short"},

@@ -37,6 +37,7 @@ __all__ = [
     "ENV_ISSUER",
     "ENV_JWKS_URI",
     "ENV_SERVICE_SECRET",
+    "ENV_TENANTS",
     "ENV_VARIABLES",
     "environment_config",
     "with_environment",
@@ -50,12 +51,24 @@ ENV_ISSUER = "WSGI_JWT_GUARD_ISSUER"
 ENV_JWKS_URI = "WSGI_JWT_GUARD_JWKS_URI"
 #: The single issuer's ``audience``; several are separated by commas.
 ENV_AUDIENCE = "WSGI_JWT_GUARD_AUDIENCE"
+#: The single issuer's ``tenants`` (an issuer template's allowed ``{tenant}``
+#: values, Entra ID's tenant IDs), comma-separated.
+ENV_TENANTS = "WSGI_JWT_GUARD_TENANTS"
 #: ``service_tokens.secrets``, comma-separated, the signing (newest) one first.
 ENV_SERVICE_SECRET = "WSGI_JWT_GUARD_SERVICE_SECRET"  # noqa: S105 - a variable name
-ENV_VARIABLES = (ENV_CONFIG, ENV_ISSUER, ENV_JWKS_URI, ENV_AUDIENCE, ENV_SERVICE_SECRET)
+ENV_VARIABLES = (
+    ENV_CONFIG,
+    ENV_ISSUER,
+    ENV_JWKS_URI,
+    ENV_AUDIENCE,
+    ENV_TENANTS,
+    ENV_SERVICE_SECRET,
+)
 _ENV_SETTINGS = ENV_VARIABLES[1:]
 _PREFIX = "WSGI_JWT_GUARD_"
 
+# The variables that set (or add) the one issuer.
+_ISSUER_SETTINGS = (ENV_ISSUER, ENV_JWKS_URI, ENV_AUDIENCE, ENV_TENANTS)
 # An issuer's key sources: a variable giving the JWKS URL conflicts with any of them.
 _KEY_SOURCES = ("jwks_uri", "discovery", "keys", "keys_file", "pem", "pem_file")
 
@@ -84,8 +97,9 @@ def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
     """``config`` completed by the single-issuer variables.
 
     ``WSGI_JWT_GUARD_ISSUER`` adds the one issuer (the file must then have no
-    ``[[issuers]]``); ``..._JWKS_URI`` and ``..._AUDIENCE`` set that issuer's
-    ``jwks_uri`` and ``audience``, or those of the file's only issuer. An
+    ``[[issuers]]``); ``..._JWKS_URI``, ``..._AUDIENCE`` and ``..._TENANTS`` set that
+    issuer's ``jwks_uri``, ``audience`` and ``tenants``, or those of the file's
+    only issuer. An
     issuer from the environment without a JWKS URI uses OIDC discovery;
     ``..._SERVICE_SECRET`` sets ``service_tokens.secrets``. A variable never
     overrides the file: setting the same thing in both raises
@@ -95,7 +109,7 @@ def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
     _check_variable_names()
     values = {name: os.environ.get(name, "").strip() for name in _ENV_SETTINGS}
     result = dict(config)
-    if values[ENV_ISSUER] or values[ENV_JWKS_URI] or values[ENV_AUDIENCE]:
+    if any(values[name] for name in _ISSUER_SETTINGS):
         result["issuers"] = _issuer_from_environment(result.get("issuers", []), values)
     if values[ENV_SERVICE_SECRET]:
         settings = result.get("service_tokens", {})
@@ -128,7 +142,7 @@ def _issuer_from_environment(issuers: object, values: Mapping[str, str]) -> obje
     elif len(issuers) == 1:
         entry = dict(issuers[0])
     else:
-        name = ENV_JWKS_URI if values[ENV_JWKS_URI] else ENV_AUDIENCE
+        name = next(name for name in _ISSUER_SETTINGS[1:] if values[name])
         problem = f"set {ENV_ISSUER} too" if not issuers else "the file has several [[issuers]]"
         raise ConfigError(name, f"which issuer? {problem}")
     uri = values[ENV_JWKS_URI]
@@ -142,14 +156,19 @@ def _issuer_from_environment(issuers: object, values: Mapping[str, str]) -> obje
         # No JWKS URL given: find it by OIDC discovery, as most identity providers allow.
         _check_url(ENV_ISSUER, values[ENV_ISSUER])
         entry["discovery"] = True
-    if values[ENV_AUDIENCE]:
-        if entry.get("audience"):
-            raise ConfigError(ENV_AUDIENCE, "the configuration file already sets audience")
-        audiences = [a.strip() for a in values[ENV_AUDIENCE].split(",") if a.strip()]
-        if not audiences:
-            raise ConfigError(ENV_AUDIENCE, "expected one or more comma-separated audiences")
-        entry["audience"] = audiences
+    for variable, key, what in _LISTS:
+        if values[variable]:
+            if entry.get(key):
+                raise ConfigError(variable, f"the configuration file already sets {key}")
+            items = [item.strip() for item in values[variable].split(",") if item.strip()]
+            if not items:
+                raise ConfigError(variable, f"expected one or more comma-separated {what}")
+            entry[key] = items
     return [entry]
+
+
+# Issuer settings given as comma-separated lists: (variable, setting, what it lists).
+_LISTS = ((ENV_AUDIENCE, "audience", "audiences"), (ENV_TENANTS, "tenants", "tenant IDs"))
 
 
 def _check_url(variable: str, url: str, *, insecure_http: bool = False) -> None:
