@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from werkzeug.test import Client, create_environ
 
-from tests.helpers import TEST_CLIENT_ORIGIN, SigningKey, build_guard, echo_app
+from tests.helpers import ROUTES, TEST_CLIENT_ORIGIN, SigningKey, build_guard, echo_app
 from tests.jwks_server import JWKSServer, JWKSServers, answer
-from wsgi_jwt_guard import Issuer
+from wsgi_jwt_guard import Issuer, Rule
 from wsgi_jwt_guard.apikeys import APIKey, APIKeys
 from wsgi_jwt_guard.config import from_config
 from wsgi_jwt_guard.errors import ConfigError
@@ -199,7 +199,13 @@ def cloudflare(jwks_servers: JWKSServers) -> tuple[SigningKey, Any]:
         audience=CF_AUD,
         jwks_uri=f"{server.base}/cdn-cgi/access/certs",
     )
-    return key, _guard(issuer)
+    routes = {
+        **ROUTES,
+        "/api/people": Rule(tokens=["user"]),
+        "/api/machines": Rule(tokens=["edge-service"]),
+        "/api/internal": Rule(tokens=["service"]),  # the guard's own HS256 service tokens
+    }
+    return key, build_guard(issuers=[issuer], routes=routes)
 
 
 def cf_token(key: SigningKey, **overrides: Any) -> str:
@@ -237,7 +243,25 @@ def test_cloudflare_service_token_is_its_common_name(cloudflare: tuple[SigningKe
     assert status == 200, body
     assert body["remote_user"] == CF_SERVICE_CLIENT
     assert body["identity"]["subject"] == CF_SERVICE_CLIENT
+    assert body["identity"]["kind"] == "edge-service"
     assert body["identity"]["issuer"] == "https://acme.cloudflareaccess.com"
+
+
+@pytest.mark.parametrize(
+    ("path", "user", "edge_service"),
+    [
+        pytest.param("/api/catalog", 200, 200, id="every-kind"),
+        pytest.param("/api/people", 200, 403, id="users-only"),
+        pytest.param("/api/machines", 403, 200, id="edge-services-only"),
+        pytest.param("/api/internal", 403, 403, id="own-service-tokens-only"),
+    ],
+)
+def test_cloudflare_service_tokens_are_their_own_kind(
+    cloudflare: tuple[SigningKey, Any], path: str, user: int, edge_service: int
+) -> None:
+    key, guard = cloudflare
+    assert _get(guard, {"Cf-Access-Jwt-Assertion": cf_token(key)}, path)[0] == user
+    assert _get(guard, {"Cf-Access-Jwt-Assertion": cf_service_token(key)}, path)[0] == edge_service
 
 
 @pytest.mark.parametrize(
@@ -298,6 +322,8 @@ def test_preset_headers_and_cookie_are_token_sources() -> None:
         pytest.param({"aud": ["0" * 64]}, id="other-aud"),
         pytest.param({"iss": "https://other.cloudflareaccess.com"}, id="other-team"),
         pytest.param({"sub": "", "common_name": ""}, id="service-token-without-name"),
+        pytest.param({"sub": "", "common_name": "a\nb.access"}, id="common-name-control-char"),
+        pytest.param({"sub": "", "common_name": 7}, id="common-name-not-a-string"),
         pytest.param({"sub": ""}, id="empty-sub-no-common-name"),
     ],
 )

@@ -32,8 +32,12 @@ ENVIRON_KEY = "wsgi_jwt_guard.identity"
 #: mode (:mod:`wsgi_jwt_guard.backstage`) adds ``plugin`` (another plugin's own
 #: token), ``on-behalf-of`` (a plugin's token for a user: the subject is the
 #: user, the ``actor`` the plugin) and ``limited-user`` (Backstage's cookie
-#: token, only on routes with ``user_cookie``).
-TokenKind = Literal["user", "service", "static", "plugin", "on-behalf-of", "limited-user"]
+#: token, only on routes with ``user_cookie``). ``edge-service``: an edge
+#: proxy's token for a machine, not a person (a Cloudflare Access service
+#: token; see :mod:`wsgi_jwt_guard.presets`): the subject is its client ID.
+TokenKind = Literal[
+    "user", "service", "static", "plugin", "on-behalf-of", "limited-user", "edge-service"
+]
 #: ``header``: ``Authorization: Bearer``; ``cookie``: the token cookie;
 #: ``custom-header``: one of the guard's ``token_headers`` (an identity-aware
 #: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``); ``backstage-cookie``:
@@ -50,7 +54,7 @@ class Identity:
     subject: str
     #: Every claim of the verified token (read-only).
     claims: Mapping[str, Any]
-    #: The ``iss`` of a user token; ``None`` for service tokens and API keys.
+    #: The ``iss`` of a user (or edge service) token; ``None`` for service tokens and API keys.
     issuer: str | None
     kind: TokenKind
     source: TokenSource

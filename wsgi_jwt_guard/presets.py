@@ -27,8 +27,9 @@ too, so tests serve keys locally)::
     ``/cdn-cgi/access/certs``. ``team`` (or ``issuer`` and ``jwks_uri``) and
     ``audience`` (the application's AUD tag) are required. Only application
     tokens (``type: "app"``) are accepted, never the team domain's global
-    session token (``type: "org"``). A service token's ``sub`` is empty: its
-    identity is its ``common_name`` (the client ID).
+    session token (``type: "org"``). A service token's ``sub`` is empty: it is
+    an identity of kind ``edge-service`` whose subject is its ``common_name``
+    (the service token's client ID).
 ``aws-alb``
     AWS Application Load Balancer: ``x-amzn-oidc-data``, ES256, one PEM per
     ``kid`` at ``https://public-keys.auth.elb.<region>.amazonaws.com/<kid>``
@@ -48,6 +49,15 @@ too, so tests serve keys locally)::
     deployment that means to accept them all says so with ``any_client =
     true`` (``clientId: null`` there), never by leaving ``client_ids`` out.
 
+Edge service tokens
+    A Cloudflare service token is a machine's credential, checked by
+    Cloudflare against its client secret: its identity has kind
+    ``edge-service``, not ``user`` (no person signed in) and not ``service``
+    (that kind means an HS256 token over *your* ``[service_tokens]`` secrets,
+    with no issuer; a rule admitting your own services must not admit whoever
+    holds a Cloudflare client secret). A rule's ``tokens`` accepts or refuses
+    it like any other kind: ``tokens = ["user"]`` refuses it with 403.
+
 .. warning::
     A preset trusts that only the proxy can set its header: strip it at the
     edge, and never let clients reach the app around the proxy.
@@ -60,7 +70,9 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .claims import check_subject
 from .errors import ConfigError, ExpiredToken, InvalidToken
+from .identity import TokenKind
 from .validation import flag
 
 if TYPE_CHECKING:
@@ -210,13 +222,17 @@ def _check_alb_clients(client_ids: object, any_client: object) -> None:
         )
 
 
-def preset_subject(preset: str | None, claims: Mapping[str, Any]) -> str | None:
-    """The subject of a token whose ``sub`` says nothing: a Cloudflare service token's
-    ``common_name``; ``None`` otherwise (the usual ``sub`` check then applies)."""
-    if preset != CLOUDFLARE_ACCESS or claims.get("sub") != "":
-        return None
-    name = claims.get("common_name")
-    return name if isinstance(name, str) and name else None
+def preset_subject(preset: str | None, claims: Mapping[str, Any]) -> tuple[str, TokenKind]:
+    """The subject and kind of a verified token of an issuer with ``preset``.
+
+    A Cloudflare Access service token says nothing in ``sub`` (``""``): its
+    subject is its ``common_name`` (the service token's client ID) and its kind
+    ``edge-service``. Any other token is a ``user`` named by ``sub``, checked by
+    :func:`~wsgi_jwt_guard.claims.check_subject`, an empty one refused.
+    """
+    if preset == CLOUDFLARE_ACCESS and claims.get("sub") == "" and "common_name" in claims:
+        return check_subject(claims, "common_name"), "edge-service"
+    return check_subject(claims), "user"
 
 
 def check_edge_token(

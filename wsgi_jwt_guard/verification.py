@@ -236,7 +236,7 @@ class Verifier:
         exp = check_edge_token(issuer, jws.header, claims, exp, now)
         if issuer.audience:
             check_audience(claims, issuer.audience)
-        subject = preset_subject(issuer.preset, claims) or check_subject(claims)
+        subject, kind = preset_subject(issuer.preset, claims)
         if self.remote_user_claim != "sub":
             subject = check_subject(claims, self.remote_user_claim)
         # required_paths is empty when required_claims is a table (required_values).
@@ -256,7 +256,7 @@ class Verifier:
             subject,
             MappingProxyType(claims),
             iss,  # the concrete issuer, a template's tenant filled in
-            "user",
+            kind,
             source,
             exp,
             token,

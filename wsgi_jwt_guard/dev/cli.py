@@ -355,7 +355,8 @@ def _inspect(args: argparse.Namespace) -> int:
     if identity is None:
         print(f"Public: the guard lets {where} through without looking at the token.")
         return 0
-    who = {"user": f"issuer {identity.issuer}", "service": "the service secrets"}.get(
+    by_issuer = f"issuer {identity.issuer}"
+    who = {"user": by_issuer, "edge-service": by_issuer, "service": "the service secrets"}.get(
         identity.kind, "a static API key"
     )
     print(
