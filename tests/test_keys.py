@@ -606,7 +606,7 @@ def test_from_jwks_strict_names_the_member_of_a_bad_key(ec_key: SigningKey, bad:
     assert caught.value.key == key
 
 
-@pytest.mark.parametrize(("bad", "key"), BAD_KEYS)
+@pytest.mark.parametrize(("bad", "key"), [p for p in BAD_KEYS if p.id != "use-enc"])
 def test_from_jwks_lenient_skips_a_bad_key(
     ec_key: SigningKey, rsa_key: SigningKey, bad: Any, key: str
 ) -> None:
@@ -626,6 +626,23 @@ def test_from_jwks_lenient_skips_small_rsa_and_private_keys(
     keys = KeySet.from_jwks(document, ALL, strict=False, on_skip=skipped.append)
     assert [key.kid for key in keys] == ["ec-1"]
     assert len(skipped) == 2
+
+
+def test_from_jwks_lenient_passes_over_encryption_keys_quietly(
+    ec_key: SigningKey, rsa_key: SigningKey, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Keycloak publishes each realm's RSA-OAEP key beside its signing key: no warning per fetch.
+    encryption = {**rsa_key.public_jwk(), "kid": "enc-1", "use": "enc", "alg": "RSA-OAEP"}
+    skipped: list[str] = []
+    document = {"keys": [ec_key.public_jwk(), encryption]}
+    with caplog.at_level("WARNING", logger="wsgi_jwt_guard"):
+        keys = KeySet.from_jwks(document, ALL, strict=False, on_skip=skipped.append)
+        KeySet.from_jwks(document, ALL, strict=False)
+    assert [key.kid for key in keys] == ["ec-1"]
+    assert skipped == []
+    assert caplog.text == ""
+    with pytest.raises(UnknownKey):
+        keys.find("enc-1", "RS256")
 
 
 def test_from_jwks_lenient_logs_skipped_keys_by_default(

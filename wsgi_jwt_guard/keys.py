@@ -241,7 +241,9 @@ class KeySet:
         With ``strict`` any bad key raises :class:`ConfigError` (its ``key``
         says which: ``keys[1].alg``); without it bad keys and every key of a
         duplicated ``kid`` (or kid-less algorithm) are skipped and reported to
-        ``on_skip`` (by default a logged warning).
+        ``on_skip`` (by default a logged warning); encryption keys (``use: enc``),
+        which identity providers publish beside their signing keys, are skipped
+        without a report.
         """
         if isinstance(document, Mapping) and "keys" in document:
             entries = document["keys"]
@@ -254,6 +256,10 @@ class KeySet:
         report = on_skip or (lambda reason: log.warning("skipping a JWKS key: %s", reason))
         pinned: list[PinnedKey] = []
         for index, entry in enumerate(entries):
+            if not strict and isinstance(entry, Mapping) and entry.get("use") == "enc":
+                # Published beside the signing keys (Keycloak's every realm): not a mistake.
+                log.debug("skipping JWKS key %d: an encryption key ('use': 'enc')", index)
+                continue
             try:
                 pinned.append(pin_jwk(entry, allowed))
             except ConfigError as exc:
