@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import ssl
 import sys
@@ -106,6 +107,34 @@ def raw_checks(key: Key, tokens: list[str]) -> Callable[[], None]:
     return run
 
 
+def minimal_pipeline(key: Key, tokens: list[str]) -> Callable[[], None]:
+    """The least any Python verifier does per new token: split, base64, ``json.loads``,
+    one verify, ``exp``/``iss``/``aud`` -- no strictness, no identity, no WSGI. The
+    floor issue 12 names for the first-seen targets, measured on this machine."""
+    public = key.public
+    ecdsa = key.alg == "ES256"
+
+    def run() -> None:
+        now = time.time()
+        for token in tokens:
+            head, body, signature = token.split(".")
+            header = json.loads(_b64decode(head))
+            claims = json.loads(_b64decode(body))
+            raw = _b64decode(signature)
+            data = f"{head}.{body}".encode("ascii")
+            if ecdsa:
+                r, s = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")
+                public.verify(encode_dss_signature(r, s), data, _ECDSA_SHA256)
+            else:
+                public.verify(raw, data, _PKCS1, _SHA256)
+            if header["alg"] != key.alg or claims["exp"] <= now or claims["iss"] != ISSUER:
+                raise AssertionError("the minimal pipeline refused a good token")
+            if claims["aud"] != AUDIENCE:
+                raise AssertionError("the minimal pipeline refused a good token")
+
+    return run
+
+
 def _b64decode(segment: str) -> bytes:
     import base64
 
@@ -163,6 +192,7 @@ def first_seen_rows(size: Size, es: Key, rs: Key) -> list[Row]:
                 "bare": lambda _, requests=requests: _each(hello_app, requests, caller),
                 "verifier": verifier,
                 "raw": lambda _, raw=raw: raw,
+                "minimal": lambda _, key=key, tokens=tokens: minimal_pipeline(key, tokens),
             },
             rounds=size.rounds,
             operations=len(tokens),
@@ -179,6 +209,17 @@ def first_seen_rows(size: Size, es: Key, rs: Key) -> list[Row]:
                 ratio,
                 f"≤ {limit:.2f}",
                 ratio <= limit,
+            )
+        )
+        rows.append(
+            Row(
+                f"(info) first-seen {key.alg}: the minimal Python pipeline ÷ raw verify"
+                " (the floor on this machine)",
+                samples["minimal"].us(),
+                samples["raw"].us(),
+                samples["minimal"].median / samples["raw"].median,
+                "",
+                None,
             )
         )
         rows.append(
