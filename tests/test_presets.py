@@ -392,7 +392,9 @@ def alb(jwks_servers: JWKSServers) -> tuple[SigningKey, Any, JWKSServer]:
     pem = key.public_pem().encode()
 
     def one_pem_per_kid(handler: BaseHTTPRequestHandler) -> None:
-        if handler.path == f"/{ALB_KID}":
+        if server.status != 200:  # a test takes the key server down
+            handler.send_error(server.status)
+        elif handler.path == f"/{ALB_KID}":
             answer(200, pem, {"Content-Type": "application/octet-stream"})(handler)
         else:
             handler.send_error(404)
@@ -486,6 +488,29 @@ def test_alb_any_client(alb: tuple[SigningKey, Any, JWKSServer]) -> None:
         assert _get(guard, {"X-Amzn-Oidc-Data": alb_token(key, header={"client": client})})[0] == 200
     # Only the client goes unchecked: the load balancer still is.
     assert _get(guard, {"X-Amzn-Oidc-Data": alb_token(key, OTHER_ARN)})[0] == 401
+
+
+def test_alb_key_server_down_is_503_and_not_asked_again_at_once(
+    alb: tuple[SigningKey, Any, JWKSServer],
+) -> None:
+    key, _, server = alb
+    issuer = Issuer(
+        COGNITO,
+        preset="aws-alb",
+        signers=ALB_ARN,
+        client_ids=ALB_CLIENT,
+        pem_url=server.base + "/{kid}",
+        jwks_refresh={"retry_min": 30, "retry_max": 60},
+    )
+    guard = _guard(issuer)
+    server.status = 503
+    client = Client(guard, use_cookies=False)
+    headers = {"Origin": TEST_CLIENT_ORIGIN, "X-Amzn-Oidc-Data": alb_token(key)}
+    for _ in range(3):
+        response = client.get("/api/catalog", headers=headers)
+        assert response.status_code == 503  # cannot check: not a 401
+        assert 1 <= int(response.headers["Retry-After"]) <= 30
+    assert server.fetches == 1  # then the retry delay: the key server is not hammered
 
 
 @pytest.mark.parametrize(

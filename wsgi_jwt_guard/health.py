@@ -25,7 +25,11 @@ application that says so, per issuer::
          "failures": 0, "retry_in": null, "refreshing": false}}}
 
 Keys served stale while the issuer is down (stale-if-error) count as usable:
-tokens still verify. ``require_fresh=True`` makes the view stricter. A probe
+tokens still verify. ``require_fresh=True`` makes the view stricter. An AWS
+ALB issuer's keys (one PEM per ``kid``, :mod:`wsgi_jwt_guard.pemkeys`) report
+``source`` with ``{kid}`` in it, the kids held and the last download; there
+is no key list to fetch ahead, so they are usable until a download fails
+while no key is held, and fresh while no download is failing. A probe
 that finds an issuer's keys missing starts a fetch in the background (it never
 waits for one), so a readiness-gated worker without ``prefetch`` still warms
 up; with ``jwks_refresh = { prefetch = true }`` it is warm before the first probe.
@@ -47,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from .jwks import JWKSClient, KeysStatus
 from .keys import KeySet
+from .pemkeys import PEMKeysByKid
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -61,7 +66,7 @@ def keys_status(guard: JWTGuard | Verifier) -> dict[str, KeysStatus]:
     """Each issuer's :class:`~wsgi_jwt_guard.jwks.KeysStatus`, by issuer URL (no I/O)."""
     statuses: dict[str, KeysStatus] = {}
     for issuer, source in _verifier(guard).key_sources.items():
-        if isinstance(source, JWKSClient):
+        if isinstance(source, (JWKSClient, PEMKeysByKid)):
             statuses[issuer] = source.status()
         elif isinstance(source, KeySet):
             kids = tuple(sorted(key.kid for key in source if key.kid is not None))
