@@ -679,3 +679,37 @@ def test_from_jwks_lenient_drops_every_key_of_a_duplicated_kid(
 def test_from_jwks_lenient_with_only_bad_keys_is_empty() -> None:
     keys = KeySet.from_jwks({"keys": [{"kty": "oct"}]}, ALL, strict=False, on_skip=lambda _: None)
     assert not keys
+
+
+ENTRA = "https://login.microsoftonline.com"
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+MSA = "9188040d-6c67-4c5b-b112-36a304b66dad"
+
+
+@pytest.mark.parametrize(
+    ("key_issuer", "iss", "tid", "may"),
+    [
+        pytest.param(None, f"{ENTRA}/{TENANT}/v2.0", TENANT, True, id="key-names-no-issuer"),
+        pytest.param(f"{ENTRA}/{{tenantid}}/v2.0", f"{ENTRA}/{TENANT}/v2.0", TENANT, True, id="template-any-tenant"),
+        pytest.param(f"{ENTRA}/{{tenantid}}/v2.0", f"https://sts.windows.net/{TENANT}/", TENANT, True, id="template-v1-token"),
+        pytest.param(f"{ENTRA}/{MSA}/v2.0", f"{ENTRA}/{MSA}/v2.0", MSA, True, id="scoped-own-tenant"),
+        pytest.param(f"{ENTRA}/{MSA}/v2.0", f"https://sts.windows.net/{MSA}/", MSA, True, id="scoped-own-tenant-v1"),
+        pytest.param(f"{ENTRA}/{MSA}/v2.0", f"{ENTRA}/{TENANT}/v2.0", TENANT, False, id="scoped-other-tenant"),
+        pytest.param(f"{ENTRA}/{{tenantid}}/v2.0", f"{ENTRA}/{TENANT}/v2.0", MSA, False, id="tid-not-in-iss"),
+        pytest.param(f"{ENTRA}/{MSA}/v2.0", "https://auth.example.test", None, True, id="no-tid-not-restricted"),
+    ],
+)
+def test_a_key_published_for_a_tenant_signs_for_that_tenant_only(
+    rsa_key: SigningKey, key_issuer: str | None, iss: str, tid: str | None, may: bool
+) -> None:
+    jwk = rsa_key.public_jwk() if key_issuer is None else rsa_key.public_jwk(issuer=key_issuer)
+    pinned = pin_jwk(jwk, ["RS256"])
+    assert pinned.issuer == key_issuer
+    claims = {"iss": iss} if tid is None else {"iss": iss, "tid": tid}
+    assert pinned.may_sign(iss, claims) is may
+
+
+def test_a_key_issuer_that_is_not_a_string_is_refused(rsa_key: SigningKey) -> None:
+    with pytest.raises(ConfigError) as caught:
+        pin_jwk(rsa_key.public_jwk(issuer=["x"]), ["RS256"])
+    assert caught.value.key == "issuer"

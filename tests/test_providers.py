@@ -944,6 +944,32 @@ def test_entra_id(
         assert body["remote_user"] in {USER_OID, DAEMON_OID}
 
 
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        pytest.param(lambda k: entra_token(k, MSA), 200, id="its-own-tenant"),
+        pytest.param(lambda k: entra_token(k), 401, id="another-tenant"),
+    ],
+)
+def test_entra_id_keys_published_for_one_tenant_sign_for_it_only(
+    guard_for: Guard, rsa_key: SigningKey, token: Callable[[SigningKey], str], status: int
+) -> None:
+    """The shared ``/common/discovery/v2.0/keys`` carries keys whose ``issuer`` names one
+    tenant; Microsoft says to check it (access-tokens#validate-the-issuer): such a key
+    never verifies another tenant's tokens, though the tenant is allowed."""
+    scoped = SigningKey.rsa()
+    jwks = entra_jwks(rsa_key)
+    jwk = as_kid(scoped, x5t(scoped)).public_jwk(
+        x5t=x5t(scoped), issuer=f"https://login.microsoftonline.com/{MSA}/v2.0"
+    )
+    del jwk["alg"]
+    jwks["keys"].append(jwk)
+    guard = guard_for("Entra ID", jwks)
+    check(get(guard, "/api/reports", token(scoped)), status, "another tenant")
+    # The shared key with the {tenantid} template signs for any allowed tenant.
+    check(get(guard, "/api/reports", entra_token(rsa_key)), 200)
+
+
 def test_every_recipe_is_tested() -> None:
     assert re.findall(r"^### (.+)$", RECIPES, re.MULTILINE) == [
         "Keycloak",

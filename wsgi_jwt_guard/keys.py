@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
@@ -66,6 +67,32 @@ class PinnedKey:
     key: Any
     #: The only signature length this key can produce.
     signature_size: int
+    #: The issuer this key signs for, as Microsoft Entra ID publishes it on each
+    #: key of its shared JWKS (the JWK's ``issuer``, ``{tenantid}`` standing for
+    #: any tenant); ``None`` for keys that do not say. See :meth:`may_sign`.
+    issuer: str | None = None
+
+    def may_sign(self, iss: str, claims: Mapping[str, Any]) -> bool:
+        """Whether this key may sign a token of ``iss`` with these ``claims``.
+
+        Only keys that name an issuer and tokens that name a tenant (``tid``)
+        are restricted, as Microsoft's own validator restricts them: the
+        token's ``iss`` must hold its ``tid``, and the key's issuer, ``{tenantid}``
+        filled in, must be the token's ``iss`` or name the same tenant (a v1.0
+        token, ``https://sts.windows.net/<tid>/``, signed by a key published
+        for ``https://login.microsoftonline.com/<tid>/v2.0``). A key Microsoft
+        publishes for one tenant therefore never verifies another's tokens.
+        """
+        tid = claims.get("tid")
+        if self.issuer is None or not isinstance(tid, str) or not tid:
+            return True
+        if tid not in iss:
+            return False
+        effective = self.issuer.replace("{tenantid}", tid)
+        if effective == iss:
+            return True
+        segments = urlsplit(effective).path.split("/")
+        return len(segments) > 1 and segments[1] == tid
 
     def verify(self, signing_input: bytes, signature: bytes) -> bool:
         """Whether ``signature`` is this key's signature of ``signing_input``."""
@@ -110,11 +137,13 @@ def _algorithm_for(kty: str, curve: object, declared: object, allowed: Collectio
     return algorithm
 
 
-def _pinned(kid: str | None, algorithm: str, public: object) -> PinnedKey:
+def _pinned(
+    kid: str | None, algorithm: str, public: object, issuer: str | None = None
+) -> PinnedKey:
     if isinstance(public, rsa.RSAPublicKey) and public.key_size < _MIN_RSA_BITS:
         raise ConfigError("n", f"RSA keys must have at least {_MIN_RSA_BITS} bits")
     check = algorithms.verifier(public, algorithm)
-    return PinnedKey(kid, algorithm, check, check.signature_size)
+    return PinnedKey(kid, algorithm, check, check.signature_size, issuer)
 
 
 def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
@@ -139,8 +168,11 @@ def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
     kid = jwk.get("kid")
     if kid is not None and not isinstance(kid, str):
         raise ConfigError("kid", "the key's 'kid' is not a string")
+    issuer = jwk.get("issuer")  # Microsoft's: the issuer the key signs for
+    if issuer is not None and not isinstance(issuer, str):
+        raise ConfigError("issuer", "the key's 'issuer' is not a string")
     algorithm = _algorithm_for(kty, jwk.get("crv"), jwk.get("alg"), allowed)
-    return _pinned(kid, algorithm, _public_key(jwk, kty))
+    return _pinned(kid, algorithm, _public_key(jwk, kty), issuer)
 
 
 def _public_key(jwk: Mapping[str, Any], kty: str) -> object:

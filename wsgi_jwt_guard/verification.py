@@ -252,6 +252,8 @@ class Verifier:
                 raise InvalidToken(
                     f"the token's {issuer.tenant_claim!r} claim is not the tenant of its issuer"
                 )
+        if key.issuer is not None and not key.may_sign(str(iss), claims):  # Entra ID
+            raise InvalidToken("the token's signing key is published for another tenant")
         return Identity(
             subject,
             MappingProxyType(claims),
