@@ -1255,14 +1255,14 @@ def test_a_fork_waits_for_the_refresh_in_flight_and_the_child_starts_afresh(
     # gunicorn --preload forks workers while the master prefetches: a refresh
     # running at the fork would leave its locks (connection pools, imports)
     # held forever in the child. The fork hooks, called here as os.fork would.
-    from wsgi_jwt_guard import jwks
+    from wsgi_jwt_guard import forks
 
     server = Held(jwks_servers, hold=1, then=lambda: answer(200, jwks_bytes(ec_key)))
     client = client_for(server.origin.url)
     refreshing, refreshed = in_thread(client.refresh)
     assert server.arrived.wait(10)
 
-    forking, _ = in_thread(jwks._before_fork)
+    forking, _ = in_thread(forks.before_fork)
     forking.join(0.3)
     assert forking.is_alive()  # waiting for the refresh to end
     server.release.set()
@@ -1270,13 +1270,13 @@ def test_a_fork_waits_for_the_refresh_in_flight_and_the_child_starts_afresh(
     refreshing.join(10)
     assert refreshed == {"result": True}
     assert not client._lock.acquire(blocking=False)  # no refresh starts during the fork
-    jwks._after_fork_in_parent()  # the parent carries on
+    forks.after_fork_in_parent()  # the parent carries on
     assert client._lock.acquire(blocking=False)
     client._lock.release()
 
     client._lock.acquire()  # the child's copy: held, as the parent held it at the fork
     session = client.downloader.session
-    client._after_fork()
+    client.restart_after_fork()
     assert client._lock.acquire(blocking=False)  # a lock of its own
     client._lock.release()
     assert client.downloader.session is not session  # no socket of the parent's

@@ -14,7 +14,7 @@ from cachelib import SimpleCache
 
 from tests.helpers import FakeClock, SigningKey, run_together
 from tests.jwks_server import JWKSServer, JWKSServers, answer
-from wsgi_jwt_guard import pemkeys
+from wsgi_jwt_guard import forks
 from wsgi_jwt_guard.errors import ConfigError, KeysUnavailable, UnknownKey
 from wsgi_jwt_guard.pemkeys import MAX_KIDS, PEMKeysByKid
 from wsgi_jwt_guard.refresh import RefreshPolicy
@@ -262,7 +262,7 @@ def test_a_fork_waits_for_the_download_in_flight_and_the_child_starts_afresh(
     assert arrived.wait(10)
     assert keys.status().refreshing
 
-    forking = threading.Thread(target=pemkeys._before_fork)
+    forking = threading.Thread(target=forks.before_fork)
     forking.start()
     forking.join(0.3)
     assert forking.is_alive()  # waiting for the download to end
@@ -271,13 +271,13 @@ def test_a_fork_waits_for_the_download_in_flight_and_the_child_starts_afresh(
     fetching.join(10)
     assert found == {"kid": key.kid}
     assert not keys._lock.acquire(blocking=False)  # no fetch starts during the fork
-    pemkeys._after_fork_in_parent()  # the parent carries on
+    forks.after_fork_in_parent()  # the parent carries on
     assert keys._lock.acquire(blocking=False)
     keys._lock.release()
 
     keys._lock.acquire()  # the child's copy: held, as the parent held it at the fork
     session = keys.downloader.session
-    pemkeys._after_fork_in_child()
+    forks.after_fork_in_child()
     assert keys._lock.acquire(blocking=False)  # a lock of its own
     keys._lock.release()
     assert keys.downloader.session is not session  # no connection of the parent's

@@ -53,6 +53,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
 
+from . import forks
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .discovery import Discovery
@@ -183,7 +184,7 @@ class JWKSClient:
         self._shared_memo: tuple[str, FetchedKeys | None] = ("", None)
         self._background: threading.Thread | None = None
         self._stopping = threading.Event()
-        _CLIENTS.add(self)
+        forks.track(self)
         if self.policy.prefetch:
             self.start()
 
@@ -567,7 +568,7 @@ class JWKSClient:
         # loop while a peer is busy fetching.
         return max(0.05, min(1.0, self.policy.retry_min))
 
-    def _hold_for_fork(self, deadline: float) -> None:
+    def hold_for_fork(self, deadline: float) -> None:
         """Take the lock with no refresh running (waiting until ``deadline`` for one to end)."""
         while True:
             self._lock.acquire()
@@ -580,7 +581,11 @@ class JWKSClient:
             self._lock.release()
             flight.done.wait(remaining)
 
-    def _after_fork(self) -> None:
+    def release_after_fork(self) -> None:
+        """In the parent: the fork is done (see :mod:`wsgi_jwt_guard.forks`)."""
+        self._lock.release()
+
+    def restart_after_fork(self) -> None:
         self._lock = threading.Lock()
         self._flight = None
         # A keep-alive connection opened before the fork (a prefetch in
@@ -629,40 +634,3 @@ class JWKSClient:
 
 def _timeout(seconds: float) -> int:
     return max(1, math.ceil(seconds))
-
-
-# Forking a process whose threads are busy is how locks end up held forever in
-# the child: by a refresh's import, its connection pool, the shared cache's
-# client (redis-py's pool hangs its children). So before a fork -- gunicorn
-# --preload forks workers while the master prefetches -- every client lets its
-# refresh finish (for up to _FORK_WAIT) and starts none until the fork is done;
-# the child then starts afresh.
-_CLIENTS: weakref.WeakSet[JWKSClient] = weakref.WeakSet()
-_FORK_WAIT = 10.0
-_held_for_fork: list[JWKSClient] = []
-
-
-def _before_fork() -> None:
-    deadline = time.monotonic() + _FORK_WAIT
-    for client in list(_CLIENTS):
-        client._hold_for_fork(deadline)
-        _held_for_fork.append(client)
-
-
-def _after_fork_in_parent() -> None:
-    while _held_for_fork:
-        _held_for_fork.pop()._lock.release()
-
-
-def _after_fork_in_child() -> None:
-    _held_for_fork.clear()
-    for client in list(_CLIENTS):
-        client._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )

@@ -47,7 +47,6 @@ import os
 import re
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ from typing import TYPE_CHECKING
 
 from cachelib import BaseCache
 
+from . import forks
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .errors import ConfigError, KeysUnavailable, UnknownKey
@@ -134,7 +134,7 @@ class PEMKeysByKid:
         self._failures = 0
         self._retry_at = -math.inf
         self._lock = threading.Lock()
-        _SOURCES.add(self)
+        forks.track(self)
 
     def find(self, kid: str | None, algorithm: str) -> PinnedKey:
         """The key of ``kid`` pinned to ``algorithm``; fetched the first time.
@@ -292,7 +292,7 @@ class PEMKeysByKid:
 
     # --- forks ---------------------------------------------------------------------
 
-    def _hold_for_fork(self, deadline: float) -> None:
+    def hold_for_fork(self, deadline: float) -> None:
         """Take the lock with no fetch of this process running (waiting until ``deadline``)."""
         while True:
             self._lock.acquire()
@@ -303,7 +303,11 @@ class PEMKeysByKid:
             self._lock.release()
             running[0].done.wait(remaining)
 
-    def _after_fork(self) -> None:
+    def release_after_fork(self) -> None:
+        """In the parent: the fork is done (see :mod:`wsgi_jwt_guard.forks`)."""
+        self._lock.release()
+
+    def restart_after_fork(self) -> None:
         self._lock = threading.Lock()
         self._flights = {}  # their threads are not in the child
         # The parent's keep-alive connections would be shared with it and its other children.
@@ -312,39 +316,3 @@ class PEMKeysByKid:
     def _count(self, name: str) -> None:
         if self.metrics is not None:
             self.metrics.increment(name)
-
-
-# As jwks.py does for JWKS clients, and for the same reasons: a fork while a
-# thread downloads would leave that thread's locks (the connection pool's, the
-# shared cache client's) held forever in the child. Before a fork every source
-# lets its downloads finish (for up to _FORK_WAIT) and starts none until the
-# fork is done; the child starts afresh.
-_SOURCES: weakref.WeakSet[PEMKeysByKid] = weakref.WeakSet()
-_FORK_WAIT = 10.0
-_held_for_fork: list[PEMKeysByKid] = []
-
-
-def _before_fork() -> None:
-    deadline = time.monotonic() + _FORK_WAIT
-    for source in list(_SOURCES):
-        source._hold_for_fork(deadline)
-        _held_for_fork.append(source)
-
-
-def _after_fork_in_parent() -> None:
-    while _held_for_fork:
-        _held_for_fork.pop()._lock.release()
-
-
-def _after_fork_in_child() -> None:
-    _held_for_fork.clear()
-    for source in list(_SOURCES):
-        source._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )
