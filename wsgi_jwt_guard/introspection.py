@@ -72,8 +72,7 @@ from .errors import ConfigError, IntrospectionUnavailable, InvalidToken
 from .fetch import Downloader
 from .identity import Identity, TokenSource
 from .jws import parse_unverified
-from .validation import Settings, optional_text, seconds, text
-from .validation import secrets as validated_secrets
+from .validation import MIN_SECRET_CHARACTERS, Settings, optional_text, seconds, text
 
 if TYPE_CHECKING:
     from .discovery import Discovery
@@ -127,9 +126,7 @@ class IntrospectionSettings(Settings):
     def __post_init__(self) -> None:
         self._settle(
             client_id=text(self.client_id, "client_id", "the guard's client ID at the issuer"),
-            client_secret=validated_secrets([self.client_secret], "client_secret")[0]
-            if isinstance(self.client_secret, str) and self.client_secret
-            else _missing_secret(),
+            client_secret=_secret(self.client_secret),
             endpoint=optional_text(self.endpoint, "endpoint", "the introspection endpoint URL"),
             max_cache_age=seconds(self.max_cache_age, "max_cache_age", maximum=86400),
             inactive_cache_age=seconds(self.inactive_cache_age, "inactive_cache_age", maximum=3600),
@@ -137,8 +134,14 @@ class IntrospectionSettings(Settings):
         )
 
 
-def _missing_secret() -> str:
-    raise ConfigError("client_secret", "expected the client's secret (32+ characters)")
+def _secret(value: object) -> str:
+    """The client secret, as long as the guard's other secrets; messages never show it."""
+    if not isinstance(value, str) or len(value) < MIN_SECRET_CHARACTERS:
+        raise ConfigError(
+            "client_secret",
+            f"expected the client's secret, at least {MIN_SECRET_CHARACTERS} characters",
+        )
+    return value
 
 
 class Introspector:
