@@ -503,12 +503,35 @@ def test_unauthenticated_cache_entries_are_ignored(endpoint: Endpoint, ec_key: S
     guard = introspecting_guard(endpoint, ec_key, cache=cache, token_cache_size=0)
     assert get(guard, OPAQUE).status_code == 401
     (key,) = [key for key in backend._cache if key.startswith("wsgi_jwt_guard:introspection:")]
-    planted = json.dumps({"until": time.time() + 600, "answer": _answer()})
+    now = time.time()
+    planted = json.dumps({"at": now, "until": now + 600, "answer": _answer()})
     backend.set(key, planted)  # no HMAC, or the wrong one
     assert get(guard, OPAQUE).status_code == 401
     backend.set(key, "wjg1:" + "A" * 43 + "." + planted)
     assert get(guard, OPAQUE).status_code == 401
     assert endpoint.calls == 3
+
+
+def test_a_peers_longer_cache_age_does_not_stretch_ours(
+    endpoint: Endpoint, ec_key: SigningKey
+) -> None:
+    endpoint.answers[OPAQUE] = _answer()
+    clock, backend = FakeClock(), SimpleCache()
+
+    def worker(max_cache_age: float) -> JWTGuard:
+        cache = SharedCache(backend, secrets=[CACHE_SECRET], clock=clock)
+        return introspecting_guard(
+            endpoint, ec_key, cache=cache, clock=clock, introspection={"max_cache_age": max_cache_age}
+        )
+
+    lenient, strict = worker(3600), worker(30)
+    assert get(lenient, OPAQUE).status_code == 200
+    clock.advance(10)
+    assert get(strict, OPAQUE).status_code == 200
+    assert endpoint.calls == 1  # the peer's answer, 10 s old
+    clock.advance(21)
+    assert get(strict, OPAQUE).status_code == 200
+    assert endpoint.calls == 2  # 31 s old: past this worker's 30
 
 
 @pytest.fixture(scope="module")

@@ -59,6 +59,7 @@ import json
 import logging
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -79,7 +80,13 @@ if TYPE_CHECKING:
     from .issuers import Issuer
     from .metrics import Metrics
 
-__all__ = ["INTROSPECT_MODES", "IntrospectionSettings", "Introspector", "is_jws_shaped"]
+__all__ = [
+    "INTROSPECT_MODES",
+    "IntrospectionSettings",
+    "Introspector",
+    "identity_from_answer",
+    "is_jws_shaped",
+]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
@@ -211,7 +218,10 @@ class Introspector:
             until = self._keep(key, answer, now)
         if answer.get("active") is not True:
             raise InvalidToken("the token is not active (its issuer's introspection says so)")
-        return self._identity(answer, token, source, now), until
+        identity = identity_from_answer(
+            self.issuer, answer, token, source, now, self.remote_user_claim
+        )
+        return identity, until
 
     # -- the cache ---------------------------------------------------------------------
 
@@ -229,13 +239,15 @@ class Introspector:
             return None, 0.0
         if not isinstance(entry, dict):
             return None, 0.0
-        answer, until = entry.get("answer"), entry.get("until")
+        answer, until, had = entry.get("answer"), entry.get("until"), entry.get("at")
         if not isinstance(answer, dict) or not isinstance(until, (int, float)):
             return None, 0.0
-        if not _is_number(until):
+        if not isinstance(had, (int, float)) or not (_is_number(until) and _is_number(had)):
             return None, 0.0
-        until = float(until)
-        if not now < until:
+        # A worker configured for longer (or whose clock is ahead) does not stretch ours.
+        limit = self.settings.max_cache_age if answer.get("active") is True else None
+        until = float(until) if limit is None else min(float(until), float(had) + limit)
+        if not had <= now < until:
             return None, 0.0
         if self.metrics is not None:
             self.metrics.increment("introspection.cached")
@@ -252,7 +264,7 @@ class Introspector:
         else:
             until = now + settings.inactive_cache_age
         if self.cache is not None and until - now >= 1:
-            entry = json.dumps({"until": until, "answer": answer}, separators=(",", ":"))
+            entry = json.dumps({"at": now, "until": until, "answer": answer}, separators=(",", ":"))
             self.cache.set(key, entry, timeout=math.ceil(until - now))
         return until
 
@@ -292,45 +304,6 @@ class Introspector:
             self.metrics.increment("introspection.ok")
         return answer
 
-    # -- the answer, checked -----------------------------------------------------------
-
-    def _identity(
-        self, answer: dict[str, Any], token: str, source: TokenSource, now: float
-    ) -> Identity:
-        issuer = self.issuer
-        iss = answer.get("iss", issuer.issuer)
-        if iss != issuer.issuer:
-            raise InvalidToken("the introspection answer names another issuer")
-        token_type = answer.get("token_type", "Bearer")
-        if not isinstance(token_type, str) or token_type.lower() != "bearer":
-            raise InvalidToken("the token is not a bearer token (its 'token_type')")
-        if "cnf" in answer:
-            raise InvalidToken("the token is bound to a key or certificate ('cnf')")
-        if "exp" in answer:
-            exp = check_times(answer, now=now, leeway=issuer.leeway)
-        else:  # RFC 7662 makes it optional: nbf and iat still count
-            check_times({**answer, "exp": now + 1}, now=now, leeway=issuer.leeway)
-            exp = math.inf
-        if issuer.audience:
-            check_audience(answer, issuer.audience)
-        issuer.check_required_claims(answer)
-        if self.remote_user_claim != "sub":
-            subject = check_subject(answer, self.remote_user_claim)
-        elif "sub" in answer:
-            subject = check_subject(answer, "sub")
-        else:  # a client's own token (client credentials): the client is the subject
-            subject = check_subject(answer, "client_id")
-        return Identity(
-            subject,
-            MappingProxyType(answer),
-            issuer.issuer,
-            "user",
-            source,
-            exp,
-            token,
-            granted_scopes(answer, issuer.scope_paths),
-        )
-
     # -- forks: requests are made on request threads only; the child needs its own pool --
 
     def hold_for_fork(self, deadline: float) -> None:
@@ -342,6 +315,51 @@ class Introspector:
     def restart_after_fork(self) -> None:
         """In the child: connections of its own."""
         self.downloader.after_fork()
+
+
+def identity_from_answer(
+    issuer: Issuer,
+    answer: Mapping[str, Any],
+    token: str,
+    source: TokenSource,
+    now: float,
+    remote_user_claim: str = "sub",
+) -> Identity:
+    """The identity an active introspection ``answer`` vouches for, checked as a
+    JWT's claims are for ``issuer``; :class:`~wsgi_jwt_guard.errors.InvalidToken`
+    saying why not."""
+    iss = answer.get("iss", issuer.issuer)
+    if iss != issuer.issuer:
+        raise InvalidToken("the introspection answer names another issuer")
+    token_type = answer.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise InvalidToken("the token is not a bearer token (its 'token_type')")
+    if "cnf" in answer:
+        raise InvalidToken("the token is bound to a key or certificate ('cnf')")
+    if "exp" in answer:
+        exp = check_times(answer, now=now, leeway=issuer.leeway)
+    else:  # RFC 7662 makes it optional: nbf and iat still count
+        check_times({**answer, "exp": now + 1}, now=now, leeway=issuer.leeway)
+        exp = math.inf
+    if issuer.audience:
+        check_audience(answer, issuer.audience)
+    issuer.check_required_claims(answer)
+    if remote_user_claim != "sub":
+        subject = check_subject(answer, remote_user_claim)
+    elif "sub" in answer:
+        subject = check_subject(answer, "sub")
+    else:  # a client's own token (client credentials): the client is the subject
+        subject = check_subject(answer, "client_id")
+    return Identity(
+        subject,
+        MappingProxyType(dict(answer)),
+        issuer.issuer,
+        "user",
+        source,
+        exp,
+        token,
+        granted_scopes(answer, issuer.scope_paths),
+    )
 
 
 def _is_number(value: object) -> bool:
