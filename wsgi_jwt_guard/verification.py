@@ -141,8 +141,9 @@ class Verifier:
             )
         self.remote_user_claim = remote_user_claim
         #: Asks the one issuer with ``introspect`` about opaque tokens, if any.
-        self.introspector = _introspector(issuers, self._sources, cache, remote_user_claim,
-                                          metrics, clock)  # fmt: skip
+        self.introspector = _introspector(
+            issuers, self._sources, cache, remote_user_claim, metrics, clock=clock
+        )
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
         self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
         self._known_headers: dict[str, dict[str, object]] = {}
@@ -275,7 +276,8 @@ def _introspector(
     cache: BaseCache | None,
     remote_user_claim: str,
     metrics: Metrics | None,
-    clock: Clock,
+    *,
+    clock: Clock = system_clock,
 ) -> Introspector | None:
     """The introspector of the one issuer with ``introspect`` on, if any.
 
