@@ -186,3 +186,47 @@ def environs(tokens: Iterable[str]) -> list[dict[str, Any]]:
 def jwks_server(*keys: Key) -> Iterator[JWKSServer]:
     with JWKSServer(*keys) as server:
         yield server
+
+
+#: The opaque token the introspection rows present, and the client the guard is.
+OPAQUE_TOKEN = "bench-opaque-" + "t" * 30
+INTROSPECTION_CLIENT = ("bench-api", "bench-introspection-secret-" + "s" * 16)
+
+
+class IntrospectionServer:
+    """An RFC 7662 endpoint on 127.0.0.1 saying :data:`OPAQUE_TOKEN` is active for an hour."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        server_state = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                server_state.calls += 1
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                now = int(time.time())
+                body = json.dumps({
+                    "active": True, "iss": ISSUER, "aud": AUDIENCE, "sub": "user:default/bench",
+                    "client_id": "bench-web", "scope": "read write", "token_type": "Bearer",
+                    "iat": now, "exp": now + 3600,
+                }).encode()  # fmt: skip
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/introspect"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> IntrospectionServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

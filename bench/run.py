@@ -21,8 +21,11 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from bench import gunicorn_wrk, memory
 from bench.fixtures import (
     AUDIENCE,
+    INTROSPECTION_CLIENT,
     ISSUER,
+    OPAQUE_TOKEN,
     Caller,
+    IntrospectionServer,
     Key,
     environ_for,
     environs,
@@ -306,6 +309,57 @@ def repeat_rows(size: Size, es: Key) -> list[Row]:
     return rows
 
 
+def introspection_rows(size: Size, es: Key) -> list[Row]:
+    """Information, no target: an opaque token whose introspection answer is cached,
+    through the whole WSGI call (issue 15). With default settings the verified-token
+    cache answers; with ``token_cache_size = 0`` the introspection cache does (the
+    guard's cache: a lookup, the entry's JSON and the claim checks). The endpoint is
+    asked once per guard, before the measured calls."""
+    raw = raw_checks(es, es.tokens(200, prefix="floor-"))
+    environ = environ_for(OPAQUE_TOKEN, scheme="https")
+    variants = {
+        "token cache hit (default settings)": {},
+        "introspection cache hit (token_cache_size = 0)": {"token_cache_size": 0},
+    }
+    caller = Caller()
+    requests = _fresh(environ, size.repeat)
+    candidates: dict[str, Prepare] = {
+        "raw": lambda _: raw,
+        "bare": lambda _: _each(hello_app, requests, caller),
+    }
+    with IntrospectionServer() as server:
+        client_id, client_secret = INTROSPECTION_CLIENT
+        introspection = {"endpoint": server.url, "client_id": client_id,
+                         "client_secret": client_secret, "max_cache_age": 3600}  # fmt: skip
+        issuer = Issuer(ISSUER, keys=[es.jwk()], audience=AUDIENCE, algorithms=[es.alg],
+                        introspect="opaque", introspection=introspection)  # fmt: skip
+        for name, options in variants.items():
+            guard = JWTGuard(hello_app, issuers=[issuer], routes={"/api": "protected"}, **options)
+            caller.call(guard, environ)  # introspected once: every measured call is a hit
+            candidates[name] = lambda _, guard=guard: _each(guard, requests, caller)
+        samples = interleaved(candidates, rounds=size.rounds, operations=size.repeat)
+        if server.calls != len(variants):
+            raise AssertionError(f"the endpoint was asked {server.calls} times, not once a guard")
+    caller.expect_ok()
+    raw_median = samples.pop("raw").median * size.repeat / 200
+    bare = samples.pop("bare")
+    rows = []
+    for name in variants:
+        wrapped = samples[name]
+        overhead = wrapped.median - bare.median
+        rows.append(
+            Row(
+                f"(info) introspected opaque token, {name}: (wrapped - bare) ÷ raw ES256",
+                f"{overhead * 1e6:.2f} µs (wrapped {wrapped.us()}, bare {bare.us()})",
+                f"{raw_median * 1e6:.2f} µs",
+                overhead / raw_median,
+                "",
+                None,
+            )
+        )
+    return rows
+
+
 def peer_rows(size: Size, es: Key) -> list[Row]:
     caller = Caller()
     first = environs(es.tokens(size.peer_first_seen, prefix="peer-"))
@@ -540,6 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     steps: list[Callable[[], list[Row]]] = [
         lambda: first_seen_rows(size, es, rs),
         lambda: repeat_rows(size, es),
+        lambda: introspection_rows(size, es),
         lambda: peer_rows(size, es),
         lambda: flask_rows(size, es),
         (lambda: http_rows(size, es, args.worker_class))

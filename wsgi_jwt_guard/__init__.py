@@ -31,6 +31,7 @@ from .errors import (
     ExpiredToken,
     GuardError,
     InsufficientScope,
+    IntrospectionUnavailable,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
@@ -44,6 +45,7 @@ from .errors import (
 )
 from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
+from .introspection import IntrospectionSettings
 from .issuers import Issuer
 from .middleware import JWTGuard
 from .refresh import RefreshPolicy
@@ -65,6 +67,8 @@ __all__ = [
     "GuardError",
     "Identity",
     "InsufficientScope",
+    "IntrospectionSettings",
+    "IntrospectionUnavailable",
     "InvalidRequest",
     "InvalidToken",
     "Issuer",

@@ -25,6 +25,8 @@ arguments, read from its signature (every key optional except where noted)::
     scope_claims = ["scope", "scp", "permissions"]
     # issuer = "https://login.microsoftonline.com/{tenant}/v2.0", with
     # tenants = ["<tenant id>"] and tenant_claim = "tid": a multi-tenant issuer
+    # introspect = "opaque", with introspection = { client_id = "...",
+    # client_secret = "...", endpoint = "..." }: opaque tokens (RFC 7662)
 
     [service_tokens]
     secrets = ["<base64 secret, 32+ characters>"]   # first signs, all verify

@@ -20,6 +20,11 @@ it and checks it before anything is fetched from it:
 
 The URL found is kept for a day (``ttl``), or until :meth:`Discovery.forget`
 -- called when a fetch from it fails, since the issuer may have moved it.
+
+The same document names the issuer's ``introspection_endpoint`` (RFC 8414),
+read by :meth:`Discovery.introspection_endpoint` for an issuer that
+introspects tokens (:mod:`wsgi_jwt_guard.introspection`), under the same
+rules: on the issuer's origin or an allowed host, kept for ``ttl``.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ class Discovery:
         self.url = issuer.rstrip("/") + "/.well-known/openid-configuration"
         # (jwks_uri, when found); replaced whole, so threads need no lock to read it.
         self._found: tuple[str, float] | None = None
+        # (introspection_endpoint or None when the document names none, when read).
+        self._introspection: tuple[str | None, float] | None = None
 
     @property
     def known_uri(self) -> str | None:
@@ -71,6 +78,25 @@ class Discovery:
         found = self._found
         if found is not None and now - found[1] < self.ttl:
             return found[0]
+        document = self._document(now)
+        uri = self.check(document.get("jwks_uri"))
+        self.remember(uri, now=now)
+        return uri
+
+    def introspection_endpoint(self, *, now: float) -> str:
+        """The issuer's checked ``introspection_endpoint``; downloads the document
+        when not known or too old. ``ValueError`` when it names none or a bad one."""
+        found = self._introspection
+        if found is None or now - found[1] >= self.ttl:
+            self._document(now)
+            found = self._introspection
+        uri = found[0] if found is not None else None
+        if uri is None:
+            raise ValueError("the discovery document names no valid introspection_endpoint")
+        return uri
+
+    def _document(self, now: float) -> dict[str, object]:
+        """The discovery document, downloaded and checked; notes its introspection endpoint."""
         document = self.downloader.get_json(self.url).document
         if not isinstance(document, dict):
             raise ValueError("the discovery document is not a JSON object")
@@ -79,12 +105,17 @@ class Discovery:
                 f"the discovery document names issuer {document.get('issuer')!r},"
                 f" not {self.issuer!r}"
             )
-        uri = self.check(document.get("jwks_uri"))
-        self.remember(uri, now=now)
-        return uri
+        endpoint = document.get("introspection_endpoint")
+        try:
+            checked = None if endpoint is None else self.check(endpoint, "introspection_endpoint")
+        except ValueError:
+            checked = None  # the keys may still be fine; introspection says why it cannot
+        self._introspection = (checked, now)
+        return document
 
-    def check(self, uri: object) -> str:
-        """``uri`` if keys for this issuer may come from it; ``ValueError`` saying why not.
+    def check(self, uri: object, name: str = "jwks_uri") -> str:
+        """``uri`` if keys for this issuer may come from it (or, by ``name``, its
+        tokens be sent to it); ``ValueError`` saying why not.
 
         Also used on a URL another worker discovered and stored in a shared cache.
         """
@@ -96,7 +127,7 @@ class Discovery:
         if parts.scheme == "https" and (parts.hostname or "").lower() in self.allowed_hosts:
             return uri
         raise ValueError(
-            f"the discovered jwks_uri {uri!r} is not on the issuer's host"
+            f"the discovered {name} {uri!r} is not on the issuer's host"
             " (list its host in jwks_allowed_hosts to trust it)"
         )
 
@@ -109,3 +140,4 @@ class Discovery:
     def forget(self) -> None:
         """Read the document again next time: a fetch from the URL failed, it may have moved."""
         self._found = None
+        self._introspection = None

@@ -26,6 +26,7 @@ __all__ = [
     "ExpiredToken",
     "GuardError",
     "InsufficientScope",
+    "IntrospectionUnavailable",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
@@ -163,3 +164,9 @@ class KeysUnavailable(RequestRefused):
     def __init__(self, description: str, *, retry_after: int = 30) -> None:
         super().__init__(description)
         self.retry_after = retry_after
+
+
+class IntrospectionUnavailable(KeysUnavailable):
+    """503: the token's issuer could not be asked about an opaque token (its
+    introspection endpoint is unreachable, slow, failing or answers nonsense);
+    see :mod:`wsgi_jwt_guard.introspection`."""

@@ -54,17 +54,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from cachelib import BaseCache
 
-from .claims import SCOPE_CLAIMS, ClaimRequirement, claim_path, claim_requirements
+from .claims import SCOPE_CLAIMS, ClaimRequirement, claim_path, claim_requirements, has_claim
 from .clock import Clock, system_clock
 from .discovery import Discovery
-from .errors import ConfigError
+from .errors import ConfigError, InvalidToken
 from .fetch import Downloader, check_fetch_url
+from .introspection import INTROSPECT_MODES, IntrospectionSettings
 from .jwks import JWKSClient
 from .keys import ALGORITHMS, KeySet, PinnedKey, pin_pem
 from .pemkeys import PEMKeysByKid
 from .presets import preset_settings
 from .refresh import RefreshPolicy
-from .validation import Settings, flag, optional_text, seconds, strings, text
+from .validation import Settings, flag, one_of, optional_text, seconds, strings, text
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -168,6 +169,13 @@ class Issuer(Settings):
     region: str | None = None
     #: Keys published one PEM per ``kid`` at this URL, ``{kid}`` replaced (AWS ALB).
     pem_url: str | None = None
+    #: Ask this issuer about tokens (RFC 7662): ``"off"``, ``"opaque"`` (tokens that
+    #: are not JWTs) or ``"always"`` (its JWTs too). One issuer at most; see
+    #: :mod:`wsgi_jwt_guard.introspection`.
+    introspect: str = "off"
+    #: The introspection endpoint, client and caching: an
+    #: :class:`~wsgi_jwt_guard.introspection.IntrospectionSettings` or a table of its fields.
+    introspection: IntrospectionSettings | None = None
 
     def __post_init__(self) -> None:
         self._settle(**preset_settings(self.preset, self._as_given()))
@@ -241,6 +249,7 @@ class Issuer(Settings):
         )
         if self.tenant_claim is not None and not self.tenants:
             raise ConfigError("tenant_claim", "only for an issuer template with tenants")
+        self._check_introspection()
         sources = [
             self.jwks_uri is not None,
             self.discovery,
@@ -266,6 +275,43 @@ class Issuer(Settings):
                 "issuer",
                 "no keys: set jwks_uri, discovery = true, keys, keys_file, pem or pem_file",
             )
+
+    def _check_introspection(self) -> None:
+        """``introspect`` and ``introspection``: both or neither, and where tokens may go."""
+        introspect = one_of(self.introspect, "introspect", INTROSPECT_MODES)
+        settings = self.introspection
+        if settings is not None and not isinstance(settings, IntrospectionSettings):
+            if not isinstance(settings, Mapping):
+                raise ConfigError("introspection", "expected a table of introspection settings")
+            try:
+                settings = IntrospectionSettings(**settings)
+            except TypeError as exc:
+                raise ConfigError("introspection", str(exc)) from None
+            except ConfigError as exc:
+                raise exc.within("introspection") from None
+            self._settle(introspection=settings)
+        if introspect == "off":
+            if settings is not None:
+                raise ConfigError("introspect", "set 'opaque' or 'always' to use [introspection]")
+            return
+        if settings is None:
+            raise ConfigError("introspection", "introspect needs client_id and client_secret")
+        if self.tenants or self.preset is not None:
+            raise ConfigError("introspect", "not for an issuer template or an edge preset")
+        if settings.endpoint is not None:
+            self._check_uri("introspection.endpoint", settings.endpoint)
+        elif not self.discovery:
+            raise ConfigError("introspection.endpoint", "required unless discovery = true")
+
+    def check_required_claims(self, claims: Mapping[str, Any]) -> None:
+        """``required_claims``, present or holding their values; 401 naming the one missing."""
+        # required_paths is empty when required_claims is a table (required_values).
+        for name, path in zip(self.required_claims, self.required_paths, strict=False):
+            if not has_claim(claims, path):
+                raise InvalidToken(f"the token lacks the required {name!r} claim")
+        for requirement in self.required_values:
+            if not requirement.met_by(claims):
+                raise InvalidToken(f"the token's {requirement.key!r} claim is not as required")
 
     def _as_given(self) -> dict[str, Any]:
         """The fields a preset may fill, ``None`` where left at their defaults."""

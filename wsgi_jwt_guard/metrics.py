@@ -29,6 +29,9 @@ The counters:
     ``preflight_refused``, ...);
 ``keys.fetch.ok`` / ``keys.fetch.failed``
     JWKS and discovery downloads;
+``introspection.ok`` / ``introspection.failed`` / ``introspection.cached``
+    token introspection requests answered or failed, and answers read from the
+    cache instead (see :mod:`wsgi_jwt_guard.introspection`);
 ``token_cache.hit`` / ``token_cache.miss``
     lookups in the verified-token cache; read by :meth:`Metrics.snapshot`
     only (the hook is not called for them: a hit is the cheapest request

@@ -114,13 +114,16 @@ class TokenCache:
                 others[source] = dataclasses.replace(identity, source=source)
             return others[source]
 
-    def put(self, identity: Identity, now: float) -> None:
-        """Remember ``identity``, which verified at ``now``, until its ``exp`` or ``max_age``."""
+    def put(self, identity: Identity, now: float, *, until: float | None = None) -> None:
+        """Remember ``identity``, which verified at ``now``, until its ``exp`` or
+        ``max_age`` -- or ``until``, if earlier (an introspection answer's limit)."""
         if not self.maxsize:
             return
         not_after = identity.expires_at
         if now + self.max_age < not_after:
             not_after = now + self.max_age
+        if until is not None and until < not_after:
+            not_after = until
         if not now < not_after:
             return
         token = identity.token

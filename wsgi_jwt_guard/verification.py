@@ -25,6 +25,7 @@ token with a known header skips decoding and checking it again.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -39,11 +40,11 @@ from .claims import (
     check_times,
     claim_at,
     granted_scopes,
-    has_claim,
 )
 from .clock import Clock, system_clock
 from .errors import ConfigError, InvalidToken, RequestRefused
 from .identity import Identity, TokenSource
+from .introspection import Introspector
 from .issuers import Issuer, KeySource, key_source
 from .jws import CompactJWS, parse
 from .presets import check_edge_token, preset_subject
@@ -139,6 +140,10 @@ class Verifier:
                 clock=clock,
             )
         self.remote_user_claim = remote_user_claim
+        #: Asks the one issuer with ``introspect`` about opaque tokens, if any.
+        self.introspector = _introspector(
+            issuers, self._sources, cache, remote_user_claim, metrics, clock=clock
+        )
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
         self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
         self._known_headers: dict[str, dict[str, object]] = {}
@@ -168,6 +173,11 @@ class Verifier:
             now = self.clock()
             identity = self.token_cache.get(token, source, now)
             if identity is not None:
+                return identity
+            introspector = self.introspector
+            if introspector is not None and introspector.handles(token):  # opaque, or "always"
+                identity, until = introspector.verify(token, source, now)
+                self.token_cache.put(identity, now, until=until)
                 return identity
             known = self._known_headers
             padded = self._padding and "=" in token  # only an ALB issuer accepts it
@@ -239,13 +249,7 @@ class Verifier:
         subject, kind = preset_subject(issuer.preset, claims)
         if self.remote_user_claim != "sub":
             subject = check_subject(claims, self.remote_user_claim)
-        # required_paths is empty when required_claims is a table (required_values).
-        for name, path in zip(issuer.required_claims, issuer.required_paths, strict=False):
-            if not has_claim(claims, path):
-                raise InvalidToken(f"the token lacks the required {name!r} claim")
-        for requirement in issuer.required_values:
-            if not requirement.met_by(claims):
-                raise InvalidToken(f"the token's {requirement.key!r} claim is not as required")
+        issuer.check_required_claims(claims)
         if tenant is not None and issuer.tenant_path is not None:
             held = claim_at(claims, issuer.tenant_path)
             if type(held) is not str or held != tenant:
@@ -264,3 +268,43 @@ class Verifier:
             token,
             granted_scopes(claims, issuer.scope_paths),
         )
+
+
+def _introspector(
+    issuers: Sequence[Issuer],
+    sources: Mapping[str, KeySource],
+    cache: BaseCache | None,
+    remote_user_claim: str,
+    metrics: Metrics | None,
+    *,
+    clock: Clock = system_clock,
+) -> Introspector | None:
+    """The introspector of the one issuer with ``introspect`` on, if any.
+
+    An opaque token names no issuer: with two introspecting issuers, each would
+    learn the other's tokens, so a second one is a configuration error.
+    """
+    chosen = [(index, issuer) for index, issuer in enumerate(issuers) if issuer.introspect != "off"]
+    if not chosen:
+        return None
+    if len(chosen) > 1:
+        raise ConfigError(
+            f"issuers[{chosen[1][0]}].introspect",
+            f"only one issuer may introspect tokens (issuers[{chosen[0][0]}] does): an opaque"
+            " token names no issuer, and every introspecting issuer would be sent it",
+        )
+    index, issuer = chosen[0]
+    discovery = getattr(sources.get(issuer.issuer), "discovery", None) if issuer.discovery else None
+    ca_bundle = os.path.abspath(issuer.ca_bundle) if issuer.ca_bundle is not None else None
+    try:
+        return Introspector(
+            issuer,
+            cache=cache,
+            discovery=discovery,
+            ca_bundle=ca_bundle,
+            remote_user_claim=remote_user_claim,
+            metrics=metrics,
+            clock=clock,
+        )
+    except ConfigError as exc:
+        raise exc.within(f"issuers[{index}]") from None
