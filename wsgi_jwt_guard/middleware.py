@@ -55,7 +55,7 @@ from .responses import log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
-from .validation import instance, text, whole
+from .validation import instance, optional_instance, text, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ class JWTGuard:
             raise ConfigError("clock", "expected a callable returning the time")
         #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
-        self.cors = None if cors is None else instance(cors, "cors", CORSSettings)
+        self.cors = optional_instance(cors, "cors", CORSSettings)
         self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
@@ -177,13 +177,9 @@ class JWTGuard:
         self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
         self.token_cookie = TokenCookie(self.cookie, clock)
         self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
-        if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
-            raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
-        self.revocations = (
-            None if revocations is None else instance(revocations, "revocations", Revocations)
-        )
+        self.revocations = optional_instance(revocations, "revocations", Revocations)
         self.cookie_endpoint = cookie_endpoint(
             backstage, self.verifier, self.mount, self.max_token_size, self.revocations
         )
