@@ -40,7 +40,7 @@ from wsgi_jwt_guard import (
     JWTGuard,
     from_config,
 )
-from wsgi_jwt_guard.downstream import Downstream
+from wsgi_jwt_guard.downstream import Downstream, Withheld
 from wsgi_jwt_guard.extraction import TokenHeaders
 
 Guard = Callable[..., JWTGuard]
@@ -218,7 +218,7 @@ def test_no_claim_can_put_a_control_character_in_a_header(value: Any, lists: str
     [copy] = settings_.copies
     try:
         text = copy.value({"c": value})
-    except ValueError:  # withheld: left out
+    except Withheld:  # left out
         return
     if value is None:
         assert text is None

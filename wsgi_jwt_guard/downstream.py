@@ -93,7 +93,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
 
 from .claims import UNSAFE_TEXT, claim_at, claim_path
-from .errors import ConfigError
+from .errors import ConfigError, GuardError
 from .request import without_cookies
 from .responses import loggable
 from .validation import Settings, flag, header_key, instance, no_unknown_keys, one_of, whole
@@ -107,7 +107,7 @@ if TYPE_CHECKING:
     from .identity import Identity
     from .metrics import Metrics
 
-__all__ = ["ClaimCopy", "Downstream", "DownstreamSettings"]
+__all__ = ["ClaimCopy", "Downstream", "DownstreamSettings", "Withheld"]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
@@ -138,8 +138,11 @@ _MAPPING_KEYS = ("claim", "lists", "separator")
 _JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
 
 
-class Withheld(ValueError):
-    """A claim's value that cannot be written safely; the reason says why."""
+class Withheld(GuardError, ValueError):
+    """A claim's value that cannot be written safely; the message says why.
+
+    Never leaves the guard: the value is left out, counted and logged.
+    """
 
 
 @dataclass(frozen=True)
