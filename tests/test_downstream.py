@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -31,6 +32,7 @@ from tests.helpers import (
     echo_app,
     service_token,
 )
+from tests.processes import ROOT
 from wsgi_jwt_guard import (
     BackstageSettings,
     ConfigError,
@@ -39,6 +41,7 @@ from wsgi_jwt_guard import (
     DownstreamSettings,
     JWTGuard,
     from_config,
+    load_config,
 )
 from wsgi_jwt_guard.downstream import Downstream, Withheld
 from wsgi_jwt_guard.extraction import TokenHeaders
@@ -542,3 +545,36 @@ separator = ";"
     assert seen.get("HTTP_X_USER_ROLES") == '["r"]'
     assert seen.get("myapp.tenant") == "t1"
     assert seen.get("HTTP_AUTHORIZATION") is None
+
+
+# --- the README's worked example, run as written ----------------------------------------
+
+README = (ROOT / "README.md").read_text()
+EXAMPLE = README[README.index("### Claims as request headers\n") :]
+EXAMPLE = EXAMPLE[: EXAMPLE.index("\n### ", 1)]
+
+
+def test_the_readme_example_reads_as_documented(ec_key: SigningKey, tmp_path: Path) -> None:
+    [claims_text] = re.findall(r"```json\n(.*?)```", EXAMPLE, re.DOTALL)
+    [toml_text] = re.findall(r"```toml\n(.*?)```", EXAMPLE, re.DOTALL)
+    claims = json.loads(claims_text.replace("…", ""))
+    (tmp_path / "guard.toml").write_text(toml_text)
+    config = {**load_config(tmp_path / "guard.toml"), "issuers": [{"issuer": ISSUER, "keys": [ec_key.public_jwk()]}]}
+    seen = Seen()
+    token = ec_key.token(**claims)
+    cookies = f"theme=dark; token={token}; lang=en"
+    response = Client(from_config(seen, config), use_cookies=False).get(
+        "/api/reports", headers={**bearer(token), "Cookie": cookies, "X-User-Email": "forged"}
+    )
+    assert response.status_code == 200
+    assert seen.get("HTTP_X_USER_GROUPS") == "ops,dev"
+    assert seen.get("HTTP_X_USER_ROLES") == '["reader","writer"]'
+    assert seen.get("HTTP_X_USER_NAME") == "josÃ©"
+    assert seen.get("HTTP_X_USER_NAME").encode("latin-1").decode("utf-8") == "josé"
+    assert seen.get("HTTP_X_USER_ORG") == '{"id":7}'
+    assert seen.get("HTTP_X_USER_EMAIL") is None
+    assert seen.get("myapp.tenant") == "acme"
+    assert seen.get("HTTP_AUTHORIZATION") is None
+    assert seen.get("HTTP_COOKIE") == "theme=dark; lang=en"
+    for value in ("ops,dev", '["reader","writer"]', "josÃ©", '{"id":7}', "acme"):
+        assert f"`{value}`" in EXAMPLE  # the README's table says what the app reads
