@@ -94,7 +94,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .backstage import BACKSTAGE_COOKIE
 from .claims import UNSAFE_TEXT, claim_at, claim_path
-from .errors import ConfigError, GuardError
+from .errors import ClaimWithheld, ConfigError
 from .request import without_cookies
 from .responses import loggable
 from .validation import Settings, flag, header_key, instance, no_unknown_keys, one_of, whole
@@ -108,7 +108,7 @@ if TYPE_CHECKING:
     from .identity import Identity
     from .metrics import Metrics
 
-__all__ = ["ClaimCopy", "Downstream", "DownstreamSettings", "Withheld"]
+__all__ = ["ClaimCopy", "Downstream", "DownstreamSettings"]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
@@ -137,13 +137,6 @@ _NOT_OURS = frozenset(
 )
 _MAPPING_KEYS = ("claim", "lists", "separator")
 _JSON = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode
-
-
-class Withheld(GuardError, ValueError):
-    """A claim's value that cannot be written safely; the message says why.
-
-    Never leaves the guard: the value is left out, counted and logged.
-    """
 
 
 @dataclass(frozen=True)
@@ -223,7 +216,8 @@ class ClaimCopy:
     def value(self, claims: Mapping[str, Any]) -> str | None:
         """The text for the app; ``None`` if the token has no such claim.
 
-        Raises :class:`Withheld` for a value that cannot be written safely.
+        Raises :class:`~wsgi_jwt_guard.errors.ClaimWithheld` for a value that
+        cannot be written safely.
         """
         found = claim_at(claims, self.path)
         if found is None:
@@ -234,16 +228,16 @@ class ClaimCopy:
             items = [item if type(item) is str else _json(item) for item in found]
             for item in items:
                 if self._mark in item:
-                    raise Withheld(f"a list item holds the separator {self._mark!r}")
+                    raise ClaimWithheld(f"a list item holds the separator {self._mark!r}")
             text = self.separator.join(items)
         else:
             text = _json(found)
         if UNSAFE_TEXT.search(text) is not None:
-            raise Withheld("the value holds a control character")
+            raise ClaimWithheld("the value holds a control character")
         if self.header and not text.isascii():
             text = text.encode("utf-8").decode("latin-1")  # PEP 3333: bytes as latin-1
         if len(text) > self.max_length:
-            raise Withheld(f"the value is longer than {self.max_length} bytes")
+            raise ClaimWithheld(f"the value is longer than {self.max_length} bytes")
         return text
 
     def __repr__(self) -> str:
@@ -303,7 +297,7 @@ class Downstream:
             for copy in self.copies:
                 try:
                     value = copy.value(claims)
-                except Withheld as reason:
+                except ClaimWithheld as reason:
                     self._count_withheld()
                     subject = loggable(identity.subject)
                     log.info("left %s out for %s: %s", copy.name, subject, reason)
@@ -334,7 +328,7 @@ def _json(value: object) -> str:
     try:
         return _JSON(value)
     except (TypeError, ValueError):  # claims built in Python (an API key's): not JSON
-        raise Withheld("the value cannot be written as JSON") from None
+        raise ClaimWithheld("the value cannot be written as JSON") from None
 
 
 def _separator(value: object, key: str) -> str:
