@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from werkzeug.test import Client
+from werkzeug.test import Client, create_environ
 
 from tests.helpers import (
     ISSUER,
@@ -37,6 +37,7 @@ from wsgi_jwt_guard import (
     BackstageSettings,
     ConfigError,
     CookieSettings,
+    CORSSettings,
     CSRFSettings,
     DownstreamSettings,
     JWTGuard,
@@ -73,12 +74,11 @@ def seen() -> Seen:
 
 @pytest.fixture
 def handing(make_guard: Guard, seen: Seen) -> Callable[..., Client]:
-    """``handing(headers=..., environ=..., **guard_options)``: a client of the app that
-    ``seen`` watches, behind a guard handing those claims downstream."""
+    """``handing(**settings)``: a client of the app that ``seen`` watches, behind a
+    guard with ``DownstreamSettings(**settings)``."""
 
-    def build(guard_options: dict[str, Any] | None = None, **downstream: Any) -> Client:
-        guard = make_guard(seen, downstream=DownstreamSettings(**downstream), **(guard_options or {}))
-        return Client(guard, use_cookies=False)
+    def build(**settings: Any) -> Client:
+        return Client(make_guard(seen, downstream=DownstreamSettings(**settings)), use_cookies=False)
 
     return build
 
@@ -270,16 +270,26 @@ def test_forged_headers_never_reach_the_app(
     assert seen.get("myapp.groups") == expected
 
 
-def test_forged_values_are_scrubbed_even_when_the_guard_refuses(make_guard: Guard, ec_key: SigningKey) -> None:
-    environ: dict[str, Any] = {}
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-        pass
-
-    guard = make_guard(downstream=DownstreamSettings(headers={"X-User-Groups": "groups"}))
-    environ.update({"PATH_INFO": "/api/catalog", "REQUEST_METHOD": "GET", GROUPS: "admins", "wsgi.url_scheme": "http", "SERVER_NAME": "x", "SERVER_PORT": "80"})
-    guard(environ, start_response)
-    assert GROUPS not in environ  # a logging or error middleware outside sees no forged value
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        pytest.param("GET", "/api/catalog", {}, "401", id="missing-token"),
+        pytest.param("GET", "/api/../catalog", {}, "400", id="unsafe-path"),
+        pytest.param("OPTIONS", "/api/catalog", {"Origin": "https://a.test", "Access-Control-Request-Method": "GET"}, "204", id="preflight"),
+    ],
+)
+def test_forged_values_are_scrubbed_where_the_app_never_runs(
+    make_guard: Guard, method: str, path: str, headers: dict[str, str], status: str
+) -> None:
+    guard = make_guard(
+        downstream=DownstreamSettings(headers={"X-User-Groups": "groups"}),
+        cors=CORSSettings(allowed_origins=["https://a.test"]),
+    )
+    environ = create_environ(path, method=method, headers={**headers, "X-User-Groups": "admins"})
+    answered: list[str] = []
+    guard(environ, lambda status, headers, exc_info=None: answered.append(status))
+    assert answered[0].startswith(status)
+    assert GROUPS not in environ  # nothing outside the guard (a logging middleware) sees it either
 
 
 # --- forward_token = false --------------------------------------------------------------
