@@ -21,6 +21,7 @@ from wsgi_jwt_guard.request import (
     describe_unsafe,
     normalize_origin,
     normalize_path,
+    without_cookies,
 )
 
 # describe_unsafe's reasons, and the two normalize_path gives itself.
@@ -342,6 +343,22 @@ def test_cookie_reading_is_linear_in_the_header() -> None:
     # Quadratic splitting of 100 000 pairs would take minutes.
     header = "; ".join(f"c{i}=v" for i in range(100_000)) + "; token=A"
     assert view(HTTP_COOKIE=header).cookie("token") == ["A"]
+
+
+@pytest.mark.parametrize(
+    ("header", "names", "expected"),
+    [
+        pytest.param("a=1; t=2; b=3", {"t"}, "a=1; b=3", id="middle"),
+        pytest.param("a=1; t=2", {"t"}, "a=1", id="last"),
+        pytest.param("a=1; t=2", {"x"}, "a=1; t=2", id="none-removed"),
+        pytest.param(" t=2 ;a=1", {"t"}, "a=1", id="spaces"),
+        pytest.param("a=\"; t=2; b=\"", {"t"}, "a=\"; b=\"", id="quotes-do-not-group"),
+        pytest.param("a=1;\x0bt=2", {"t"}, "a=1", id="any-whitespace-before-the-name"),
+        pytest.param("t=2", {"t"}, "", id="all"),
+    ],
+)
+def test_without_cookies_keeps_every_other_pair_byte_for_byte(header: str, names: set[str], expected: str) -> None:
+    assert without_cookies(header, names) == expected
 
 
 # --------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from .config import from_config, load_config
 from .cookies import CookieSettings
 from .cors import CORSSettings
 from .csrf import CSRFSettings
+from .downstream import DownstreamSettings
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -63,6 +64,7 @@ __all__ = [
     "ConfigError",
     "CookieSettings",
     "CrossSiteRequest",
+    "DownstreamSettings",
     "ExpiredToken",
     "GuardError",
     "Identity",

@@ -17,6 +17,7 @@ from .errors import ConfigError, ExpiredToken, InvalidToken
 
 __all__ = [
     "SCOPE_CLAIMS",
+    "UNSAFE_TEXT",
     "ClaimRequirement",
     "check_audience",
     "check_subject",
@@ -28,9 +29,11 @@ __all__ = [
     "has_claim",
 ]
 
-# C0/C1 controls, Unicode line breaks (log injection) and lone surrogates, which
-# JSON's \ud800 escapes can produce and no encoder can write out (a 500 later).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+#: What a claim's text may not hold to be written out (``REMOTE_USER``, a header
+#: for the app): C0/C1 controls, Unicode line breaks (header and log injection)
+#: and lone surrogates, which JSON's \ud800 escapes can produce and no encoder
+#: can write out (a 500 later).
+UNSAFE_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:
@@ -65,7 +68,7 @@ def check_times(claims: Mapping[str, Any], *, now: float, leeway: float) -> floa
 def check_subject(claims: Mapping[str, Any], name: str = "sub") -> str:
     """The claim that names the user: a non-empty string without control characters."""
     value = claims.get(name)
-    if not isinstance(value, str) or not value or _CONTROL.search(value):
+    if not isinstance(value, str) or not value or UNSAFE_TEXT.search(value):
         raise InvalidToken(f"the token's {name!r} claim is missing or not a plain string")
     return value
 

@@ -54,6 +54,13 @@ arguments, read from its signature (every key optional except where noted)::
     [cookie]
     name = "token"
 
+    [downstream]                       # claims handed to the app (wsgi_jwt_guard.downstream)
+    forward_token = true               # false: no Authorization header or token cookie for the app
+    [downstream.headers]
+    "X-User-Groups" = "groups"         # a claim path, or { claim = "...", lists = "json" }
+    [downstream.environ]
+    "myapp.tenant" = "tid"
+
     [routes]
     "/api/auth" = "public"             # a bare policy, or a table:
     "/api/techdocs" = { policy = "protected", unless = ['/api/techdocs/static/docs/.+\\.css'] }

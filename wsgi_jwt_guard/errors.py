@@ -10,6 +10,9 @@ Two families hang off it:
 
 Catching :class:`RequestRefused` around the request path is what guarantees a
 bad request is answered with a 4xx/503 and never turns into a 500.
+
+One more never leaves the guard: :class:`ClaimWithheld`, a claim's value that
+cannot be handed to the app safely; the guard leaves it out and carries on.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "ClaimWithheld",
     "ConfigError",
     "CrossSiteRequest",
     "ExpiredToken",
@@ -56,6 +60,14 @@ class ConfigError(GuardError, ValueError):
         """The same error with its key placed under ``prefix`` (``issuers[0]``)."""
         key = f"{prefix}.{self.key}" if self.key else prefix
         return ConfigError(key, self.message)
+
+
+class ClaimWithheld(GuardError):
+    """A claim's value that cannot be handed to the app safely; the message says why.
+
+    Raised and caught inside the guard (:mod:`wsgi_jwt_guard.downstream`): the
+    header or environ key is left out, counted and logged; the request goes on.
+    """
 
 
 class RequestRefused(GuardError):

@@ -32,6 +32,9 @@ The counters:
 ``introspection.ok`` / ``introspection.failed`` / ``introspection.cached``
     token introspection requests answered or failed, and answers read from the
     cache instead (see :mod:`wsgi_jwt_guard.introspection`);
+``downstream.withheld``
+    a claim value left out of the header or environ key it is mapped to,
+    as unsafe to write (:mod:`wsgi_jwt_guard.downstream`);
 ``token_cache.hit`` / ``token_cache.miss``
     lookups in the verified-token cache; read by :meth:`Metrics.snapshot`
     only (the hook is not called for them: a hit is the cheapest request

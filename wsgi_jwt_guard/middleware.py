@@ -45,6 +45,7 @@ from .clock import Clock, system_clock
 from .cookies import CookieSettings, TokenCookie, shared_cacheable
 from .cors import CORSSettings, is_preflight
 from .csrf import CSRFSettings, check_request
+from .downstream import Downstream, DownstreamSettings
 from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
 from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
@@ -55,7 +56,7 @@ from .responses import log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
-from .validation import instance, text, whole
+from .validation import instance, optional_instance, text, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class JWTGuard:
     :param clock: the time, for everything the guard builds (:mod:`wsgi_jwt_guard.clock`).
     :param backstage: Backstage mode (:mod:`wsgi_jwt_guard.backstage`): plugin, on-behalf-of
         and limited-user tokens, the cookie endpoint at ``<mount>/.backstage/auth/v1/cookie``.
+    :param downstream: claims as request headers and environ keys; the token passed on or not.
     """
 
     def __init__(
@@ -136,6 +138,7 @@ class JWTGuard:
         token_cache_max_age: float | None = 300.0,
         clock: Clock = system_clock,
         backstage: BackstageSettings | None = None,
+        downstream: DownstreamSettings | None = None,
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
         text(remote_user_claim, "remote_user_claim", "a claim name")
@@ -148,7 +151,7 @@ class JWTGuard:
             raise ConfigError("clock", "expected a callable returning the time")
         #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
-        self.cors = None if cors is None else instance(cors, "cors", CORSSettings)
+        self.cors = optional_instance(cors, "cors", CORSSettings)
         self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
@@ -177,20 +180,20 @@ class JWTGuard:
         self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
         self.token_cookie = TokenCookie(self.cookie, clock)
         self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
-        if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
-            raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
-        self.revocations = (
-            None if revocations is None else instance(revocations, "revocations", Revocations)
-        )
+        self.revocations = optional_instance(revocations, "revocations", Revocations)
         self.cookie_endpoint = cookie_endpoint(
             backstage, self.verifier, self.mount, self.max_token_size, self.revocations
         )
+        self.downstream = Downstream(  # what the app is handed beyond REMOTE_USER; the scrub's keys
+            downstream, scrubbed=_SCRUBBED, token_headers=self.token_headers, csrf=self.csrf,
+            cookie=self.cookie, backstage=backstage is not None, metrics=self.metrics,
+        )  # fmt: skip
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        # 1. Scrub. (A view of the keys & a set looks up only the set's four.)
-        for key in environ.keys() & _SCRUBBED:
+        # 1. Scrub. (A view of the keys & a set looks up only the set's few.)
+        for key in environ.keys() & self.downstream.scrubbed:
             del environ[key]
         # 2-4. Route, extract, verify.
         try:
@@ -213,15 +216,13 @@ class JWTGuard:
                 start_response = _finishing(start_response, None, cors)
             return self.app(environ, start_response)
         self._count_allowed()
-        # 5. Inject.
+        # 5. Inject. (Whether the browser holds the cookie is read before the token may go.)
+        set_cookie = self.token_cookie.to_set(request, identity)
         environ["REMOTE_USER"] = identity.subject
         environ["AUTH_TYPE"] = "Bearer"
         environ[ENVIRON_KEY] = identity
-        if identity.source == "cookie":
-            # Let proxied calls forward the credential, as Backstage's middleware does.
-            environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
+        self.downstream.inject(environ, identity)  # mapped claims; the token passed on, or not
         # 6. Respond.
-        set_cookie = self.token_cookie.to_set(request, identity)
         if cors is not None:
             start_response = _finishing(start_response, set_cookie, cors)
         elif set_cookie is not None:  # the common case, kept cheap: one header

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -38,7 +39,14 @@ from .errors import PathTooLong, UnsafePath
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
 
-__all__ = ["UNSAFE_PATH", "RequestView", "describe_unsafe", "normalize_origin", "normalize_path"]
+__all__ = [
+    "UNSAFE_PATH",
+    "RequestView",
+    "describe_unsafe",
+    "normalize_origin",
+    "normalize_path",
+    "without_cookies",
+]
 
 # One scan finds every form of path the guard refuses (see the routing docs).
 # Still-encoded escapes after the server decoded the path mean double encoding:
@@ -122,6 +130,24 @@ def _split_cookies(header: str) -> dict[str, list[str]]:
             value = value[1:-1]
         cookies.setdefault(name.strip(" \t"), []).append(value)
     return cookies
+
+
+def without_cookies(header: str, names: Collection[str]) -> str:
+    """A ``Cookie`` header without the pairs named ``names``; the rest byte for byte.
+
+    Pairs are split as :meth:`RequestView.cookie` reads them (at every ``;``,
+    no quoting), so every pair the guard reads as one of ``names`` is gone,
+    tossed copies included. Names are compared with any whitespace around them
+    removed, which also catches what a laxer parser downstream would read as
+    one of them. A nameless pair (no ``=``) is no cookie of ours and stays.
+    """
+    pairs = header.split(";")
+    kept = [
+        pair for pair in pairs if "=" not in pair or pair.partition("=")[0].strip() not in names
+    ]
+    if len(kept) == len(pairs):
+        return header
+    return ";".join(kept).lstrip(" \t")
 
 
 def normalize_path(environ: WSGIEnvironment, mount: str = "", max_length: int = 8192) -> str:
