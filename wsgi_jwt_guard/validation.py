@@ -44,6 +44,7 @@ __all__ = [
     "optional_flag",
     "optional_text",
     "origins",
+    "scopes",
     "seconds",
     "secrets",
     "strings",
@@ -57,6 +58,8 @@ T = TypeVar("T")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+# RFC 6749 §3.3 scope-token: printable ASCII but the space, double quote and backslash.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 
 #: Shared secrets shorter than this are refused: Backstage's documented service
 #: secrets are 24 random bytes, 32 base64 characters.
@@ -105,6 +108,21 @@ def strings(value: object, key: str, *, allow_one: bool = False) -> tuple[str, .
     items = tuple(value)
     if not all(isinstance(item, str) and item for item in items):
         raise ConfigError(key, "expected a list of non-empty strings")
+    return items
+
+
+def scopes(value: object, key: str) -> tuple[str, ...]:
+    """A list of OAuth scopes, each one RFC 6749 §3.3 ``scope-token`` (printable
+    ASCII without spaces, quotes or backslashes): what a token's ``scope`` can
+    grant, and what a challenge's quoted ``scope`` can name."""
+    items = strings(value, key)
+    for scope in items:
+        if not _SCOPE_TOKEN.fullmatch(scope):
+            raise ConfigError(
+                key,
+                f"{scope!r} is not one scope (RFC 6749 §3.3: printable ASCII without spaces,"
+                " quotes or backslashes); list each scope on its own",
+            )
     return items
 
 
