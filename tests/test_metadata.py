@@ -121,9 +121,13 @@ def test_issuers_no_client_can_ask_for_a_token_are_left_out(ec_key: SigningKey) 
     ("routes", "settings", "expected"),
     [
         pytest.param(
-            {"/v1": Rule(scopes=["b", "a"])},
+            {
+                "/v1": Rule(scopes=["b", "a"]),
+                "/v1/x": Rule("optional", scopes=["a"]),
+                "/v1/docs": Rule("public", scopes=["never-asked"]),
+            },
             {},
-            ["a", "b"],
+            ["a", "admin", "b"],
             id="derived-from-routes",
         ),
         pytest.param(

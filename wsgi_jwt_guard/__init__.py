@@ -46,6 +46,7 @@ from .errors import (
 from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
 from .issuers import Issuer
+from .metadata import ResourceMetadata
 from .middleware import JWTGuard
 from .refresh import RefreshPolicy
 from .revocation import Revocations
@@ -79,6 +80,7 @@ __all__ = [
     "PreflightRefused",
     "RefreshPolicy",
     "RequestRefused",
+    "ResourceMetadata",
     "Revocations",
     "RevokedToken",
     "RouteTable",

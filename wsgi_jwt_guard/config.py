@@ -52,6 +52,10 @@ arguments, read from its signature (every key optional except where noted)::
     [cookie]
     name = "token"
 
+    [resource_metadata]                # RFC 9728: how clients find where to get a token
+    resource = "https://api.example.com/v1"
+    resource_name = "Orders API"
+
     [routes]
     "/api/auth" = "public"             # a bare policy, or a table:
     "/api/techdocs" = { policy = "protected", unless = ['/api/techdocs/static/docs/.+\\.css'] }

@@ -14,7 +14,7 @@ verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
 
 A request goes through these steps in one pass, in the order of ``__call__``:
 scrub, route, extract, verify, inject, respond. Refusals are answered by the
-guard (400/401/403/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
+guard (400/401/403/405/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
 never runs.
 
 The guard decides on the request the app will act on: routes match
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
@@ -43,19 +44,20 @@ from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .cookies import CookieSettings, TokenCookie, shared_cacheable
-from .cors import CORSSettings, is_preflight
+from .cors import CORSSettings, Preflights
 from .csrf import CSRFSettings, check_request
 from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
 from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
+from .metadata import ResourceMetadata, metadata_endpoint
 from .metrics import EventHook, Metrics, reason_of
 from .request import RequestView, normalize_path
-from .responses import log_refusal, refuse
+from .responses import Endpoint, log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
-from .validation import instance, text, whole
+from .validation import instance, optional_instance, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -109,6 +111,7 @@ class JWTGuard:
     :param clock: the time, for everything the guard builds (:mod:`wsgi_jwt_guard.clock`).
     :param backstage: Backstage mode (:mod:`wsgi_jwt_guard.backstage`): plugin, on-behalf-of
         and limited-user tokens, the cookie endpoint at ``<mount>/.backstage/auth/v1/cookie``.
+    :param resource_metadata: RFC 9728 metadata the guard serves (:mod:`wsgi_jwt_guard.metadata`).
     """
 
     def __init__(
@@ -136,9 +139,9 @@ class JWTGuard:
         token_cache_max_age: float | None = 300.0,
         clock: Clock = system_clock,
         backstage: BackstageSettings | None = None,
+        resource_metadata: ResourceMetadata | None = None,
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
-        text(remote_user_claim, "remote_user_claim", "a claim name")
         if not isinstance(realm, str):
             raise ConfigError("realm", "expected a string")
         self.realm = realm
@@ -148,7 +151,7 @@ class JWTGuard:
             raise ConfigError("clock", "expected a callable returning the time")
         #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
-        self.cors = None if cors is None else instance(cors, "cors", CORSSettings)
+        self.cors = optional_instance(cors, "cors", CORSSettings)
         self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
@@ -177,16 +180,19 @@ class JWTGuard:
         self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
         self.token_cookie = TokenCookie(self.cookie, clock)
         self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
-        if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
-            raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
-        self.revocations = (
-            None if revocations is None else instance(revocations, "revocations", Revocations)
+        self.revocations = optional_instance(revocations, "revocations", Revocations)
+        metadata = metadata_endpoint(resource_metadata, issuers, self.routes, self.mount)
+        url = None if metadata is None else metadata.url
+        self._answer = partial(refuse, realm=realm, resource_metadata=url)  # bound once
+        endpoints = (
+            None if self.cors is None else Preflights(self.cors, self.metrics),
+            cookie_endpoint(backstage, self.verifier, mount, max_token_size, self.revocations),
+            metadata,
         )
-        self.cookie_endpoint = cookie_endpoint(
-            backstage, self.verifier, self.mount, self.max_token_size, self.revocations
-        )
+        #: Requests the guard answers itself, before routing: the first that handles one.
+        self.endpoints: tuple[Endpoint, ...] = tuple(e for e in endpoints if e is not None)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub. (A view of the keys & a set looks up only the set's four.)
@@ -196,13 +202,9 @@ class JWTGuard:
         try:
             path = normalize_path(environ, self.mount, self.max_path_length)
             request = RequestView(environ, path)
-            if self.cors is not None and is_preflight(request):
-                headers = self.cors.preflight(request)  # the app never sees a preflight
-                self.metrics.increment("requests.preflight")
-                start_response("204 No Content", headers)
-                return []
-            if self.cookie_endpoint is not None and self.cookie_endpoint.handles(request):
-                return self.cookie_endpoint(request, start_response)  # Backstage's, in the guard
+            for endpoint in self.endpoints:  # CORS preflights, Backstage's cookie, RFC 9728
+                if endpoint.handles(request):
+                    return endpoint(request, start_response)  # never passed to the app
             identity = self._authenticate(request)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
@@ -276,7 +278,7 @@ class JWTGuard:
             # Clear it so the browser stops sending it (an expired cookie would
             # otherwise fail on every request until the browser drops it).
             extra.append(("Set-Cookie", self.token_cookie.clearing(environ)))
-        return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
+        return self._answer(refusal, environ, start_response, extra_headers=extra)
 
 
 def _adding_cookie(start_response: StartResponse, set_cookie: str) -> StartResponse:

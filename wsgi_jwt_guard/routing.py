@@ -296,6 +296,12 @@ class RouteTable:
         """The normalized prefixes and their rules (the default not included)."""
         return dict(self._rules)
 
+    @property
+    def scopes(self) -> list[str]:
+        """Every scope a rule that is not public requires, the default's included, sorted."""
+        rules = [*self._rules.values(), self.default]
+        return sorted({scope for rule in rules if rule.policy != "public" for scope in rule.scopes})
+
     def __repr__(self) -> str:
         return f"RouteTable({self._rules!r}, default={self.default!r})"
 

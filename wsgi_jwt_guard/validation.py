@@ -26,11 +26,13 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .request import normalize_origin
 
 __all__ = [
+    "LOOPBACK_HOSTS",
     "MIN_SECRET_CHARACTERS",
     "Settings",
     "base64_secret",
@@ -42,6 +44,7 @@ __all__ = [
     "no_unknown_keys",
     "one_of",
     "optional_flag",
+    "optional_instance",
     "optional_text",
     "origins",
     "scopes",
@@ -49,6 +52,7 @@ __all__ = [
     "secrets",
     "strings",
     "text",
+    "url",
     "whole",
 ]
 
@@ -60,6 +64,13 @@ _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
 # RFC 6749 §3.3 scope-token: printable ASCII but the space, double quote and backslash.
 _SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+# What a URL may hold, written out (RFC 3986 §2): nothing a header's quoted-string
+# or a log line would have to escape.
+_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+#: Hosts a plain ``http://`` URL may name: this machine, for local rigs.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 #: Shared secrets shorter than this are refused: Backstage's documented service
 #: secrets are 24 random bytes, 32 base64 characters.
@@ -212,6 +223,24 @@ def no_unknown_keys(
             raise ConfigError(name, f"{what}; {hint}expected one of {sorted(known)}")
 
 
+def url(value: object, key: str, what: str = "an absolute https:// URL") -> str:
+    """An absolute ``https://`` URL (``http://`` only on a loopback host), written
+    with URL characters only (no space, quote, backslash or non-ASCII; percent-encode
+    those) and without credentials."""
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        raise ConfigError(key, f"expected {what}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises on a port that is not one
+    except ValueError:
+        raise ConfigError(key, f"expected {what}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(key, f"expected {what}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(key, "expected https:// (plain http:// only on localhost)")
+    return value
+
+
 def cookie_name(value: object, key: str) -> str:
     """A cookie name (an RFC 9110 token: letters, digits and ``!#$%&'*+-.^_`|~``)."""
     if not isinstance(value, str) or not _TOKEN.fullmatch(value):
@@ -250,3 +279,8 @@ def instance(value: object, key: str, cls: type[T], default: T | None = None) ->
     if not isinstance(value, cls):
         raise ConfigError(key, f"expected a {cls.__name__} object")
     return value
+
+
+def optional_instance(value: object, key: str, cls: type[T]) -> T | None:
+    """``None``, or ``value`` if it is a ``cls``: an optional settings object."""
+    return None if value is None else instance(value, key, cls)

@@ -49,7 +49,7 @@ from .jws import CompactJWS, parse
 from .presets import check_edge_token, preset_subject
 from .service import ServiceTokens
 from .token_cache import TokenCache
-from .validation import seconds, whole
+from .validation import seconds, text, whole
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -138,7 +138,7 @@ class Verifier:
                 metrics=metrics,
                 clock=clock,
             )
-        self.remote_user_claim = remote_user_claim
+        self.remote_user_claim = text(remote_user_claim, "remote_user_claim", "a claim name")
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
         self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
         self._known_headers: dict[str, dict[str, object]] = {}
