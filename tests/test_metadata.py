@@ -9,6 +9,7 @@ API accepts.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 from tests.helpers import ISSUER, SigningKey, bearer, build_guard, echo_app, issuer_of
+from tests.processes import ROOT
 from wsgi_jwt_guard import ConfigError, Issuer, ResourceMetadata, Rule, from_config
+from wsgi_jwt_guard.config import load_config
 
 RESOURCE = "https://api.example.com/v1"
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
@@ -479,6 +482,30 @@ def test_config_errors_name_the_key(ec_key: SigningKey, table: dict[str, Any], k
     with pytest.raises(ConfigError) as caught:
         from_config(echo_app, config)
     assert caught.value.key == key
+
+
+def test_the_readme_example_is_what_a_client_sees(ec_key: SigningKey, tmp_path: Path) -> None:
+    """The README's worked example, read out of README.md: its TOML, run, answers
+    exactly the challenges and the document the README shows."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Discovery by clients (RFC 9728)") :]
+    section = section[: section.index("\n## ", 1)]
+    (toml,) = re.findall(r"```toml\n(.*?)```", section, re.DOTALL)
+    challenges = re.findall(r"^WWW-Authenticate: (.*)$", section, re.MULTILINE)
+    shown = json.loads(re.search(r"^(\{.*?\})$", section, re.MULTILINE | re.DOTALL).group(1))  # type: ignore[union-attr]
+    (tmp_path / "guard.toml").write_text(toml)
+    config = load_config(tmp_path / "guard.toml")
+    (issuer,) = config["issuers"]
+    del issuer["discovery"]  # the README names the real server: the test's key instead
+    issuer["keys"] = [ec_key.public_jwk()]
+    client = Client(from_config(echo_app, config), use_cookies=False)
+
+    assert client.get("https://api.example.com/v1/orders").headers["WWW-Authenticate"] == challenges[0]
+    document = client.get("https://api.example.com/.well-known/oauth-protected-resource/v1")
+    assert json.loads(document.data) == shown
+    token = ec_key.token(iss=shown["authorization_servers"][0], aud=shown["resource"], scope="orders.read")
+    refused = client.get("https://api.example.com/v1/orders/refunds", headers=bearer(token))
+    assert refused.headers["WWW-Authenticate"] == challenges[1]
 
 
 def test_the_guard_wants_a_settings_object(ec_key: SigningKey) -> None:
