@@ -20,7 +20,7 @@ from werkzeug.test import Client
 
 from tests.helpers import ISSUER, SigningKey, bearer, build_guard, echo_app, issuer_of
 from tests.processes import ROOT
-from wsgi_jwt_guard import ConfigError, Issuer, ResourceMetadata, Rule, from_config
+from wsgi_jwt_guard import ConfigError, CORSSettings, Issuer, ResourceMetadata, Rule, from_config
 from wsgi_jwt_guard.config import load_config
 
 RESOURCE = "https://api.example.com/v1"
@@ -276,6 +276,16 @@ def test_other_methods_are_405_with_allow(ec_key: SigningKey, method: str) -> No
     assert response.headers["Allow"] == "GET, HEAD"
     assert "WWW-Authenticate" not in response.headers  # nothing about the token
     assert json.loads(response.data)["error"]["name"] == "MethodNotAllowedError"
+
+
+def test_with_cors_a_preflight_to_it_is_answered_like_any_other(ec_key: SigningKey) -> None:
+    client = client_for(
+        ec_key, resource_metadata=metadata(), cors=CORSSettings(allowed_origins=["https://app.example.com"])
+    )
+    preflight = {"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"}
+    assert client.options(f"{WELL_KNOWN}/v1", headers=preflight).status_code == 204
+    response = client.get(f"{WELL_KNOWN}/v1", headers={"Origin": "https://elsewhere.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"  # any page may read it
 
 
 # --------------------------------------------------------------------------------------

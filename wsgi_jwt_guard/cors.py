@@ -164,7 +164,8 @@ def is_preflight(request: RequestView) -> bool:
 class Preflights:
     """Every CORS preflight, answered in the guard (an endpoint, see
     :class:`~wsgi_jwt_guard.responses.Endpoint`): ``204`` with the
-    ``Access-Control-Allow-*`` headers, or the :class:`PreflightRefused` saying why."""
+    ``Access-Control-Allow-*`` headers, or the
+    :class:`~wsgi_jwt_guard.errors.PreflightRefused` saying why."""
 
     def __init__(self, settings: CORSSettings, metrics: Metrics) -> None:
         self.settings = settings

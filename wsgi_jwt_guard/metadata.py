@@ -42,7 +42,7 @@ or in TOML, a ``[resource_metadata]`` table with the same keys. A client then se
   started from). ``authorization_servers``: as set, else the configured
   issuers' ``issuer`` values, except templates (``{tenant}``) and edge-proxy
   presets, which no client can ask for a token. ``scopes_supported``: as set,
-  else every scope the route table requires. ``bearer_methods_supported`` is
+  else every scope a route that is not public requires. ``bearer_methods_supported`` is
   ``["header"]``: the token cookie and proxy headers are not RFC 6750 methods,
   and the guard reads no token from a body or query. ``resource_name``,
   ``resource_documentation`` and any other registered field (``extra``) as set.

@@ -28,7 +28,8 @@ document (RFC 9728 §5.1 ``resource_metadata``)::
         scope="orders.read orders.refund"
 
 Some requests are the guard's own to answer, before any route is looked up: an
-:class:`Endpoint` (Backstage's cookie endpoint, the metadata document).
+:class:`Endpoint` each (CORS preflights, Backstage's cookie endpoint, the
+metadata document).
 """
 
 from __future__ import annotations
