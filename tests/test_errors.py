@@ -28,6 +28,7 @@ from wsgi_jwt_guard.errors import (
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
+    MethodNotAllowed,
     MissingToken,
     PathTooLong,
     PreflightRefused,
@@ -53,6 +54,7 @@ from wsgi_jwt_guard.errors import (
         pytest.param(UnsafePath, 400, None, "InputError", id="unsafe-path"),
         pytest.param(PathTooLong, 414, None, "InputError", id="path-too-long"),
         pytest.param(KeysUnavailable, 503, None, "ServiceUnavailableError", id="keys-unavailable"),
+        pytest.param(MethodNotAllowed, 405, None, "MethodNotAllowedError", id="method-not-allowed"),
     ],
 )
 def test_each_refusal_carries_its_status_code_and_name(
@@ -75,6 +77,16 @@ def test_token_refusals_are_authentication_errors_and_remember_their_source() ->
         assert raised.source == "cookie"
     assert InvalidToken("bad").source is None
     assert not issubclass(InsufficientScope, AuthenticationError)  # valid token, wrong route
+
+
+def test_insufficient_scope_may_name_the_scopes_a_client_should_ask_for() -> None:
+    assert InsufficientScope("no").scope is None
+    assert InsufficientScope("no", scope="a b").scope == "a b"
+
+
+def test_method_not_allowed_says_which_are() -> None:
+    assert MethodNotAllowed("no").allowed == ()
+    assert MethodNotAllowed("no", allowed=("GET", "HEAD")).allowed == ("GET", "HEAD")
 
 
 def test_keys_unavailable_says_when_to_retry() -> None:

@@ -13,6 +13,7 @@ from wsgi_jwt_guard import (
     InsufficientScope,
     InvalidRequest,
     KeysUnavailable,
+    MethodNotAllowed,
     MissingToken,
     RequestRefused,
     UnsafePath,
@@ -20,13 +21,16 @@ from wsgi_jwt_guard import (
 from wsgi_jwt_guard.responses import challenge, refuse
 
 
-def answer(refusal: RequestRefused, **environ: Any) -> tuple[str, dict[str, str], bytes]:
+def answer(
+    refusal: RequestRefused, resource_metadata: str | None = None, **environ: Any
+) -> tuple[str, dict[str, str], bytes]:
     captured: list[Any] = []
     body = refuse(
         refusal,
         create_environ("/api/x", **environ),
         lambda status, headers, exc_info=None: captured.append((status, dict(headers))),
         realm="api",
+        resource_metadata=resource_metadata,
     )
     status, headers = captured[0]
     return status, headers, b"".join(body)
@@ -46,7 +50,12 @@ def answer(refusal: RequestRefused, **environ: Any) -> tuple[str, dict[str, str]
         pytest.param(InsufficientScope("needs admin"), "403 Forbidden", "NotAllowedError",
                      'Bearer realm="api", error="insufficient_scope", error_description="needs admin"',
                      id="insufficient-scope"),
+        pytest.param(InsufficientScope("needs admin", scope="admin orders.read"), "403 Forbidden", "NotAllowedError",
+                     'Bearer realm="api", error="insufficient_scope", error_description="needs admin", scope="admin orders.read"',
+                     id="insufficient-scope-names-the-scopes"),
         pytest.param(UnsafePath("dot segment"), "400 Bad Request", "InputError", None, id="unsafe-path"),
+        pytest.param(MethodNotAllowed("read it", allowed=("GET", "HEAD")), "405 Method Not Allowed",
+                     "MethodNotAllowedError", None, id="method-not-allowed"),
         pytest.param(KeysUnavailable("no keys", retry_after=7), "503 Service Unavailable",
                      "ServiceUnavailableError", None, id="keys-unavailable"),
     ],
@@ -119,3 +128,42 @@ def test_the_accept_header_is_parsed_with_qualities(accept: str | None, content_
 def test_challenge_never_carries_quotes_or_backslashes() -> None:
     value = challenge(ExpiredToken('say "hi" \\ bye\n'), 'my "realm"')
     assert value == 'Bearer realm="my realm", error="invalid_token", error_description="say hi  bye"'
+
+
+def test_405_carries_allow() -> None:
+    _, headers, _ = answer(MethodNotAllowed("read it", allowed=("GET", "HEAD")))
+    assert headers["Allow"] == "GET, HEAD"
+
+
+METADATA = "https://api.example.com/.well-known/oauth-protected-resource/v1"
+
+
+@pytest.mark.parametrize(
+    ("refusal", "www_authenticate"),
+    [
+        pytest.param(MissingToken("no token"), f'Bearer realm="api", resource_metadata="{METADATA}"',
+                     id="missing-token"),
+        pytest.param(ExpiredToken("expired"),
+                     f'Bearer realm="api", resource_metadata="{METADATA}", error="invalid_token", error_description="expired"',
+                     id="invalid-token"),
+        pytest.param(InsufficientScope("needs a scope", scope="a b"),
+                     f'Bearer realm="api", resource_metadata="{METADATA}", error="insufficient_scope", error_description="needs a scope", scope="a b"',
+                     id="insufficient-scope"),
+        pytest.param(UnsafePath("dot segment"), None, id="no-challenge-no-metadata"),
+        pytest.param(KeysUnavailable("no keys"), None, id="503-no-challenge"),
+    ],
+)
+def test_challenges_name_the_resource_metadata(refusal: RequestRefused, www_authenticate: str | None) -> None:
+    """RFC 9728 §5.1: every challenge points the client to the metadata document."""
+    _, headers, _ = answer(refusal, resource_metadata=METADATA)
+    assert headers.get("WWW-Authenticate") == www_authenticate
+
+
+def test_scope_and_metadata_are_quoted_string_safe() -> None:
+    """Settings refuse them (RFC 6749 §3.3 scope-token), and the challenge drops any that
+    reach it another way: a `"` or `\\` can never end the quoted-string early."""
+    value = challenge(InsufficientScope("x", scope='a"b c\\d'), "api", 'https://h/"x\\')
+    assert value == (
+        'Bearer realm="api", resource_metadata="https://h/x", error="insufficient_scope",'
+        ' error_description="x", scope="ab cd"'
+    )

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client, TestResponse, create_environ, run_wsgi_app
 from werkzeug.wrappers import Request
@@ -783,6 +784,12 @@ def test_lookup_work_does_not_grow_with_the_path(segments: int) -> None:
         pytest.param(lambda: Rule(scopes="catalog.read"), "scopes", id="scopes-string"),
         pytest.param(lambda: Rule(scopes=[1]), "scopes", id="scopes-not-str"),
         pytest.param(lambda: Rule(scopes=["a b"]), "scopes", id="scopes-two-in-one"),
+        # RFC 6749 §3.3 scope-token: they go into a quoted-string (RFC 6750 §3 `scope`).
+        pytest.param(lambda: Rule(scopes=['a"b']), "scopes", id="scopes-quote"),
+        pytest.param(lambda: Rule(scopes=["a\\b"]), "scopes", id="scopes-backslash"),
+        pytest.param(lambda: Rule(scopes=["caf\u00e9"]), "scopes", id="scopes-non-ascii"),
+        pytest.param(lambda: Rule(scopes=["a\x7f"]), "scopes", id="scopes-control"),
+        pytest.param(lambda: Rule(scopes=[""]), "scopes", id="scopes-empty"),
         pytest.param(lambda: Rule(claims={"a..b": "x"}), "claims.'a..b'", id="claim-path-bad"),
         pytest.param(
             lambda: Rule(claims={"roles": {"one": "x"}}), "claims.'roles'", id="claim-form-bad"
@@ -1018,6 +1025,34 @@ def test_authorization(
         challenge = response.headers["WWW-Authenticate"]
         assert challenge.startswith("Bearer ")
         assert 'error="insufficient_scope"' in challenge
+
+
+@pytest.mark.parametrize(
+    ("path", "token", "scope"),
+    [
+        pytest.param("/api/catalog", lambda key: key.token(), "catalog.read", id="no-scope"),
+        # All the route needs (RFC 6750 §3: the scope required for the resource), so a
+        # token issued for exactly these passes: not only the one missing.
+        pytest.param(
+            "/api/catalog/write",
+            lambda key: key.token(scope="catalog.read"),
+            "catalog.read catalog.write",
+            id="one-missing",
+        ),
+        # Not a scope failure: nothing to step up to.
+        pytest.param("/api/admin", lambda key: key.token(), None, id="claims"),
+        pytest.param("/api/internal", lambda key: key.token(), None, id="token-kind"),
+    ],
+)
+def test_a_403_names_the_scopes_only_when_scopes_failed(
+    make_guard: MakeGuard, ec_key: SigningKey, path: str, token: Token, scope: str | None
+) -> None:
+    client = Client(make_guard(routes=AUTHZ_ROUTES), use_cookies=False)
+    response = client.get(path, headers=bearer(token(ec_key)))
+    assert_refused(response, 403, "NotAllowedError")
+    challenge = WWWAuthenticate.from_header(response.headers["WWW-Authenticate"])
+    assert challenge["error"] == "insufficient_scope"
+    assert challenge.get("scope") == scope
 
 
 def test_authorization_applies_to_the_cookie_too(make_guard: MakeGuard, ec_key: SigningKey) -> None:

@@ -23,11 +23,14 @@ from wsgi_jwt_guard.validation import (
     names,
     no_unknown_keys,
     one_of,
+    optional_instance,
     origins,
+    scopes,
     seconds,
     secrets,
     strings,
     text,
+    url,
     whole,
 )
 
@@ -84,6 +87,48 @@ def test_names_and_one_of() -> None:
     assert refused(names, ["GET", "FETCH"], "methods", {"GET", "POST"}).key.startswith("methods")
     assert one_of("all", "set_for", ("browsers", "all", "none")) == "all"
     assert "browsers" in refused(one_of, "some", "set_for", ("browsers", "all", "none")).message
+
+
+@pytest.mark.parametrize(
+    "value", ["read", "orders:read", "api://app/.default", "https://x.test/a!#$&'()*+,/;<=>?@[]^_`{|}~"]
+)
+def test_a_scope_is_any_rfc_6749_scope_token(value: str) -> None:
+    assert scopes([value], "scopes") == (value,)
+
+
+@pytest.mark.parametrize(
+    "value", ["a b", " a", 'a"b', "a\\b", "caf\u00e9", "a\tb", "a\x7f", ""], ids=repr
+)
+def test_a_scope_holds_nothing_a_quoted_string_must_escape(value: str) -> None:
+    """RFC 6749 §3.3: no space (it separates scopes), quote, backslash, control or non-ASCII."""
+    assert refused(scopes, ["ok", value], "scopes").key == "scopes"
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://a.test", "https://a.test:8443/x?y=1#z", "http://localhost:8000/x", "http://127.0.0.1/", "http://[::1]/"],
+)
+def test_a_url_is_https_or_local_http(value: str) -> None:
+    assert url(value, "documentation") == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a.test/x", "//a.test/x", "ftp://a.test", "http://a.test", "https://", "https://a.test:99999",
+        "https://u:p@a.test", 'https://a.test/"', "https://a.test/\\", "https://a.test/ x", "https://a.test/\u00e9",
+        None, 42,
+    ],
+    ids=repr,
+)
+def test_a_url_refuses_what_a_client_should_not_be_sent_to(value: object) -> None:
+    assert refused(url, value, "documentation").key == "documentation"
+
+
+def test_an_optional_instance() -> None:
+    assert optional_instance(None, "cors", int) is None
+    assert optional_instance(3, "cors", int) == 3
+    assert refused(optional_instance, "3", "cors", int).key == "cors"
 
 
 def test_cookie_and_header_names() -> None:

@@ -36,6 +36,7 @@ from .errors import (
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
+    MethodNotAllowed,
     MissingToken,
     PathTooLong,
     PreflightRefused,
@@ -48,6 +49,7 @@ from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
 from .introspection import IntrospectionSettings
 from .issuers import Issuer
+from .metadata import ResourceMetadata
 from .middleware import JWTGuard
 from .refresh import RefreshPolicy
 from .revocation import Revocations
@@ -77,12 +79,14 @@ __all__ = [
     "JWTGuard",
     "KeysHealth",
     "KeysUnavailable",
+    "MethodNotAllowed",
     "MissingToken",
     "PathTooLong",
     "Policy",
     "PreflightRefused",
     "RefreshPolicy",
     "RequestRefused",
+    "ResourceMetadata",
     "Revocations",
     "RevokedToken",
     "RouteTable",

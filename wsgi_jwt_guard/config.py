@@ -60,6 +60,9 @@ arguments, read from its signature (every key optional except where noted)::
     "X-User-Groups" = "groups"         # a claim path, or { claim = "...", lists = "json" }
     [downstream.environ]
     "myapp.tenant" = "tid"
+    [resource_metadata]                # RFC 9728: how clients find where to get a token
+    resource = "https://api.example.com/v1"
+    resource_name = "Orders API"
 
     [routes]
     "/api/auth" = "public"             # a bare policy, or a table:

@@ -30,7 +30,7 @@ answered by the guard, never passed to the app.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -41,9 +41,12 @@ from .request import normalize_origin
 from .validation import Settings, flag, origins, strings, whole
 
 if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse
+
+    from .metrics import Metrics
     from .request import RequestView
 
-__all__ = ["CORSSettings", "is_preflight"]
+__all__ = ["CORSSettings", "Preflights", "is_preflight"]
 
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -156,3 +159,25 @@ def is_preflight(request: RequestView) -> bool:
         and "HTTP_ORIGIN" in environ
         and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
     )
+
+
+class Preflights:
+    """Every CORS preflight, answered in the guard (an endpoint, see
+    :class:`~wsgi_jwt_guard.responses.Endpoint`): ``204`` with the
+    ``Access-Control-Allow-*`` headers, or the
+    :class:`~wsgi_jwt_guard.errors.PreflightRefused` saying why."""
+
+    def __init__(self, settings: CORSSettings, metrics: Metrics) -> None:
+        self.settings = settings
+        self._metrics = metrics
+
+    def handles(self, request: RequestView) -> bool:
+        """Whether the request is a preflight, on any path."""
+        return is_preflight(request)
+
+    def __call__(self, request: RequestView, start_response: StartResponse) -> Iterable[bytes]:
+        """The ``204``; the app never sees a preflight."""
+        headers = self.settings.preflight(request)
+        self._metrics.increment("requests.preflight")
+        start_response("204 No Content", headers)
+        return []

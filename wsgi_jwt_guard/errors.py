@@ -34,6 +34,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
+    "MethodNotAllowed",
     "MissingToken",
     "PathTooLong",
     "PreflightRefused",
@@ -143,11 +144,20 @@ class UnknownKey(InvalidToken):
 
 
 class InsufficientScope(RequestRefused):
-    """403: a valid token that this route does not accept."""
+    """403: a valid token that this route does not accept.
+
+    ``scope``, when the route's scopes were not all granted, is all of them,
+    space separated: the challenge's RFC 6750 ``scope``, so a client can ask
+    for a token that has them.
+    """
 
     status = 403
     error = "insufficient_scope"
     name = "NotAllowedError"
+
+    def __init__(self, description: str, *, scope: str | None = None) -> None:
+        super().__init__(description)
+        self.scope = scope
 
 
 class CrossSiteRequest(RequestRefused):
@@ -165,6 +175,18 @@ class PreflightRefused(RequestRefused):
 
     status = 403
     name = "NotAllowedError"
+
+
+class MethodNotAllowed(RequestRefused):
+    """405: a method an endpoint the guard answers itself does not serve (the
+    resource metadata document is ``GET``/``HEAD``); ``allowed`` are those it does."""
+
+    status = 405
+    name = "MethodNotAllowedError"
+
+    def __init__(self, description: str, *, allowed: tuple[str, ...] = ()) -> None:
+        super().__init__(description)
+        self.allowed = allowed
 
 
 class KeysUnavailable(RequestRefused):

@@ -39,9 +39,10 @@ import requests
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.http import parse_cache_control_header
 
+from .validation import LOOPBACK_HOSTS
+
 __all__ = ["Downloaded", "Downloader", "check_fetch_url", "same_origin"]
 
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 _MAX_REDIRECTS = 3
 
 
@@ -56,7 +57,7 @@ def check_fetch_url(url: object, *, insecure_http: bool = False) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValueError("expected an absolute https:// URL")
-    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS and not insecure_http:
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS and not insecure_http:
         raise ValueError("keys must be fetched over https (insecure_http = true to override)")
     return url
 

@@ -14,7 +14,7 @@ verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
 
 A request goes through these steps in one pass, in the order of ``__call__``:
 scrub, route, extract, verify, inject, respond. Refusals are answered by the
-guard (400/401/403/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
+guard (400/401/403/405/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
 never runs.
 
 The guard decides on the request the app will act on: routes match
@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
@@ -43,16 +44,17 @@ from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .cookies import CookieSettings, TokenCookie, shared_cacheable
-from .cors import CORSSettings, is_preflight
+from .cors import CORSSettings, Preflights
 from .csrf import CSRFSettings, check_request
 from .downstream import Downstream, DownstreamSettings
 from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
 from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
+from .metadata import ResourceMetadata, metadata_endpoint
 from .metrics import EventHook, Metrics, reason_of
 from .request import RequestView, normalize_path
-from .responses import log_refusal, refuse
+from .responses import Endpoint, log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
@@ -111,6 +113,7 @@ class JWTGuard:
     :param backstage: Backstage mode (:mod:`wsgi_jwt_guard.backstage`): plugin, on-behalf-of
         and limited-user tokens, the cookie endpoint at ``<mount>/.backstage/auth/v1/cookie``.
     :param downstream: claims as request headers and environ keys; the token passed on or not.
+    :param resource_metadata: RFC 9728 metadata the guard serves (:mod:`wsgi_jwt_guard.metadata`).
     """
 
     def __init__(
@@ -139,18 +142,15 @@ class JWTGuard:
         clock: Clock = system_clock,
         backstage: BackstageSettings | None = None,
         downstream: DownstreamSettings | None = None,
+        resource_metadata: ResourceMetadata | None = None,
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
-        text(remote_user_claim, "remote_user_claim", "a claim name")
-        if not isinstance(realm, str):
-            raise ConfigError("realm", "expected a string")
-        self.realm = realm
+        self.realm = text(realm, "realm", "a string")
         self.mount = check_mount(mount)
         self.max_path_length = whole(max_path_length, "max_path_length", minimum=256, maximum=2**20)
         if not callable(clock):
             raise ConfigError("clock", "expected a callable returning the time")
-        #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
-        self.clock = clock
+        self.clock = clock  # handed to everything the guard builds
         self.cors = optional_instance(cors, "cors", CORSSettings)
         self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
@@ -172,20 +172,26 @@ class JWTGuard:
             clock=clock,
         )
         self.metrics.add_source(self.verifier.token_cache.counters)
-        if not isinstance(routes, RouteTable):
-            routes = RouteTable(routes, default=default)
-        self.routes = routes
+        table = routes if isinstance(routes, RouteTable) else RouteTable(routes, default=default)
+        self.routes = table
         if cors is None:
-            routes.check_preflights_answered()
+            table.check_preflights_answered()
         self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
         self.token_cookie = TokenCookie(self.cookie, clock)
         self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
         self.revocations = optional_instance(revocations, "revocations", Revocations)
-        self.cookie_endpoint = cookie_endpoint(
-            backstage, self.verifier, self.mount, self.max_token_size, self.revocations
+        metadata = metadata_endpoint(resource_metadata, issuers, self.routes, self.mount)
+        url = None if metadata is None else metadata.url
+        self._answer = partial(refuse, realm=realm, resource_metadata=url)  # bound once
+        endpoints = (
+            None if self.cors is None else Preflights(self.cors, self.metrics),
+            cookie_endpoint(backstage, self.verifier, mount, max_token_size, self.revocations),
+            metadata,
         )
+        #: Requests the guard answers itself, before routing: the first that handles one.
+        self.endpoints: tuple[Endpoint, ...] = tuple(e for e in endpoints if e is not None)
         self.downstream = Downstream(  # what the app is handed beyond REMOTE_USER; the scrub's keys
             downstream, scrubbed=_SCRUBBED, token_headers=self.token_headers, csrf=self.csrf,
             cookie=self.cookie, backstage=backstage is not None, metrics=self.metrics,
@@ -199,13 +205,9 @@ class JWTGuard:
         try:
             path = normalize_path(environ, self.mount, self.max_path_length)
             request = RequestView(environ, path)
-            if self.cors is not None and is_preflight(request):
-                headers = self.cors.preflight(request)  # the app never sees a preflight
-                self.metrics.increment("requests.preflight")
-                start_response("204 No Content", headers)
-                return []
-            if self.cookie_endpoint is not None and self.cookie_endpoint.handles(request):
-                return self.cookie_endpoint(request, start_response)  # Backstage's, in the guard
+            for endpoint in self.endpoints:  # CORS preflights, Backstage's cookie, RFC 9728
+                if endpoint.handles(request):
+                    return endpoint(request, start_response)  # never passed to the app
             identity = self._authenticate(request)
         except RequestRefused as refusal:
             return self._refuse(refusal, environ, start_response)
@@ -277,7 +279,7 @@ class JWTGuard:
             # Clear it so the browser stops sending it (an expired cookie would
             # otherwise fail on every request until the browser drops it).
             extra.append(("Set-Cookie", self.token_cookie.clearing(environ)))
-        return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
+        return self._answer(refusal, environ, start_response, extra_headers=extra)
 
 
 def _adding_cookie(start_response: StartResponse, set_cookie: str) -> StartResponse:

@@ -14,8 +14,22 @@ A client that sends ``Accept: application/problem+json`` gets RFC 9457
 problem details instead. 401 and 403 ``insufficient_scope`` carry an RFC 6750
 ``WWW-Authenticate`` challenge (with no ``error`` when no token was sent); a
 403 for a cross-site request carries none (the token is not at fault); 503 carries
-``Retry-After``. Descriptions come from the guard's own fixed texts and never
-echo the token.
+``Retry-After``, 405 ``Allow``. Descriptions come from the guard's own fixed texts
+and never echo the token.
+
+A challenge names what a client needs to get a better token: a 403 for the
+route's scopes names them all (RFC 6750 §3 ``scope``), and with
+:mod:`~wsgi_jwt_guard.metadata` configured every challenge names the metadata
+document (RFC 9728 §5.1 ``resource_metadata``)::
+
+    WWW-Authenticate: Bearer realm="wsgi-jwt-guard",
+        resource_metadata="https://api.example.com/.well-known/oauth-protected-resource/v1",
+        error="insufficient_scope", error_description="token lacks a required scope",
+        scope="orders.read orders.refund"
+
+Some requests are the guard's own to answer, before any route is looked up: an
+:class:`Endpoint` each (CORS preflights, Backstage's cookie endpoint, the
+metadata document).
 """
 
 from __future__ import annotations
@@ -26,24 +40,33 @@ import logging
 import re
 from collections.abc import Iterable
 from http import HTTPStatus
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from .clock import Clock, system_clock
-from .errors import InvalidToken, KeysUnavailable, RequestRefused
+from .errors import (
+    InsufficientScope,
+    InvalidToken,
+    KeysUnavailable,
+    MethodNotAllowed,
+    RequestRefused,
+)
 from .jws import parse_unverified
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["fingerprint", "log_refusal", "loggable", "refuse"]
+    from .request import RequestView
+
+__all__ = ["Endpoint", "challenge", "fingerprint", "log_refusal", "loggable", "refuse"]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
 _PROBLEM = "application/problem+json"
-# RFC 6750 §3: error_description may only hold %x20-21 / %x23-5B / %x5D-7E.
+# RFC 6750 §3: error_description (and realm, scope, resource_metadata) may only hold
+# %x20-21 / %x23-5B / %x5D-7E: printable ASCII but the double quote and the backslash.
 _NOT_QUOTABLE = re.compile(r'[^\x20\x21\x23-\x5b\x5d-\x7e]')
 
 
@@ -61,12 +84,33 @@ def _wants_problem_details(accept: str | None) -> bool:
     return problem > json or (problem > 0 and problem == json and _PROBLEM in parsed.values())
 
 
-def challenge(refusal: RequestRefused, realm: str) -> str:
-    """The ``WWW-Authenticate`` value for a 401 or 403."""
+class Endpoint(Protocol):
+    """A request the guard answers itself, wherever the route table would send it."""
+
+    def handles(self, request: RequestView) -> bool:
+        """Whether this request is this endpoint's: a lookup, asked of every request."""
+        ...
+
+    def __call__(self, request: RequestView, start_response: StartResponse) -> Iterable[bytes]:
+        """Answer the request, or raise the :class:`RequestRefused` the guard sends instead."""
+        ...
+
+
+def challenge(refusal: RequestRefused, realm: str, resource_metadata: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value for a 401 or 403.
+
+    Every value is an RFC 6750 §3 quoted-string: settings refuse a ``"`` or
+    ``\\`` (and anything outside printable ASCII), and any that arrive another way
+    are dropped here, so none can end the string early.
+    """
     parts = [f'Bearer realm="{_NOT_QUOTABLE.sub("", realm)}"']
+    if resource_metadata is not None:
+        parts.append(f'resource_metadata="{_NOT_QUOTABLE.sub("", resource_metadata)}"')
     if refusal.error is not None:
         parts.append(f'error="{refusal.error}"')
         parts.append(f'error_description="{_NOT_QUOTABLE.sub("", refusal.description)}"')
+    if isinstance(refusal, InsufficientScope) and refusal.scope:
+        parts.append(f'scope="{_NOT_QUOTABLE.sub("", refusal.scope)}"')
     return ", ".join(parts)
 
 
@@ -76,9 +120,14 @@ def refuse(
     start_response: StartResponse,
     *,
     realm: str,
+    resource_metadata: str | None = None,
     extra_headers: Iterable[tuple[str, str]] = (),
 ) -> list[bytes]:
-    """Answer the request with ``refusal``; the wrapped app is never called."""
+    """Answer the request with ``refusal``; the wrapped app is never called.
+
+    ``resource_metadata`` is the absolute URL of the RFC 9728 metadata document
+    that challenges name, if the guard serves one.
+    """
     status = HTTPStatus(refusal.status)
     if _wants_problem_details(environ.get("HTTP_ACCEPT")):
         content_type = "application/problem+json"
@@ -103,9 +152,11 @@ def refuse(
     # A 403 is a bearer-token matter (insufficient_scope) only when it has an
     # error code; a refused cross-site request is not about the token at all.
     if status == HTTPStatus.UNAUTHORIZED or refusal.error is not None:
-        headers.append(("WWW-Authenticate", challenge(refusal, realm)))
+        headers.append(("WWW-Authenticate", challenge(refusal, realm, resource_metadata)))
     if isinstance(refusal, KeysUnavailable):
         headers.append(("Retry-After", str(refusal.retry_after)))
+    elif isinstance(refusal, MethodNotAllowed):
+        headers.append(("Allow", ", ".join(refusal.allowed)))
     headers.extend(extra_headers)
     start_response(f"{status.value} {status.phrase}", headers)
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -62,7 +62,7 @@ from .claims import ClaimRequirement, claim_requirements
 from .errors import ConfigError, InsufficientScope, InvalidToken, UnsafePath
 from .identity import Identity, TokenKind
 from .request import UNSAFE_PATH
-from .validation import Settings, flag, names, one_of, strings
+from .validation import Settings, flag, names, one_of, scopes, strings
 
 if TYPE_CHECKING:
     from .request import RequestView
@@ -104,7 +104,8 @@ class Rule(Settings):
     claims_any: Sequence[Mapping[str, Any]] = ()
     #: Scopes that must all be granted, by ``scope``/``scp`` (space separated or
     #: a list) or ``permissions`` (a list), or the issuer's ``scope_claims``.
-    #: Failing is 403.
+    #: Each is an RFC 6749 scope-token (printable ASCII; no space, quote or
+    #: backslash). Failing is 403, whose challenge names them all (``scope``).
     scopes: Collection[str] = ()
     #: Backstage mode: accept Backstage's ``backstage-auth`` cookie here, and the
     #: limited-user token it holds (as cookie or bearer), as Backstage's
@@ -117,6 +118,8 @@ class Rule(Settings):
     _claims_any: tuple[tuple[ClaimRequirement, ...], ...] = field(
         init=False, repr=False, compare=False
     )
+    #: ``scopes`` as a 403 names them (RFC 6750 §3 ``scope``): sorted, space separated.
+    _scope: str | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         one_of(self.policy, "policy", POLICIES)
@@ -160,8 +163,9 @@ class Rule(Settings):
             user_cookie=flag(self.user_cookie, "user_cookie"),
             tokens=names(tokens, "tokens", TOKEN_KINDS),
             claims=dict(self.claims),
-            scopes=_scopes(self.scopes),
+            scopes=frozenset(scopes(self.scopes, "scopes")),
         )
+        self._settle(_scope=" ".join(sorted(self.scopes)) or None)
         if self.user_cookie and "limited-user" not in self.tokens:
             raise ConfigError("tokens", "user_cookie accepts limited-user tokens: list them too")
 
@@ -203,14 +207,7 @@ class Rule(Settings):
         if self.scopes:
             granted = identity.scopes
             if granted is None or not granted.issuperset(self.scopes):
-                raise InsufficientScope("token lacks a required scope")
-
-
-def _scopes(value: object) -> frozenset[str]:
-    scopes = strings(value, "scopes")
-    if any(len(scope.split()) != 1 or scope.strip() != scope for scope in scopes):
-        raise ConfigError("scopes", "a scope is one word: list each scope on its own")
-    return frozenset(scopes)
+                raise InsufficientScope("token lacks a required scope", scope=self._scope)
 
 
 def _as_rule(value: Rule | str, key: str) -> Rule:
@@ -298,6 +295,12 @@ class RouteTable:
     def rules(self) -> Mapping[str, Rule]:
         """The normalized prefixes and their rules (the default not included)."""
         return dict(self._rules)
+
+    @property
+    def scopes(self) -> list[str]:
+        """Every scope a rule that is not public requires, the default's included, sorted."""
+        rules = [*self._rules.values(), self.default]
+        return sorted({scope for rule in rules if rule.policy != "public" for scope in rule.scopes})
 
     def __repr__(self) -> str:
         return f"RouteTable({self._rules!r}, default={self.default!r})"

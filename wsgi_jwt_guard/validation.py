@@ -26,11 +26,13 @@ import math
 import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .request import normalize_origin
 
 __all__ = [
+    "LOOPBACK_HOSTS",
     "MIN_SECRET_CHARACTERS",
     "Settings",
     "base64_secret",
@@ -45,10 +47,12 @@ __all__ = [
     "optional_instance",
     "optional_text",
     "origins",
+    "scopes",
     "seconds",
     "secrets",
     "strings",
     "text",
+    "url",
     "whole",
 ]
 
@@ -58,6 +62,15 @@ T = TypeVar("T")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _BASE64 = re.compile(r"[A-Za-z0-9+/_-]+={0,2}")
+# RFC 6749 §3.3 scope-token: printable ASCII but the space, double quote and backslash.
+_SCOPE_TOKEN = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+# What a URL may hold, written out (RFC 3986 §2): nothing a header's quoted-string
+# or a log line would have to escape.
+_URL = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+#: Hosts a plain ``http://`` URL may name: this machine, for local rigs.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 #: Shared secrets shorter than this are refused: Backstage's documented service
 #: secrets are 24 random bytes, 32 base64 characters.
@@ -106,6 +119,21 @@ def strings(value: object, key: str, *, allow_one: bool = False) -> tuple[str, .
     items = tuple(value)
     if not all(isinstance(item, str) and item for item in items):
         raise ConfigError(key, "expected a list of non-empty strings")
+    return items
+
+
+def scopes(value: object, key: str) -> tuple[str, ...]:
+    """A list of OAuth scopes, each one RFC 6749 §3.3 ``scope-token`` (printable
+    ASCII without spaces, quotes or backslashes): what a token's ``scope`` can
+    grant, and what a challenge's quoted ``scope`` can name."""
+    items = strings(value, key)
+    for scope in items:
+        if not _SCOPE_TOKEN.fullmatch(scope):
+            raise ConfigError(
+                key,
+                f"{scope!r} is not one scope (RFC 6749 §3.3: printable ASCII without spaces,"
+                " quotes or backslashes); list each scope on its own",
+            )
     return items
 
 
@@ -193,6 +221,24 @@ def no_unknown_keys(
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise ConfigError(name, f"{what}; {hint}expected one of {sorted(known)}")
+
+
+def url(value: object, key: str, what: str = "an absolute https:// URL") -> str:
+    """An absolute ``https://`` URL (``http://`` only on a loopback host), written
+    with URL characters only (no space, quote, backslash or non-ASCII; percent-encode
+    those) and without credentials."""
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        raise ConfigError(key, f"expected {what}")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # raises on a port that is not one
+    except ValueError:
+        raise ConfigError(key, f"expected {what}") from None
+    if parts.scheme not in ("https", "http") or not parts.hostname or "@" in parts.netloc:
+        raise ConfigError(key, f"expected {what}")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        raise ConfigError(key, "expected https:// (plain http:// only on localhost)")
+    return value
 
 
 def cookie_name(value: object, key: str) -> str:

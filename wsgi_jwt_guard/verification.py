@@ -50,7 +50,7 @@ from .jws import CompactJWS, parse
 from .presets import check_edge_token, preset_subject
 from .service import ServiceTokens
 from .token_cache import TokenCache
-from .validation import seconds, whole
+from .validation import seconds, text, whole
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -139,10 +139,10 @@ class Verifier:
                 metrics=metrics,
                 clock=clock,
             )
-        self.remote_user_claim = remote_user_claim
+        self.remote_user_claim = text(remote_user_claim, "remote_user_claim", "a claim name")
         #: Asks the one issuer with ``introspect`` about opaque tokens, if any.
         self.introspector = _introspector(
-            issuers, self._sources, cache, remote_user_claim, metrics, clock=clock
+            issuers, self._sources, cache, self.remote_user_claim, metrics, clock=clock
         )
         #: Identities of verified tokens; ``hits``/``misses`` count lookups.
         self.token_cache = TokenCache(token_cache_size, max_age=token_cache_max_age)
