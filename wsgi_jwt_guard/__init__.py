@@ -1,7 +1,8 @@
 """JWT authentication for any WSGI application.
 
 ``wsgi_jwt_guard`` wraps a WSGI app, decides per path prefix whether a token
-is needed, verifies ``Authorization: Bearer`` (or token-cookie) JWTs against
+is needed, verifies ``Authorization: Bearer`` (or token-cookie, or DPoP-bound)
+JWTs against
 configured issuers and service secrets, and calls the app with ``REMOTE_USER``
 and the verified :class:`Identity` -- or answers 400/401/403/503 itself.
 
@@ -19,11 +20,13 @@ import logging
 
 from .apikeys import APIKey
 from .backstage import BackstageSettings
+from .binding import ClientCertificate
 from .caches import SharedCache
 from .config import from_config, load_config
 from .cookies import CookieSettings
 from .cors import CORSSettings
 from .csrf import CSRFSettings
+from .dpop import DPoPSettings
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -31,6 +34,7 @@ from .errors import (
     ExpiredToken,
     GuardError,
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
@@ -41,6 +45,7 @@ from .errors import (
     RevokedToken,
     UnknownKey,
     UnsafePath,
+    UseDPoPNonce,
 )
 from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
@@ -58,13 +63,16 @@ __all__ = [
     "BackstageSettings",
     "CORSSettings",
     "CSRFSettings",
+    "ClientCertificate",
     "ConfigError",
     "CookieSettings",
     "CrossSiteRequest",
+    "DPoPSettings",
     "ExpiredToken",
     "GuardError",
     "Identity",
     "InsufficientScope",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "Issuer",
@@ -85,6 +93,7 @@ __all__ = [
     "SharedCache",
     "UnknownKey",
     "UnsafePath",
+    "UseDPoPNonce",
     "from_config",
     "get_identity",
     "load_config",

@@ -86,6 +86,8 @@ class APIKeys:
     """The configured keys, looked up by digest and compared in constant time."""
 
     def __init__(self, keys: Sequence[APIKey]) -> None:
+        if isinstance(keys, (str, APIKey)) or not isinstance(keys, Sequence):
+            raise ConfigError("api_keys", "expected a list of APIKey objects")
         self._by_digest: dict[bytes, APIKey] = {}
         for index, key in enumerate(keys):
             if not isinstance(key, APIKey):

@@ -57,6 +57,7 @@ from cachelib import BaseCache
 from .claims import SCOPE_CLAIMS, ClaimRequirement, claim_path, claim_requirements
 from .clock import Clock, system_clock
 from .discovery import Discovery
+from .dpop import DPOP_MODES, DPoPMode
 from .errors import ConfigError
 from .fetch import Downloader, check_fetch_url
 from .jwks import JWKSClient
@@ -64,7 +65,7 @@ from .keys import ALGORITHMS, KeySet, PinnedKey, pin_pem
 from .pemkeys import PEMKeysByKid
 from .presets import preset_settings
 from .refresh import RefreshPolicy
-from .validation import Settings, flag, optional_text, seconds, strings, text
+from .validation import Settings, flag, one_of, optional_text, seconds, strings, text
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -138,6 +139,9 @@ class Issuer(Settings):
     #: Allow a plain ``http://`` JWKS URL on a non-loopback host. Anyone on the
     #: network path can then substitute keys and mint tokens: test rigs only.
     insecure_http: bool = False
+    #: DPoP for this issuer's tokens: ``off``, ``allowed`` or ``required``
+    #: (:mod:`wsgi_jwt_guard.binding`); ``None``: the guard's ``[dpop] mode``.
+    dpop: DPoPMode | None = None
     #: ``required_claims``, ``scope_claims`` and ``tenant_claim`` split into
     #: path segments once, for the verifier (not settings).
     required_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
@@ -200,6 +204,7 @@ class Issuer(Settings):
             jwks_refresh=_refresh_policy(self.jwks_refresh),
             discovery=flag(self.discovery, "discovery"),
             insecure_http=flag(self.insecure_http, "insecure_http"),
+            dpop=None if self.dpop is None else one_of(self.dpop, "dpop", DPOP_MODES),
             jwks_allowed_hosts=hosts,
             keys=_jwks(self.keys),
             keys_file=optional_text(self.keys_file, "keys_file", "a file name"),

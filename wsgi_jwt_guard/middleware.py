@@ -40,11 +40,13 @@ from cachelib import BaseCache
 
 from .apikeys import APIKey, APIKeys
 from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
+from .binding import ClientCertificate, SenderBinding
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .cookies import CookieSettings, TokenCookie, shared_cacheable
 from .cors import CORSSettings, is_preflight
 from .csrf import CSRFSettings, check_request
+from .dpop import DPoPSettings
 from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
 from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
@@ -55,7 +57,7 @@ from .responses import log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
-from .validation import instance, text, whole
+from .validation import instance, optional_instance, text, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -109,6 +111,8 @@ class JWTGuard:
     :param clock: the time, for everything the guard builds (:mod:`wsgi_jwt_guard.clock`).
     :param backstage: Backstage mode (:mod:`wsgi_jwt_guard.backstage`): plugin, on-behalf-of
         and limited-user tokens, the cookie endpoint at ``<mount>/.backstage/auth/v1/cookie``.
+    :param dpop: DPoP proof checks and the default DPoP mode (:mod:`wsgi_jwt_guard.dpop`).
+    :param client_certificate: where certificate-bound tokens' certificate is read (``binding``).
     """
 
     def __init__(
@@ -136,6 +140,8 @@ class JWTGuard:
         token_cache_max_age: float | None = 300.0,
         clock: Clock = system_clock,
         backstage: BackstageSettings | None = None,
+        dpop: DPoPSettings | None = None,
+        client_certificate: ClientCertificate | None = None,
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
         text(remote_user_claim, "remote_user_claim", "a claim name")
@@ -146,9 +152,8 @@ class JWTGuard:
         self.max_path_length = whole(max_path_length, "max_path_length", minimum=256, maximum=2**20)
         if not callable(clock):
             raise ConfigError("clock", "expected a callable returning the time")
-        #: The guard's time, handed to everything it builds (see :mod:`wsgi_jwt_guard.clock`).
         self.clock = clock
-        self.cors = None if cors is None else instance(cors, "cors", CORSSettings)
+        self.cors = optional_instance(cors, "cors", CORSSettings)
         self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
         #: Counters of requests allowed and refused; see :mod:`wsgi_jwt_guard.metrics`.
@@ -172,21 +177,17 @@ class JWTGuard:
         if not isinstance(routes, RouteTable):
             routes = RouteTable(routes, default=default)
         self.routes = routes
-        if cors is None:
-            routes.check_preflights_answered()
+        routes.check_preflights_answered(by_the_guard=cors is not None)
         self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
         self.token_cookie = TokenCookie(self.cookie, clock)
         self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
-        if isinstance(api_keys, (str, APIKey)) or not isinstance(api_keys, Sequence):
-            raise ConfigError("api_keys", "expected a list of APIKey objects")
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
-        self.revocations = (
-            None if revocations is None else instance(revocations, "revocations", Revocations)
-        )
+        self.revocations = optional_instance(revocations, "revocations", Revocations)
         self.cookie_endpoint = cookie_endpoint(
             backstage, self.verifier, self.mount, self.max_token_size, self.revocations
         )
+        self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, clock=clock)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub. (A view of the keys & a set looks up only the set's four.)
@@ -215,10 +216,9 @@ class JWTGuard:
         self._count_allowed()
         # 5. Inject.
         environ["REMOTE_USER"] = identity.subject
-        environ["AUTH_TYPE"] = "Bearer"
+        environ["AUTH_TYPE"] = "DPoP" if identity.source == "dpop" else "Bearer"
         environ[ENVIRON_KEY] = identity
-        if identity.source == "cookie":
-            # Let proxied calls forward the credential, as Backstage's middleware does.
+        if identity.source == "cookie":  # proxied calls forward it, as in Backstage
             environ["HTTP_AUTHORIZATION"] = f"Bearer {identity.token}"
         # 6. Respond.
         set_cookie = self.token_cookie.to_set(request, identity)
@@ -233,32 +233,35 @@ class JWTGuard:
         rule, policy = self.routes.resolve(request)
         if policy == "public":
             return None
-        found = extract_token(
-            request,
-            cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
-            max_size=self.max_token_size,
-            headers=self.token_headers,
-            verified=self.verifier.token_cache.tokens,
-            user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
-        )
-        if found is None:
-            if policy == "optional":
-                return None
-            raise MissingToken("this route requires a token")
-        token, source = found
-        if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
-            check_request(request, self.csrf, self.token_headers.credential(request, source))
+        token = None  # a refusal's log line describes it once it is taken for a token
         try:
-            identity = None
+            found = extract_token(
+                request,
+                cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
+                max_size=self.max_token_size,
+                headers=self.token_headers,
+                verified=self.verifier.token_cache.tokens,
+                user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
+            )
+            if found is None:
+                if policy == "optional":
+                    return None
+                raise MissingToken("this route requires a token")
+            sent, source = found
+            if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
+                check_request(request, self.csrf, self.token_headers.credential(request, source))
+            token, identity = sent, None
             if self._has_api_keys:  # never from a cookie: APIKeys.identify refuses those
                 identity = self.api_keys.identify(token, source, request.path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
+            self.binding.check(request, identity, rule)  # DPoP proof, client certificate
             if self.revocations is not None:  # every kind: user, service, API key
                 self.revocations.check(identity)
             rule.authorize(identity)
         except RequestRefused as refusal:
             refusal.token = token
+            refusal.challenges = self.binding.challenges(rule, request)  # Bearer, DPoP or both
             raise
         return identity
 
@@ -273,8 +276,7 @@ class JWTGuard:
         if self.cors is not None and not isinstance(refusal, PreflightRefused):
             extra += self.cors.answer_headers(environ.get("HTTP_ORIGIN")) or []
         if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
-            # Clear it so the browser stops sending it (an expired cookie would
-            # otherwise fail on every request until the browser drops it).
+            # Cleared, or the browser sends it (expired, say) until it drops it.
             extra.append(("Set-Cookie", self.token_cookie.clearing(environ)))
         return refuse(refusal, environ, start_response, realm=self.realm, extra_headers=extra)
 

@@ -16,6 +16,20 @@ problem details instead. 401 and 403 ``insufficient_scope`` carry an RFC 6750
 403 for a cross-site request carries none (the token is not at fault); 503 carries
 ``Retry-After``. Descriptions come from the guard's own fixed texts and never
 echo the token.
+
+Where DPoP-bound tokens are accepted (:mod:`wsgi_jwt_guard.binding`), a
+request without a token is challenged with ``DPoP`` too, with the proof
+algorithms accepted (RFC 9449 §7.1), in the same field after ``Bearer`` as
+RFC 9449 §7.2 shows it (``Bearer`` is left out where only DPoP is accepted).
+An ``error`` is about the credential sent and is challenged on its scheme
+alone -- ``DPoP`` for a DPoP request or a proof's error::
+
+    WWW-Authenticate: Bearer realm="api", DPoP realm="api", algs="ES256 PS256"
+    WWW-Authenticate: DPoP realm="api", error="invalid_dpop_proof",
+                      error_description="the DPoP proof was used before ('jti')",
+                      algs="ES256 PS256"
+
+A ``use_dpop_nonce`` refusal carries the nonce to use in ``DPoP-Nonce`` (RFC 9449 §9).
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING
 
@@ -32,13 +47,19 @@ from werkzeug.datastructures import MIMEAccept
 from werkzeug.http import parse_accept_header
 
 from .clock import Clock, system_clock
-from .errors import InvalidToken, KeysUnavailable, RequestRefused
+from .errors import (
+    InvalidDPoPProof,
+    InvalidToken,
+    KeysUnavailable,
+    RequestRefused,
+    UseDPoPNonce,
+)
 from .jws import parse_unverified
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
-__all__ = ["fingerprint", "log_refusal", "loggable", "refuse"]
+__all__ = ["Challenges", "challenge", "fingerprint", "log_refusal", "loggable", "refuse"]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
@@ -61,13 +82,50 @@ def _wants_problem_details(accept: str | None) -> bool:
     return problem > json or (problem > 0 and problem == json and _PROBLEM in parsed.values())
 
 
+@dataclass(frozen=True)
+class Challenges:
+    """Which schemes a refusal challenges (:attr:`RequestRefused.challenges`)."""
+
+    #: Whether ``Bearer`` tokens are accepted.
+    bearer: bool = True
+    #: The ``algs`` of the ``DPoP`` challenge (``"ES256 PS256"``, ``""`` to leave
+    #: them out); ``None``: DPoP is not accepted.
+    dpop_algs: str | None = None
+    #: Whether the request used the ``DPoP`` scheme (its errors go on that challenge).
+    dpop_request: bool = False
+
+
+_BEARER_ONLY = Challenges()
+
+
 def challenge(refusal: RequestRefused, realm: str) -> str:
-    """The ``WWW-Authenticate`` value for a 401 or 403."""
-    parts = [f'Bearer realm="{_NOT_QUOTABLE.sub("", realm)}"']
-    if refusal.error is not None:
-        parts.append(f'error="{refusal.error}"')
-        parts.append(f'error_description="{_NOT_QUOTABLE.sub("", refusal.description)}"')
-    return ", ".join(parts)
+    """The ``WWW-Authenticate`` value for a 401 or 403: ``Bearer``, ``DPoP`` or both.
+
+    With no ``error`` (no token sent) every accepted scheme is challenged; an
+    ``error`` is about the credential sent, and goes on its scheme's challenge
+    alone: ``DPoP`` for a DPoP request or a proof's error, or where ``Bearer``
+    is not accepted.
+    """
+    offered = refusal.challenges or _BEARER_ONLY
+    scope = f'realm="{_NOT_QUOTABLE.sub("", realm)}"'
+    dpop, algs = None, ""
+    if offered.dpop_algs is not None:
+        dpop = f"DPoP {scope}"
+        algs = f', algs="{offered.dpop_algs}"' if offered.dpop_algs else ""
+    if refusal.error is None:
+        schemes = [f"Bearer {scope}"] if offered.bearer or dpop is None else []
+        return ", ".join([*schemes, *([] if dpop is None else [dpop + algs])])
+    error = (
+        f'error="{refusal.error}", '
+        f'error_description="{_NOT_QUOTABLE.sub("", refusal.description)}"'
+    )
+    if dpop is not None and (
+        offered.dpop_request
+        or not offered.bearer
+        or isinstance(refusal, (InvalidDPoPProof, UseDPoPNonce))
+    ):
+        return f"{dpop}, {error}{algs}"
+    return f"Bearer {scope}, {error}"
 
 
 def refuse(
@@ -106,6 +164,8 @@ def refuse(
         headers.append(("WWW-Authenticate", challenge(refusal, realm)))
     if isinstance(refusal, KeysUnavailable):
         headers.append(("Retry-After", str(refusal.retry_after)))
+    elif isinstance(refusal, UseDPoPNonce):
+        headers.append(("DPoP-Nonce", refusal.nonce))
     headers.extend(extra_headers)
     start_response(f"{status.value} {status.phrase}", headers)
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

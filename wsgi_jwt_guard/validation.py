@@ -42,6 +42,7 @@ __all__ = [
     "no_unknown_keys",
     "one_of",
     "optional_flag",
+    "optional_instance",
     "optional_text",
     "origins",
     "seconds",
@@ -232,3 +233,8 @@ def instance(value: object, key: str, cls: type[T], default: T | None = None) ->
     if not isinstance(value, cls):
         raise ConfigError(key, f"expected a {cls.__name__} object")
     return value
+
+
+def optional_instance(value: object, key: str, cls: type[T]) -> T | None:
+    """``None``, or ``value`` if it is a ``cls``: an optional settings object."""
+    return None if value is None else instance(value, key, cls)
