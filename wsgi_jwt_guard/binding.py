@@ -135,11 +135,12 @@ def certificate_thumbprint(value: str, format: str = "rfc9440") -> str:
         if match is None:
             raise ValueError("not one PEM certificate")
         encoded = _WHITESPACE.sub("", match.group(1))
-    encoded = encoded.rstrip("=")
-    if len(encoded) % 4 == 1:
+    if "=" not in encoded:  # padding synthesized, as RFC 8941 §4.2.7 asks of parsers
+        encoded += "=" * (-len(encoded) % 4)
+    if len(encoded) % 4:  # and where it is sent, exactly as base64 pads
         raise ValueError("not base64")
-    try:  # padding synthesized, as RFC 8941 §3.3.5 asks of parsers
-        der = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+    try:
+        der = base64.b64decode(encoded, validate=True)
     except binascii.Error:
         raise ValueError("not base64") from None
     return b64url_encode(hashlib.sha256(der).digest())
