@@ -39,7 +39,7 @@ from tests.helpers import (
 from tests.servers import redis_server
 from wsgi_jwt_guard import APIKey, ConfigError, DPoPSettings, JWTGuard, Rule, from_config
 from wsgi_jwt_guard.caches import build_cache
-from wsgi_jwt_guard.dpop import Nonces, jwk_thumbprint, request_target
+from wsgi_jwt_guard.dpop import Nonces, ProofMemory, jwk_thumbprint, request_target
 
 PATH = "/api/catalog/entities"
 URL = f"http://localhost{PATH}"
@@ -228,6 +228,60 @@ def test_a_replayed_proof_is_refused_by_another_guard_sharing_redis(
         statuses: list[int] = []
         run_together(lambda i: statuses.append(Client(hosts[i % 2]).get(PATH, headers=race).status_code), 8)
         assert sorted(statuses) == [200] + [401] * 7
+
+
+def test_with_a_file_system_cache_each_process_remembers_its_proofs(
+    make_guard: Callable[..., JWTGuard], client_key: DPoPClient, bound: str, tmp_path: Any
+) -> None:
+    # FileSystemCache.add is not atomic, and evicts live entries once over its
+    # threshold: proofs are remembered in process memory instead.
+    guard = make_guard(cache=build_cache({"type": "filesystem", "dir": str(tmp_path), "threshold": 2}))
+    client = Client(guard)
+    for _ in range(5):
+        headers = client_key.headers("GET", URL, bound)
+        assert client.get(PATH, headers=headers).status_code == 200
+        assert "used before" in client.get(PATH, headers=headers).get_json()["error"]["message"]
+    assert len(guard.binding.proofs.memory) == 5
+
+
+def test_while_redis_is_down_each_process_remembers_its_proofs(
+    client_key: DPoPClient, bound: str, static_issuer: Any
+) -> None:
+    with redis_server() as server:
+        config = {"type": "redis", "url": f"redis://127.0.0.1:{server.port}/0", "secrets": [CACHE_SECRET]}
+        guard = build_guard(issuers=[static_issuer], cache=build_cache(config))
+        client = Client(guard)
+        assert client.get(PATH, headers=client_key.headers("GET", URL, bound)).status_code == 200
+        assert len(guard.binding.proofs.memory) == 0  # claimed in Redis
+        server.stop()
+        headers = client_key.headers("GET", URL, bound)
+        assert client.get(PATH, headers=headers).status_code == 200
+        assert "used before" in client.get(PATH, headers=headers).get_json()["error"]["message"]
+        assert len(guard.binding.proofs.memory) == 1
+
+
+def test_proof_memory_forgets_a_proof_only_once_it_expired() -> None:
+    memory = ProofMemory(limit=3)
+    assert memory.claim(1, until=100.5, now=50) is True
+    assert memory.claim(1, until=100.5, now=100.9) is False  # kept to the whole second
+    assert memory.claim(2, until=120, now=100.9) is True
+    assert memory.claim(3, until=110, now=100.9) is True
+    assert memory.claim(4, until=130, now=100.9) is None  # full: refused, nothing forgotten
+    assert memory.claim(1, until=200, now=101) is True  # 1 expired at 101
+    assert memory.claim(3, until=200, now=101) is False
+    assert len(memory) == 3
+
+
+def test_a_full_proof_memory_refuses_new_proofs(
+    make_guard: Callable[..., JWTGuard], client_key: DPoPClient, bound: str
+) -> None:
+    guard = make_guard()
+    guard.binding.proofs.memory.limit = 1
+    client = Client(guard)
+    assert client.get(PATH, headers=client_key.headers("GET", URL, bound)).status_code == 200
+    refused = client.get(PATH, headers=client_key.headers("GET", URL, bound))
+    assert refused.status_code == 401
+    assert "too many recent DPoP proofs" in refused.get_json()["error"]["message"]
 
 
 # -- what a proof must hold (RFC 9449 §4.3) ----------------------------------------------

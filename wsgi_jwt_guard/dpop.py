@@ -37,12 +37,14 @@ passes every check of RFC 9449 §4.3 (numbers are its points):
   (10; see :class:`Nonces`), else the answer is ``401 use_dpop_nonce`` with a
   fresh one in ``DPoP-Nonce`` and the client retries (RFC 9449 §9);
 * ``jti`` was never seen before (11): it is claimed with an atomic ``add`` in
-  the guard's shared cache (:class:`~wsgi_jwt_guard.caches.SharedCache`), so
-  a proof replayed to another worker or host is refused too. An entry lives as
-  long as its proof could be accepted. Whether replays are caught *across*
-  workers depends on the cache: Redis and memcached ``add`` are atomic and
-  shared; the default in-process cache catches them per process only, and a
-  file-system cache's ``add`` can let two simultaneous copies through.
+  the guard's shared cache (:class:`~wsgi_jwt_guard.caches.SharedCache`:
+  Redis, memcached), so a proof replayed to another worker or host is refused
+  too; an entry lives as long as its proof could be accepted. Without a shared
+  cache -- or with a file-system cache, whose ``add`` is not atomic and which
+  evicts entries early once full, or while the shared cache is down -- each
+  process remembers the proofs it accepted itself (:class:`ProofMemory`), and a
+  replay to another worker gets through. Give the shared cache room: a Redis
+  or memcached that evicts keys under memory pressure forgets proofs early.
 
 A failed proof is ``401`` with ``error="invalid_dpop_proof"`` on the ``DPoP``
 challenge (RFC 9449 §7.1). Every request needs its own proof, so a repeat
@@ -66,6 +68,7 @@ Which tokens must or may use DPoP is :mod:`wsgi_jwt_guard.binding`'s business
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import json
 import math
@@ -74,6 +77,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 from urllib.parse import unquote_to_bytes, urlsplit
+
+from cachelib import FileSystemCache, SimpleCache
 
 from .algorithms import ASYMMETRIC_ALGORITHMS, ec_algorithm, ec_curve
 from .caches import SharedCache
@@ -95,6 +100,7 @@ __all__ = [
     "DPoPProofs",
     "DPoPSettings",
     "Nonces",
+    "ProofMemory",
     "jwk_thumbprint",
     "request_target",
 ]
@@ -117,8 +123,9 @@ _THUMBPRINT_MEMBERS = {
     "OKP": ("crv", "kty", "x"),
 }
 _JTI_PREFIX = "wsgi_jwt_guard:dpop-jti:"
-# Proof headers (one per client key) whose key verified a proof; past it the table starts over.
-_KNOWN_KEYS_MAX = 1024
+# Proof headers (one per client key) whose key verified a proof, and the htu and
+# origins compared: past this many, each table starts over.
+_KNOWN_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -281,6 +288,49 @@ class Nonces:
         return isinstance(value, str) and value in self._now()[2]
 
 
+class ProofMemory:
+    """The proofs this process accepted, until they expire: the replay check where
+    no shared cache can hold them (see the module docs).
+
+    Each proof is a 64-bit name (from SHA-256: a chance collision among a
+    million proofs is about one in 10^7) filed under the second it expires;
+    whole seconds are dropped as they pass, so a claim costs a set lookup. At
+    ``limit`` names -- about 40 MB, a rate of proofs no single process
+    verifies within a proof's lifetime -- new proofs are refused rather than
+    old ones forgotten early.
+    """
+
+    def __init__(self, limit: int = 500_000) -> None:
+        self.limit = limit
+        self._names: set[int] = set()
+        self._by_second: dict[int, list[int]] = {}
+        self._seconds: list[int] = []  # a heap of the keys of _by_second
+        self._lock = threading.Lock()
+
+    def claim(self, name: int, until: float, now: float) -> bool | None:
+        """``True`` the first time ``name`` is claimed before ``until``; ``False``
+        after; ``None`` if this memory is full."""
+        with self._lock:
+            seconds = self._seconds
+            while seconds and seconds[0] <= now:
+                self._names.difference_update(self._by_second.pop(heapq.heappop(seconds)))
+            if name in self._names:
+                return False
+            if len(self._names) >= self.limit:
+                return None
+            self._names.add(name)
+            second = math.ceil(until)
+            names = self._by_second.get(second)
+            if names is None:
+                names = self._by_second[second] = []
+                heapq.heappush(seconds, second)
+            names.append(name)
+            return True
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 class DPoPProofs:
     """Checks the ``DPoP`` proof of a request that presents a DPoP-bound token.
 
@@ -313,6 +363,17 @@ class DPoPProofs:
         # Header segment -> (header, key, thumbprint) of proofs that verified.
         self._known: dict[str, tuple[dict[str, Any], PinnedKey, str]] = {}
         self._lock = threading.Lock()
+        # Normalizing a URL costs more than the rest of a proof's claims: each
+        # htu and each request origin is worked out once.
+        self._targets: dict[str, tuple[str, str]] = {}
+        self._origins: dict[tuple[object, ...], str] = {}
+        # Replays are caught in the shared cache only if its add is atomic and
+        # it keeps entries until they expire; else (and while it is down) here.
+        self._shared = self.cache.is_shared and not isinstance(
+            self.cache.shared, (FileSystemCache, SimpleCache)
+        )
+        #: The proofs this process accepted, when the shared cache cannot take them.
+        self.memory = ProofMemory()
 
     @property
     def challenge_algorithms(self) -> str:
@@ -342,9 +403,7 @@ class DPoPProofs:
             raise InvalidDPoPProof("the DPoP proof has no 'jti'")
         if claims.get("htm") != request.method or len(request.methods) != 1:
             raise InvalidDPoPProof("the DPoP proof was made for another method ('htm')")
-        htu = claims.get("htu")
-        target = request_target(htu) if isinstance(htu, str) else None
-        if target is None or target != (request.own_origin(), request.path):
+        if not self._is_request_url(claims.get("htu"), request):
             raise InvalidDPoPProof("the DPoP proof was made for another URL ('htu')")
         lifetime = self._check_iat(claims.get("iat"))
         ath = claims.get("ath")
@@ -359,11 +418,42 @@ class DPoPProofs:
                 nonce=self.nonces.current(),
             )
         # Last, once everything else holds: a refused proof does not use up its jti.
-        name = hashlib.sha256(f"{jkt}\0{jti}".encode("utf-8", "surrogatepass")).hexdigest()
-        if not self.cache.add(_JTI_PREFIX + name, "1", timeout=lifetime):
-            raise InvalidDPoPProof("the DPoP proof was used before ('jti')")
+        self._claim(hashlib.sha256(f"{jkt}\0{jti}".encode("utf-8", "surrogatepass")), lifetime)
         if known is None:
-            self._remember(head, jws.header, key, thumbprint)
+            self._remember(self._known, head, (jws.header, key, thumbprint))
+
+    def _is_request_url(self, htu: object, request: RequestView) -> bool:
+        """Whether ``htu`` names the request's URL, both normalized (RFC 9449 §4.3 point 9)."""
+        if not isinstance(htu, str):
+            return False
+        target = self._targets.get(htu)
+        if target is None:  # ("", ""): not a URL, never equal to a request's
+            target = request_target(htu) or ("", "")
+            self._remember(self._targets, htu, target)
+        if target[1] != request.path:
+            return False
+        environ = request.environ
+        host: tuple[object, ...] = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"))
+        if host[1] is None:  # the server's name and port then (werkzeug's get_host)
+            host += (environ.get("SERVER_NAME"), environ.get("SERVER_PORT"))
+        origin = self._origins.get(host)
+        if origin is None:  # "": no origin
+            origin = request.own_origin() or ""
+            self._remember(self._origins, host, origin)
+        return bool(origin) and target[0] == origin
+
+    def _claim(self, digest: Any, lifetime: int) -> None:
+        """Claim a proof's ``jti`` once: in the shared cache, or this process's memory."""
+        claimed = None
+        if self._shared:
+            claimed = self.cache.add_shared(_JTI_PREFIX + digest.hexdigest(), "1", lifetime)
+        if claimed is None:  # no shared cache fit for it, or it is down
+            now, name = self.clock(), int.from_bytes(digest.digest()[:8], "big")
+            claimed = self.memory.claim(name, now + lifetime, now)
+            if claimed is None:
+                raise InvalidDPoPProof("the guard holds too many recent DPoP proofs to take more")
+        if not claimed:
+            raise InvalidDPoPProof("the DPoP proof was used before ('jti')")
 
     def _key_of(self, header: Mapping[str, Any]) -> tuple[PinnedKey, str]:
         """The key of a proof header not seen before, and its thumbprint."""
@@ -396,11 +486,11 @@ class DPoPProofs:
             raise InvalidDPoPProof("the DPoP proof is too old ('iat')")
         return max(1, math.ceil(last - now) + 1)
 
-    def _remember(self, head: str, header: dict[str, Any], key: PinnedKey, thumbprint: str) -> None:
+    def _remember(self, table: dict[Any, Any], key: object, value: object) -> None:
         with self._lock:
-            if len(self._known) >= _KNOWN_KEYS_MAX:
-                self._known.clear()
-            self._known[head] = (header, key, thumbprint)
+            if len(table) >= _KNOWN_MAX:
+                table.clear()
+            table[key] = value
 
 
 def _proof_of(environ: Mapping[str, Any]) -> str:
