@@ -759,3 +759,31 @@ def test_the_proof_hash_is_of_the_token_as_sent(client_key: DPoPClient, bound: s
     proof = jwt.decode(client_key.proof("GET", URL, bound), options={"verify_signature": False})
     digest = hashlib.sha256(bound.encode("ascii")).digest()
     assert proof["ath"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_the_readme_client_gets_through_a_real_server(ec_key: SigningKey, static_issuer: Any) -> None:
+    """The README's worked example, run as written against a guard with nonces
+    behind werkzeug's server: its proofs pass, and it retries with the nonce."""
+    from pathlib import Path
+
+    from tests.servers import werkzeug_server
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme[readme.index("### Sender-constrained tokens") :]
+    block = section[section.index("```python\n") + 10 : section.index("```\n", section.index("```python\n"))]
+    assert "def proof(" in block
+    settings = DPoPSettings(nonce=True, nonce_secrets=[NONCE_SECRET])
+    guard = build_guard(issuers=[static_issuer], dpop=settings)
+    with werkzeug_server(guard) as port:
+        url = f"http://127.0.0.1:{port}{PATH}"
+        code = block.replace('url = "https://api.example.com/api/catalog/entities"', f'url = "{url}"')
+        assert code != block
+        namespace: dict[str, Any] = {}
+        # The client's key is made by the example; the token is bound to it after.
+        prelude, rest = code.split("url = ", 1)
+        exec(prelude, namespace)  # noqa: S102 - the README's own code
+        jkt = DPoPClient(namespace["key"]).jkt
+        namespace["access_token"] = ec_key.token(cnf={"jkt": jkt})
+        exec("url = " + rest, namespace)  # noqa: S102
+        assert namespace["response"].status_code == 200, namespace["response"].text
+        assert namespace["response"].json()["auth_type"] == "DPoP"
