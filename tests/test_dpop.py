@@ -17,9 +17,11 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.test import Client, TestResponse
+from werkzeug.test import Client, TestResponse, create_environ, run_wsgi_app
 
 from tests.helpers import (
     DPOP_ALGS,
@@ -30,6 +32,7 @@ from tests.helpers import (
     SigningKey,
     bearer,
     build_guard,
+    compact,
     cookie,
     echo_app,
     issuer_of,
@@ -787,3 +790,77 @@ def test_the_readme_client_gets_through_a_real_server(ec_key: SigningKey, static
         exec("url = " + rest, namespace)  # noqa: S102
         assert namespace["response"].status_code == 200, namespace["response"].text
         assert namespace["response"].json()["auth_type"] == "DPoP"
+
+
+def test_a_views_own_refusal_of_a_dpop_request_challenges_dpop() -> None:
+    # The framework adapters' 403 (a view's `requires`) names the scheme the client used.
+    from werkzeug.test import create_environ
+
+    from wsgi_jwt_guard import InsufficientScope
+    from wsgi_jwt_guard.adapters._requirement import refusal_response
+
+    environ = create_environ("/x")
+    environ["AUTH_TYPE"] = "DPoP"
+    response = refusal_response(InsufficientScope("token lacks a required scope"), environ)
+    assert response.status_code == 403
+    assert response.headers["WWW-Authenticate"] == (
+        'DPoP realm="wsgi-jwt-guard", error="insufficient_scope",'
+        ' error_description="token lacks a required scope"'
+    )
+
+
+# -- fuzzing: a proof can only be refused, never crash the guard -------------------------
+
+_FUZZ = settings(
+    max_examples=150,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@_FUZZ
+@given(
+    data=st.data(),
+    header=st.dictionaries(st.sampled_from(["typ", "alg", "jwk", "kid", "crit", "x5c", "b64"]), _JSON),
+    claims=st.dictionaries(st.sampled_from(["jti", "htm", "htu", "iat", "ath", "nonce"]), _JSON),
+)
+def test_fuzzed_proofs_are_refused_never_crash(
+    make_guard: Callable[..., JWTGuard],
+    client_key: DPoPClient,
+    bound: str,
+    data: st.DataObject,
+    header: dict[str, Any],
+    claims: dict[str, Any],
+) -> None:
+    """A valid bound token with a proof the client's key really signed, whose
+    header and claims hold anything JSON can, or whose text is mangled: 401,
+    never a 500, never a 200 (a fuzzed proof lacks a valid htu, ath or jti)."""
+    head = {"typ": "dpop+jwt", "alg": "ES256", "jwk": client_key.public_jwk, **header}
+    proof = compact(head, claims, SigningKey(client_key.private, "ES256").sign)
+    mangled = [proof, proof[:-5], proof + ",x", proof.replace(".", "..", 1), proof[::-1]]
+    proof = data.draw(st.sampled_from(mangled))
+    response = Client(make_guard()).get(PATH, headers={"Authorization": f"DPoP {bound}", "DPoP": proof})
+    assert response.status_code == 401, response.get_data(as_text=True)
+    assert dpop_error(response) == "invalid_dpop_proof"
+
+
+@_FUZZ
+@given(st.text(max_size=300))
+def test_fuzzed_dpop_header_text_is_refused(
+    make_guard: Callable[..., JWTGuard], bound: str, value: str
+) -> None:
+    environ = create_environ(PATH)
+    environ["HTTP_AUTHORIZATION"] = f"DPoP {bound}"
+    environ["HTTP_DPOP"] = value.encode("utf-8", "surrogatepass").decode("latin-1")
+    app_iter, status, _ = run_wsgi_app(make_guard(), environ)
+    b"".join(app_iter)
+    assert status.startswith("401")
