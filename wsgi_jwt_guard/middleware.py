@@ -15,7 +15,9 @@ verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
 A request goes through these steps in one pass, in the order of ``__call__``:
 scrub, route, extract, verify, inject, respond. Refusals are answered by the
 guard (400/401/403/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
-never runs.
+never runs. A token bound to its client -- DPoP (``Authorization: DPoP`` and a
+proof) or a client certificate -- is checked right after it verifies, on every
+request (:mod:`wsgi_jwt_guard.binding`); ``AUTH_TYPE`` is then ``DPoP``.
 
 The guard decides on the request the app will act on: routes match
 ``PATH_INFO`` (below the configured ``mount``), as every WSGI router does, and
