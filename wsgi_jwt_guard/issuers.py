@@ -218,14 +218,9 @@ class Issuer(Settings):
             any_client=flag(self.any_client, "any_client"),
             pem_url=optional_text(self.pem_url, "pem_url", "a URL with '{kid}'"),
         )
-        if self.team is not None and self.preset != "cloudflare-access":
-            raise ConfigError("team", "only with preset = 'cloudflare-access'")
-        if self.region is not None and self.preset != "aws-alb":
-            raise ConfigError("region", "only with preset = 'aws-alb'")
-        if self.client_ids and self.preset != "aws-alb":
-            raise ConfigError("client_ids", "only with preset = 'aws-alb'")
-        if self.any_client and self.preset != "aws-alb":
-            raise ConfigError("any_client", "only with preset = 'aws-alb'")
+        for name, preset in _PRESET_ONLY:  # set, but for another preset (or none)
+            if getattr(self, name) not in (None, (), False) and self.preset != preset:
+                raise ConfigError(name, f"only with preset = {preset!r}")
         required = self.required_claims
         self._settle(
             required_paths=()
@@ -318,6 +313,14 @@ class Issuer(Settings):
             return True
         return isinstance(typ, str) and _media_type(typ) in self.token_types
 
+
+# Settings that mean something for one edge preset only.
+_PRESET_ONLY = (
+    ("team", "cloudflare-access"),
+    ("region", "aws-alb"),
+    ("client_ids", "aws-alb"),
+    ("any_client", "aws-alb"),
+)
 
 #: The placeholder of a multi-tenant issuer template.
 TENANT = "{tenant}"
