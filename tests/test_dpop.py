@@ -864,3 +864,20 @@ def test_fuzzed_dpop_header_text_is_refused(
     app_iter, status, _ = run_wsgi_app(make_guard(), environ)
     b"".join(app_iter)
     assert status.startswith("401")
+
+
+def test_configured_origins_replace_the_host_header(
+    make_guard: Callable[..., JWTGuard], client_key: DPoPClient, bound: str
+) -> None:
+    """Behind a proxy that rewrites Host (and no ProxyFix), or to keep a client's
+    Host out of it: the htu's origin must be one configured."""
+    guard = make_guard(dpop=DPoPSettings(origins=["https://API.example.com:443"]))
+    client = Client(guard)
+    public = client_key.headers("GET", "https://api.example.com" + PATH, bound)
+    assert client.get(PATH, headers=public).status_code == 200  # Host: localhost
+    spoofed = {**client_key.headers("GET", "https://evil.test" + PATH, bound), "Host": "evil.test"}
+    assert "'htu'" in client.get(PATH, headers=spoofed).get_json()["error"]["message"]
+    own = client_key.headers("GET", URL, bound)  # the Host the request carries: not configured
+    assert client.get(PATH, headers=own).status_code == 401
+    with pytest.raises(ConfigError, match="origins"):
+        DPoPSettings(origins=["https://api.example.com/path"])

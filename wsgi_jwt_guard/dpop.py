@@ -29,7 +29,9 @@ passes every check of RFC 9449 §4.3 (numbers are its points):
   ``/``). The request URL is what the app sees: ``wsgi.url_scheme``, the
   ``Host`` header (werkzeug's :func:`~werkzeug.wsgi.get_host`) and
   ``mount + PATH_INFO``. Behind a proxy, put werkzeug's ``ProxyFix`` in front
-  of the guard so scheme, host and prefix are the public ones;
+  of the guard so scheme, host and prefix are the public ones. With
+  :attr:`~DPoPSettings.origins` the origin must be one of those instead, and
+  the ``Host`` a client sends plays no part;
 * ``iat`` is at most :attr:`~DPoPSettings.max_age` seconds old and not in the
   future, give or take :attr:`~DPoPSettings.leeway` (11);
 * ``ath`` is the base64url SHA-256 of the access token (12);
@@ -87,7 +89,7 @@ from .errors import ConfigError, InvalidDPoPProof, InvalidToken, UseDPoPNonce
 from .jws import b64url_decode, b64url_encode, parse
 from .keys import PRIVATE_MEMBERS, PinnedKey, pin_jwk
 from .request import normalize_origin
-from .validation import Settings, flag, one_of, seconds, strings
+from .validation import Settings, flag, one_of, origins, seconds, strings
 from .validation import secrets as validated_secrets
 
 if TYPE_CHECKING:
@@ -152,6 +154,10 @@ class DPoPSettings(Settings):
     nonce_secrets: Sequence[str] = field(default=(), repr=False)
     #: A nonce is accepted for at least this many seconds, at most twice as long.
     nonce_lifetime: float = 300.0
+    #: The public origins (``https://api.example.com``) clients reach this app
+    #: at: a proof's ``htu`` must name one of them (and the request's path),
+    #: whatever ``Host`` the request carries. Empty: the request's own origin.
+    origins: Collection[str] = ()
 
     def __post_init__(self) -> None:
         algorithms = strings(self.algorithms, "algorithms", allow_one=True)
@@ -174,6 +180,7 @@ class DPoPSettings(Settings):
             nonce_lifetime=seconds(
                 self.nonce_lifetime, "nonce_lifetime", minimum=10, maximum=86400
             ),
+            origins=origins(self.origins, "origins"),
         )
         if self.nonce_secrets and not self.nonce:
             raise ConfigError("nonce_secrets", "only with nonce = true")
@@ -432,6 +439,8 @@ class DPoPProofs:
             self._remember(self._targets, htu, target)
         if target[1] != request.path:
             return False
+        if self.settings.origins:
+            return target[0] in self.settings.origins
         environ = request.environ
         host: tuple[object, ...] = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"))
         if host[1] is None:  # the server's name and port then (werkzeug's get_host)
