@@ -302,7 +302,7 @@ class ProofMemory:
     Each proof is a 64-bit name (from SHA-256: a chance collision among a
     million proofs is about one in 10^7) filed under the second it expires;
     whole seconds are dropped as they pass, so a claim costs a set lookup. At
-    ``limit`` names -- about 40 MB, a rate of proofs no single process
+    ``limit`` names -- about 50 MB, a rate of proofs no single process
     verifies within a proof's lifetime -- new proofs are refused rather than
     old ones forgotten early.
     """
