@@ -82,7 +82,7 @@ if TYPE_CHECKING:
     from .identity import Identity
     from .issuers import Issuer
     from .request import RequestView
-    from .routing import Rule
+    from .routing import RouteTable, Rule
 
 __all__ = ["CERTIFICATE_FORMATS", "ClientCertificate", "SenderBinding", "certificate_thumbprint"]
 
@@ -154,6 +154,7 @@ class SenderBinding:
         certificate-bound token is refused.
     :param issuers: the issuers, for their own ``dpop`` modes.
     :param cache: the shared cache the proofs' ``jti`` are claimed in.
+    :param routes: the route table, for the routes that require DPoP.
     """
 
     def __init__(
@@ -162,7 +163,7 @@ class SenderBinding:
         certificate: ClientCertificate | None = None,
         issuers: Sequence[Issuer] = (),
         cache: SharedCache | None = None,
-        *,
+        routes: RouteTable | None = None,
         clock: Clock = system_clock,
     ) -> None:
         settings = instance(dpop, "dpop", DPoPSettings, DPoPSettings())
@@ -187,6 +188,10 @@ class SenderBinding:
             for route in (None, "off", "allowed", "required")
         }
         self._plain_refused = "required" in modes
+        rules = [] if routes is None else [routes.default, *routes.rules.values()]
+        #: Whether every request must be checked; else only DPoP requests and
+        #: tokens with ``cnf`` (the guard tests this before calling :meth:`check`).
+        self.always = self._plain_refused or any(rule.dpop == "required" for rule in rules)
         if dpop is not None and modes != {"off"} and not self.proofs.cache.is_shared:
             log.info("DPoP proofs' jti are remembered per process: share them with [cache]")
 

@@ -69,6 +69,7 @@ AMBIENT_SOURCES: frozenset[TokenSource] = frozenset(
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 _BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
+_MALFORMED_BEARER = "the Authorization header must be 'Bearer <token>'"
 # RFC 9449 §7.1: the DPoP scheme takes a token68 as Bearer does.
 _DPOP = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*)")
 # AWS ALB pads each segment (the verifier accepts that from ALB issuers only).
@@ -125,7 +126,21 @@ class TokenHeaders:
 def bearer_token(
     environ: WSGIEnvironment, max_size: int, verified: Container[str] = ()
 ) -> str | None:
-    """The token of the ``Authorization`` header; ``None`` if there is no header.
+    """The token of ``Authorization: Bearer``; ``None`` if there is no header.
+
+    Any other scheme, ``DPoP`` included, is refused (see :func:`authorization_token`).
+    """
+    found = authorization_token(environ, max_size, verified)
+    if found is not None and found[1] == "dpop":
+        raise InvalidRequest(_MALFORMED_BEARER)
+    return None if found is None else found[0]
+
+
+def authorization_token(
+    environ: WSGIEnvironment, max_size: int, verified: Container[str] = ()
+) -> tuple[str, TokenSource] | None:
+    """The ``Authorization`` header's token and scheme: ``"header"`` for
+    ``Bearer``, ``"dpop"`` for ``DPoP``; ``None`` if there is no header.
 
     ``verified`` holds tokens that verified before (the verifier's token cache),
     so passed :func:`~wsgi_jwt_guard.jws.parse`: three base64url segments, one
@@ -141,23 +156,11 @@ def bearer_token(
         if value[:7] in _BEARER_SCHEMES:
             token = value[7:].lstrip(" ")
             if token in verified and len(token) <= max_size:
-                return token
-    malformed = "the Authorization header must be 'Bearer <token>'"
-    return _header_token(value, _BEARER, malformed, max_size, "header")
-
-
-def authorization_token(
-    environ: WSGIEnvironment, max_size: int, verified: Container[str] = ()
-) -> tuple[str, TokenSource] | None:
-    """The ``Authorization`` header's token and scheme: ``"header"`` for
-    ``Bearer`` (:func:`bearer_token`), ``"dpop"`` for ``DPoP``; ``None`` if absent."""
-    value: str | None = environ.get("HTTP_AUTHORIZATION")
-    # Tested on the first character first: most headers say "Bearer".
-    if value is not None and value[:1] not in "Bb" and is_dpop_scheme(value):
-        malformed = "the Authorization header must be 'DPoP <token>'"
-        return _header_token(value, _DPOP, malformed, max_size, "dpop"), "dpop"
-    token = bearer_token(environ, max_size, verified)
-    return None if token is None else (token, "header")
+                return token, "header"
+        elif is_dpop_scheme(value):
+            malformed = "the Authorization header must be 'DPoP <token>'"
+            return _header_token(value, _DPOP, malformed, max_size, "dpop"), "dpop"
+    return _header_token(value, _BEARER, _MALFORMED_BEARER, max_size, "header"), "header"
 
 
 def is_dpop_scheme(authorization: str) -> bool:

@@ -147,9 +147,7 @@ class JWTGuard:
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
         text(remote_user_claim, "remote_user_claim", "a claim name")
-        if not isinstance(realm, str):
-            raise ConfigError("realm", "expected a string")
-        self.realm = realm
+        self.realm = instance(realm, "realm", str)
         self.mount = check_mount(mount)
         self.max_path_length = whole(max_path_length, "max_path_length", minimum=256, maximum=2**20)
         if not callable(clock):
@@ -189,7 +187,7 @@ class JWTGuard:
         self.cookie_endpoint = cookie_endpoint(
             backstage, self.verifier, self.mount, self.max_token_size, self.revocations
         )
-        self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, clock=clock)
+        self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, routes, clock)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub. (A view of the keys & a set looks up only the set's four.)
@@ -257,7 +255,8 @@ class JWTGuard:
                 identity = self.api_keys.identify(token, source, request.path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
-            self.binding.check(request, identity, rule)  # DPoP proof, client certificate
+            if source == "dpop" or self.binding.always or "cnf" in identity.claims:
+                self.binding.check(request, identity, rule)  # DPoP proof, client certificate
             if self.revocations is not None:  # every kind: user, service, API key
                 self.revocations.check(identity)
             rule.authorize(identity)

@@ -227,11 +227,12 @@ def origins(value: object, key: str, *, wildcard: bool = False) -> frozenset[str
 
 
 def instance(value: object, key: str, cls: type[T], default: T | None = None) -> T:
-    """``value`` if it is a ``cls`` (or ``default`` for ``None``): a settings object."""
+    """``value`` if it is a ``cls`` (or ``default`` for ``None``): a settings object, a string."""
     if value is None and default is not None:
         return default
     if not isinstance(value, cls):
-        raise ConfigError(key, f"expected a {cls.__name__} object")
+        what = "a string" if cls is str else f"a {cls.__name__} object"
+        raise ConfigError(key, f"expected {what}")
     return value
 
 
