@@ -8,6 +8,7 @@ same tokens and the same key material.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import threading
 import time
@@ -79,7 +80,10 @@ class Key:
             return r.to_bytes(32, "big") + s.to_bytes(32, "big")
         return self.private.sign(data, padding.PKCS1v15(), hashes.SHA256())  # type: ignore[no-any-return]
 
-    def token(self, serial: int | str = 0, *, lifetime: int = 3600) -> str:
+    def token(
+        self, serial: int | str = 0, *, lifetime: int = 3600, cnf: dict[str, str] | None = None
+    ) -> str:
+        """A user token; with ``cnf``, bound to a client (``{"jkt": ...}``: DPoP)."""
         now = int(time.time())
         header = {"alg": self.alg, "kid": self.kid, "typ": "JWT"}
         claims = {
@@ -90,6 +94,7 @@ class Key:
             "exp": now + lifetime,
             "ent": ["user:default/alice", "group:default/team-a"],
             "jti": f"bench-{serial}",
+            **({} if cnf is None else {"cnf": cnf}),
         }
         signing_input = ".".join(
             b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
@@ -98,6 +103,40 @@ class Key:
 
     def tokens(self, count: int, *, prefix: str = "") -> list[str]:
         return [self.token(f"{prefix}{i}") for i in range(count)]
+
+
+@dataclass
+class DPoPKey:
+    """A DPoP client's key and its proofs (RFC 9449 §4.2), made here, not by the guard."""
+
+    signer: Key
+
+    @classmethod
+    def es256(cls) -> DPoPKey:
+        return cls(Key("ES256", "dpop-client", ec.generate_private_key(ec.SECP256R1())))
+
+    def public_jwk(self) -> dict[str, str]:
+        return {name: self.signer.jwk()[name] for name in ("kty", "crv", "x", "y")}
+
+    @property
+    def jkt(self) -> str:
+        """RFC 7638: the required members in order, no whitespace, SHA-256."""
+        text = json.dumps(self.public_jwk(), sort_keys=True, separators=(",", ":"))
+        return b64url(hashlib.sha256(text.encode()).digest())
+
+    def proof(self, token: str, url: str, serial: int | str, method: str = "GET") -> str:
+        header = {"typ": "dpop+jwt", "alg": "ES256", "jwk": self.public_jwk()}
+        claims = {
+            "jti": f"proof-{serial}-{time.monotonic_ns()}",
+            "htm": method,
+            "htu": url,
+            "iat": int(time.time()),
+            "ath": b64url(hashlib.sha256(token.encode("ascii")).digest()),
+        }
+        signing_input = ".".join(
+            b64url(json.dumps(part, separators=(",", ":")).encode()) for part in (header, claims)
+        )
+        return f"{signing_input}.{b64url(self.signer.sign(signing_input.encode('ascii')))}"
 
 
 class JWKSServer:
@@ -141,10 +180,16 @@ def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> li
 
 
 def environ_for(
-    token: str | None, *, cookie: str | None = None, scheme: str = "http"
+    token: str | None,
+    *,
+    cookie: str | None = None,
+    scheme: str = "http",
+    proof: str | None = None,
 ) -> dict[str, Any]:
-    """A GET of ``PATH`` as a WSGI server would hand it over."""
+    """A GET of ``PATH`` as a WSGI server would hand it over (``DPoP`` with a ``proof``)."""
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    if proof is not None:
+        headers = {"Authorization": f"DPoP {token}", "DPoP": proof}
     if cookie is not None:
         headers["Cookie"] = f"token={cookie}"
     builder = EnvironBuilder(path=PATH, headers=headers, base_url=f"{scheme}://localhost/")

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import secrets
 import ssl
 import threading
 import time
@@ -17,11 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
+from jwt.algorithms import get_default_algorithms
 
 from wsgi_jwt_guard import Issuer, JWTGuard, ServiceTokens, get_identity
 
@@ -33,6 +36,10 @@ SERVICE_SECRET_OLD = base64.urlsafe_b64encode(b"o" * 32).decode().rstrip("=")
 TEST_CLIENT_ORIGIN = "http://localhost"
 #: A proxy header carrying a bare JWT (Google IAP): an ambient credential, like the cookie.
 PROXY_HEADER = "X-Goog-IAP-JWT-Assertion"
+#: The proof algorithms the guard accepts by default (the ``algs`` of its DPoP challenge).
+DPOP_ALGS = "ES256 ES384 ES512 PS256 PS384 PS512 RS256 EdDSA"
+#: The challenge of a request that sent no token, where Bearer and DPoP tokens are accepted.
+NO_TOKEN_CHALLENGE = f'Bearer realm="wsgi-jwt-guard", DPoP realm="wsgi-jwt-guard", algs="{DPOP_ALGS}"'
 #: The route table most tests guard: one route per kind of rule.
 ROUTES: dict[str, Any] = {
     "/api/auth": "public",
@@ -278,6 +285,74 @@ def run_together(work: Callable[[int], object], count: int) -> None:
         thread.join()
     if errors:
         raise errors[0]
+
+
+class DPoPClient:
+    """A DPoP client (RFC 9449 §4) built on PyJWT, an implementation independent
+    of the guard's: its proofs, its public JWK, its RFC 7638 thumbprint.
+
+    An end-to-end test needs only what a real client holds -- an access token
+    and the private JWK its authorization server bound it to::
+
+        client = DPoPClient.from_private_jwk(private_jwk)
+        response = Client(guard).get(path, headers=client.headers("GET", url, access_token))
+    """
+
+    def __init__(self, private: Any = None, alg: str = "ES256") -> None:
+        self.private = ec.generate_private_key(ec.SECP256R1()) if private is None else private
+        self.alg = alg
+
+    @classmethod
+    def from_private_jwk(cls, jwk: Mapping[str, Any], alg: str | None = None) -> DPoPClient:
+        """The client of a private JWK (an authorization server's test client)."""
+        key = jwt.PyJWK(dict(jwk), algorithm=alg or jwk.get("alg"))
+        return cls(key.key, alg or key.algorithm_name)
+
+    @property
+    def public_jwk(self) -> dict[str, Any]:
+        return dict(get_default_algorithms()[self.alg].to_jwk(self.private.public_key(), as_dict=True))
+
+    @property
+    def private_jwk(self) -> dict[str, Any]:
+        return dict(get_default_algorithms()[self.alg].to_jwk(self.private, as_dict=True))
+
+    @property
+    def jkt(self) -> str:
+        """RFC 7638 §3: the required members, sorted, no whitespace, SHA-256, base64url."""
+        jwk = self.public_jwk
+        required = {"EC": ("crv", "kty", "x", "y"), "RSA": ("e", "kty", "n"), "OKP": ("crv", "kty", "x")}
+        members = {name: jwk[name] for name in required[jwk["kty"]]}
+        text = json.dumps(members, sort_keys=True, separators=(",", ":"))
+        return b64url(hashlib.sha256(text.encode()).digest())
+
+    def proof(
+        self,
+        method: str,
+        url: str,
+        token: str | None = None,
+        *,
+        header: Mapping[str, Any] | None = None,
+        drop: Iterable[str] = (),
+        key: Any = None,
+        alg: str | None = None,
+        **claims: Any,
+    ) -> str:
+        """A fresh proof for ``method url`` (``ath`` of ``token``); ``claims`` replace
+        or add claims, ``drop`` removes them, ``header`` replaces header members."""
+        payload: dict[str, Any] = {"jti": secrets.token_urlsafe(16), "htm": method, "htu": url, "iat": int(time.time())}
+        if token is not None:
+            payload["ath"] = b64url(hashlib.sha256(token.encode("ascii")).digest())
+        payload.update(claims)
+        head: dict[str, Any] = {"typ": "dpop+jwt", "jwk": self.public_jwk}
+        head.update(header or {})
+        for name in drop:
+            payload.pop(name, None)
+            head.pop(name, None)
+        return jwt.encode(payload, self.private if key is None else key, algorithm=alg or self.alg, headers=head)
+
+    def headers(self, method: str, url: str, token: str, **proof: Any) -> dict[str, str]:
+        """``Authorization: DPoP <token>`` and a fresh ``DPoP`` proof for ``method url``."""
+        return {"Authorization": f"DPoP {token}", "DPoP": self.proof(method, url, token, **proof)}
 
 
 def issuer_of(keys: Iterable[SigningKey | Mapping[str, Any]] | None = None, **options: Any) -> Issuer:

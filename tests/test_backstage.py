@@ -398,6 +398,7 @@ def test_limited_token_is_rebuilt_from_the_full_token(server: JWKSServer) -> Non
         pytest.param(lambda s: bearer(plugin_token()), 403, id="plugin-token"),
         pytest.param(lambda s: bearer(user_token(s, uip=None)), 401, id="no-uip"),
         pytest.param(lambda s: bearer(user_token(s, uip="a;b")), 401, id="uip-not-a-signature"),
+        pytest.param(lambda s: bearer(user_token(s, cnf={"jkt": "x" * 43})), 401, id="dpop-bound"),
     ],
 )
 def test_cookie_endpoint_refusals(server: JWKSServer, headers: Any, status: int) -> None:

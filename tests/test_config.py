@@ -14,6 +14,7 @@ from werkzeug.test import Client
 import wsgi_jwt_guard.config
 from tests.helpers import (
     AUDIENCE,
+    DPOP_ALGS,
     ISSUER,
     SERVICE_SECRET,
     SERVICE_SECRET_OLD,
@@ -115,7 +116,9 @@ def test_optional_settings(ec_key: SigningKey) -> None:
     }
     client = Client(from_config(echo_app, config), use_cookies=False)
     assert client.get("/anything").status_code == 200
-    assert client.get("/api/x").headers["WWW-Authenticate"] == 'Bearer realm="backstage"'
+    assert client.get("/api/x").headers["WWW-Authenticate"] == (
+        f'Bearer realm="backstage", DPoP realm="backstage", algs="{DPOP_ALGS}"'
+    )
     long_token = "a" * 5000
     response = client.get("/api/x", headers={"Authorization": f"Bearer {long_token}"})
     assert "4096" in response.json["error"]["message"]

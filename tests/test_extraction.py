@@ -12,10 +12,12 @@ from tests.helpers import SigningKey, service_token
 from wsgi_jwt_guard import ConfigError, CookieSettings, InvalidRequest, InvalidToken, JWTGuard, Rule
 from wsgi_jwt_guard.extraction import (
     TokenHeaders,
+    authorization_token,
     bearer_token,
     cookie_token,
     custom_header_token,
     extract_token,
+    is_dpop_scheme,
 )
 from wsgi_jwt_guard.request import RequestView
 from wsgi_jwt_guard.validation import header_key
@@ -634,3 +636,44 @@ def test_a_refusal_names_the_ambient_credential_that_carried_the_token(
     token_headers = TokenHeaders(["X-Auth-Token"], [Edge()])  # type: ignore[list-item]
     request = RequestView(create_environ("/", headers=headers), "/")
     assert token_headers.credential(request, source) == named
+
+
+# --------------------------------------------------------------------------------------
+# The DPoP scheme (RFC 9449 §7.1)
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        pytest.param("DPoP a.b.c", ("a.b.c", "dpop"), id="dpop"),
+        pytest.param("dpop   a.b.c ", ("a.b.c", "dpop"), id="case-and-spaces"),
+        pytest.param(" DPOP a.b.c", ("a.b.c", "dpop"), id="leading-space"),
+        pytest.param("Bearer a.b.c", ("a.b.c", "header"), id="bearer"),
+        pytest.param(None, None, id="absent"),
+    ],
+)
+def test_authorization_token_reads_both_schemes(header: str | None, expected: Any) -> None:
+    assert authorization_token(environ(header), MAX) == expected
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("DPoP", id="no-token"),
+        pytest.param("DPoP a b", id="two-tokens"),
+        pytest.param("DPoP a.b.c, Bearer x", id="two-schemes"),
+        pytest.param("DPoPa.b.c", id="no-space"),
+        pytest.param("DPoP-Bearer a.b.c", id="another-scheme"),
+    ],
+)
+def test_a_malformed_dpop_header_is_refused(header: str) -> None:
+    with pytest.raises(InvalidRequest):
+        authorization_token(environ(header), MAX)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("DPoP x", True), ("dpop", True), ("\tDPOP x", True), ("DPoPx", False), ("Bearer x", False), ("", False)],
+)
+def test_is_dpop_scheme(value: str, expected: bool) -> None:
+    assert is_dpop_scheme(value) is expected

@@ -338,7 +338,9 @@ def test_a_403_for_a_scope_names_the_scopes_and_the_document(ec_key: SigningKey)
 
 def test_without_settings_challenges_name_no_document(ec_key: SigningKey) -> None:
     response = client_for(ec_key).get("/v1/orders")
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="wsgi-jwt-guard"'
+    value = response.headers["WWW-Authenticate"]
+    assert value.startswith('Bearer realm="wsgi-jwt-guard"')  # then DPoP's challenge
+    assert "resource_metadata" not in value
 
 
 # --------------------------------------------------------------------------------------

@@ -11,14 +11,16 @@ from werkzeug.test import create_environ
 from wsgi_jwt_guard import (
     ExpiredToken,
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidRequest,
     KeysUnavailable,
     MethodNotAllowed,
     MissingToken,
     RequestRefused,
     UnsafePath,
+    UseDPoPNonce,
 )
-from wsgi_jwt_guard.responses import challenge, refuse
+from wsgi_jwt_guard.responses import Challenges, challenge, refuse
 
 
 def answer(
@@ -167,3 +169,66 @@ def test_scope_and_metadata_are_quoted_string_safe() -> None:
         'Bearer realm="api", resource_metadata="https://h/x", error="insufficient_scope",'
         ' error_description="x", scope="ab cd"'
     )
+
+
+# -- DPoP beside Bearer (RFC 9449 §7.1, §7.2) --------------------------------------------
+
+BOTH = Challenges(bearer=True, dpop_algs="ES256 PS256")
+DPOP_ONLY = Challenges(bearer=False, dpop_algs="ES256")
+
+
+@pytest.mark.parametrize(
+    ("refusal", "offered", "expected"),
+    [
+        pytest.param(MissingToken("x"), None, 'Bearer realm="api"', id="bearer-alone"),
+        pytest.param(
+            MissingToken("x"), BOTH, 'Bearer realm="api", DPoP realm="api", algs="ES256 PS256"', id="no-token-both"
+        ),
+        pytest.param(MissingToken("x"), DPOP_ONLY, 'DPoP realm="api", algs="ES256"', id="no-token-dpop-only"),
+        pytest.param(
+            ExpiredToken("gone"),
+            BOTH,
+            'Bearer realm="api", error="invalid_token", error_description="gone"',
+            id="bearer-request-error-on-bearer",
+        ),
+        pytest.param(
+            ExpiredToken("gone"),
+            Challenges(True, "ES256", dpop_request=True),
+            'DPoP realm="api", error="invalid_token", error_description="gone", algs="ES256"',
+            id="dpop-request-error-on-dpop",
+        ),
+        pytest.param(
+            InvalidDPoPProof("replayed"),
+            BOTH,
+            'DPoP realm="api", error="invalid_dpop_proof", error_description="replayed", algs="ES256 PS256"',
+            id="proof-error-on-dpop",
+        ),
+        pytest.param(
+            ExpiredToken("gone"),
+            DPOP_ONLY,
+            'DPoP realm="api", error="invalid_token", error_description="gone", algs="ES256"',
+            id="bearer-not-accepted-error-on-dpop",
+        ),
+        pytest.param(
+            InsufficientScope("no"),
+            Challenges(False, "", dpop_request=True),
+            'DPoP realm="api", error="insufficient_scope", error_description="no"',
+            id="without-algs",
+        ),
+        pytest.param(MissingToken("x"), Challenges(False, None), 'Bearer realm="api"', id="nothing-accepted-still-bearer"),
+    ],
+)
+def test_challenges_name_the_accepted_schemes(
+    refusal: RequestRefused, offered: Challenges | None, expected: str
+) -> None:
+    refusal.challenges = offered
+    assert challenge(refusal, "api") == expected
+
+
+def test_use_dpop_nonce_sends_the_nonce() -> None:
+    refusal = UseDPoPNonce("send the nonce", nonce="n-1")
+    refusal.challenges = BOTH
+    status, sent, _ = answer(refusal)
+    assert status.startswith("401")
+    assert sent["DPoP-Nonce"] == "n-1"
+    assert sent["WWW-Authenticate"].startswith('DPoP realm="api", error="use_dpop_nonce"')

@@ -1,7 +1,8 @@
 """JWT authentication for any WSGI application.
 
 ``wsgi_jwt_guard`` wraps a WSGI app, decides per path prefix whether a token
-is needed, verifies ``Authorization: Bearer`` (or token-cookie) JWTs against
+is needed, verifies ``Authorization: Bearer`` (or token-cookie, or DPoP-bound)
+JWTs against
 configured issuers and service secrets, and calls the app with ``REMOTE_USER``
 and the verified :class:`Identity` -- or answers 400/401/403/503 itself.
 
@@ -19,12 +20,14 @@ import logging
 
 from .apikeys import APIKey
 from .backstage import BackstageSettings
+from .binding import ClientCertificate
 from .caches import SharedCache
 from .config import from_config, load_config
 from .cookies import CookieSettings
 from .cors import CORSSettings
 from .csrf import CSRFSettings
 from .downstream import DownstreamSettings
+from .dpop import DPoPSettings
 from .errors import (
     AuthenticationError,
     ConfigError,
@@ -33,6 +36,7 @@ from .errors import (
     GuardError,
     InsufficientScope,
     IntrospectionUnavailable,
+    InvalidDPoPProof,
     InvalidRequest,
     InvalidToken,
     KeysUnavailable,
@@ -44,6 +48,7 @@ from .errors import (
     RevokedToken,
     UnknownKey,
     UnsafePath,
+    UseDPoPNonce,
 )
 from .health import KeysHealth
 from .identity import ENVIRON_KEY, Identity, get_identity
@@ -63,9 +68,11 @@ __all__ = [
     "BackstageSettings",
     "CORSSettings",
     "CSRFSettings",
+    "ClientCertificate",
     "ConfigError",
     "CookieSettings",
     "CrossSiteRequest",
+    "DPoPSettings",
     "DownstreamSettings",
     "ExpiredToken",
     "GuardError",
@@ -73,6 +80,7 @@ __all__ = [
     "InsufficientScope",
     "IntrospectionSettings",
     "IntrospectionUnavailable",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "Issuer",
@@ -95,6 +103,7 @@ __all__ = [
     "SharedCache",
     "UnknownKey",
     "UnsafePath",
+    "UseDPoPNonce",
     "from_config",
     "get_identity",
     "load_config",

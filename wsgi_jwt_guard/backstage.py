@@ -514,6 +514,8 @@ class CookieEndpoint:
             identity = self._verifier.verify(token, "header")
             if identity.kind == "limited-user":
                 raise InvalidToken("Illegal limited user token", source="header")
+            if "cnf" in identity.claims:  # bound to its client (RFC 9449, RFC 8705): no cookie
+                raise InvalidToken("a sender-constrained token is never put in a cookie")
             if self._revocations is not None:
                 self._revocations.check(identity)
         except RequestRefused as refusal:

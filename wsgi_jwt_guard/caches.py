@@ -319,6 +319,13 @@ class SharedCache(BaseCache):
             return bool(added)
         return bool(self.local.add(key, value, timeout))
 
+    def add_shared(self, key: str, value: Any, timeout: Any = None) -> bool | None:
+        """:meth:`add` in the shared cache alone; ``None`` when there is none or it
+        is down. For claims that must not land in process memory's bounded cache,
+        which evicts entries before they expire once it is full."""
+        ok, added = self._call("add", key, self._sealed(key, value), timeout)
+        return bool(added) if ok else None
+
     def _mac(self, secret: bytes, key: str, value: str) -> str:
         # The key is signed too: an entry copied under another key is refused.
         message = key.encode("utf-8", "surrogatepass") + b"\0" + value.encode("utf-8")

@@ -51,6 +51,13 @@ arguments, read from its signature (every key optional except where noted)::
     [cors]                             # preflights answered by the guard
     allowed_origins = ["https://backstage.example.com"]
 
+    [dpop]                             # DPoP-bound tokens (RFC 9449); issuers, routes: dpop = ...
+    mode = "allowed"                   # off | allowed | required
+    nonce = false
+
+    [client_certificate]               # certificate-bound tokens (RFC 8705), from TLS terminator
+    header = "Client-Cert"
+
     [cookie]
     name = "token"
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from .identity import TokenSource
+    from .responses import Challenges
 
 __all__ = [
     "AuthenticationError",
@@ -31,6 +32,7 @@ __all__ = [
     "GuardError",
     "InsufficientScope",
     "IntrospectionUnavailable",
+    "InvalidDPoPProof",
     "InvalidRequest",
     "InvalidToken",
     "KeysUnavailable",
@@ -42,6 +44,7 @@ __all__ = [
     "RevokedToken",
     "UnknownKey",
     "UnsafePath",
+    "UseDPoPNonce",
 ]
 
 
@@ -79,6 +82,9 @@ class RequestRefused(GuardError):
     error: ClassVar[str | None] = None
     #: The Backstage-style error name in the JSON body.
     name: ClassVar[str] = "AuthenticationError"
+    #: The counter a refusal is counted under, when the class name does not
+    #: spell it (see :func:`~wsgi_jwt_guard.metrics.reason_of`).
+    reason: ClassVar[str | None] = None
 
     def __init__(self, description: str) -> None:
         super().__init__(description)
@@ -86,6 +92,9 @@ class RequestRefused(GuardError):
         #: The refused token, for the log line to describe (its fingerprint,
         #: ``iss``, ``sub``...); never logged or sent itself.
         self.token: str | None = None
+        #: The ``WWW-Authenticate`` schemes the route accepts (Bearer, DPoP),
+        #: set by the guard once it knows the route; ``None``: Bearer alone.
+        self.challenges: Challenges | None = None
 
 
 class UnsafePath(RequestRefused):
@@ -128,6 +137,28 @@ class InvalidToken(AuthenticationError):
     def __init__(self, description: str, *, source: TokenSource | None = None) -> None:
         super().__init__(description)
         self.source = source
+
+
+class InvalidDPoPProof(AuthenticationError):
+    """401: the ``DPoP`` proof of a DPoP-bound token is missing, malformed,
+    replayed, or made for another request or key (RFC 9449 §7.1); see
+    :mod:`wsgi_jwt_guard.dpop`."""
+
+    error = "invalid_dpop_proof"
+    reason = "invalid_dpop_proof"
+
+
+class UseDPoPNonce(AuthenticationError):
+    """401: the guard wants a ``DPoP`` proof with the server nonce it sends in
+    the ``DPoP-Nonce`` header (RFC 9449 §9); the client retries with it."""
+
+    error = "use_dpop_nonce"
+    reason = "use_dpop_nonce"
+
+    def __init__(self, description: str, *, nonce: str) -> None:
+        super().__init__(description)
+        #: The nonce to put in the next proof.
+        self.nonce = nonce
 
 
 class ExpiredToken(InvalidToken):

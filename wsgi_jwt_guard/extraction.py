@@ -2,8 +2,10 @@
 
 Sources, in order:
 
-1. ``Authorization: Bearer <token>``. The scheme is case-insensitive; the value
-   must be exactly one RFC 6750 token68 and nothing else. A header that is
+1. ``Authorization: Bearer <token>``, or ``Authorization: DPoP <token>`` for a
+   DPoP-bound token (RFC 9449 §7.1; its proof is checked after the token, see
+   :mod:`wsgi_jwt_guard.binding`). The scheme is case-insensitive; the value
+   must be exactly one token68 and nothing else. A header that is
    present but malformed, of another scheme, or duplicated (servers join
    repeated headers with a comma) is refused -- never a fall-back to the
    cookie, or a forged header could be papered over by a victim's cookie.
@@ -51,10 +53,12 @@ if TYPE_CHECKING:
 __all__ = [
     "AMBIENT_SOURCES",
     "TokenHeaders",
+    "authorization_token",
     "bearer_token",
     "cookie_token",
     "custom_header_token",
     "extract_token",
+    "is_dpop_scheme",
 ]
 
 #: Sources a browser or a proxy attaches without the caller's code asking.
@@ -65,6 +69,9 @@ AMBIENT_SOURCES: frozenset[TokenSource] = frozenset(
 # RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
 _BARE_JWT = re.compile(r"([A-Za-z0-9\-._]+)")
+_MALFORMED_BEARER = "the Authorization header must be 'Bearer <token>'"
+# RFC 9449 §7.1: the DPoP scheme takes a token68 as Bearer does.
+_DPOP = re.compile(r"[Dd][Pp][Oo][Pp] +([A-Za-z0-9\-._~+/]+=*)")
 # AWS ALB pads each segment (the verifier accepts that from ALB issuers only).
 _PADDED_JWT = re.compile(r"([A-Za-z0-9\-_]+={0,2}\.[A-Za-z0-9\-_]+={0,2}\.[A-Za-z0-9\-_]+={0,2})")
 _PADDED_HEADERS = frozenset({"HTTP_X_AMZN_OIDC_DATA"})
@@ -119,7 +126,21 @@ class TokenHeaders:
 def bearer_token(
     environ: WSGIEnvironment, max_size: int, verified: Container[str] = ()
 ) -> str | None:
-    """The token of the ``Authorization`` header; ``None`` if there is no header.
+    """The token of ``Authorization: Bearer``; ``None`` if there is no header.
+
+    Any other scheme, ``DPoP`` included, is refused (see :func:`authorization_token`).
+    """
+    found = authorization_token(environ, max_size, verified)
+    if found is not None and found[1] == "dpop":
+        raise InvalidRequest(_MALFORMED_BEARER)
+    return None if found is None else found[0]
+
+
+def authorization_token(
+    environ: WSGIEnvironment, max_size: int, verified: Container[str] = ()
+) -> tuple[str, TokenSource] | None:
+    """The ``Authorization`` header's token and scheme: ``"header"`` for
+    ``Bearer``, ``"dpop"`` for ``DPoP``; ``None`` if there is no header.
 
     ``verified`` holds tokens that verified before (the verifier's token cache),
     so passed :func:`~wsgi_jwt_guard.jws.parse`: three base64url segments, one
@@ -135,9 +156,17 @@ def bearer_token(
         if value[:7] in _BEARER_SCHEMES:
             token = value[7:].lstrip(" ")
             if token in verified and len(token) <= max_size:
-                return token
-    malformed = "the Authorization header must be 'Bearer <token>'"
-    return _header_token(value, _BEARER, malformed, max_size, "header")
+                return token, "header"
+        elif is_dpop_scheme(value):
+            malformed = "the Authorization header must be 'DPoP <token>'"
+            return _header_token(value, _DPOP, malformed, max_size, "dpop"), "dpop"
+    return _header_token(value, _BEARER, _MALFORMED_BEARER, max_size, "header"), "header"
+
+
+def is_dpop_scheme(authorization: str) -> bool:
+    """Whether an ``Authorization`` value is of the ``DPoP`` scheme (case-insensitive)."""
+    value = authorization.lstrip(" \t")
+    return value[:4].lower() == "dpop" and value[4:5] in ("", " ")
 
 
 def _header_token(
@@ -211,9 +240,9 @@ def extract_token(
     if headers is not None:
         header_keys, edge_cookies = headers.keys, headers.cookies
     environ = request.environ
-    token = bearer_token(environ, max_size, verified)
-    if token is not None:
-        return token, "header"
+    found = authorization_token(environ, max_size, verified)
+    if found is not None:
+        return found
     for key in header_keys:
         token = custom_header_token(environ, key, max_size)
         if token is not None:

@@ -43,7 +43,11 @@ TokenKind = Literal[
 #: proxy's assertion, such as ``X-Goog-IAP-JWT-Assertion``); ``backstage-cookie``:
 #: Backstage's ``backstage-auth`` cookie (:mod:`wsgi_jwt_guard.backstage`).
 #: ``edge-cookie``: an edge preset's cookie (Cloudflare Access's ``CF_Authorization``).
-TokenSource = Literal["header", "cookie", "custom-header", "backstage-cookie", "edge-cookie"]
+#: ``dpop``: ``Authorization: DPoP``, a DPoP-bound token whose proof was checked
+#: (:mod:`wsgi_jwt_guard.dpop`).
+TokenSource = Literal[
+    "header", "cookie", "custom-header", "backstage-cookie", "edge-cookie", "dpop"
+]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ The rules:
   against the issuer's ``audience`` (required when one is configured);
   ``required_claims`` as for JWTs. ``token_type``, when present, must be
   ``Bearer`` and there must be no ``cnf``: a DPoP- or certificate-bound token
-  is not usable as a bearer token, and the guard cannot check a binding.
+  is not usable as a bearer token, and the guard checks bindings on JWTs only.
 * **The identity** is a ``user`` identity, like a JWT access token's: its
   subject is ``sub``, or ``client_id`` for a client's own token (client
   credentials: RFC 7662 gives no ``sub``), or ``remote_user_claim``; scopes

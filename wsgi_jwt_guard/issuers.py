@@ -57,6 +57,7 @@ from cachelib import BaseCache
 from .claims import SCOPE_CLAIMS, ClaimRequirement, claim_path, claim_requirements, has_claim
 from .clock import Clock, system_clock
 from .discovery import Discovery
+from .dpop import DPOP_MODES, DPoPMode
 from .errors import ConfigError, InvalidToken
 from .fetch import Downloader, check_fetch_url
 from .introspection import INTROSPECT_MODES, IntrospectionSettings
@@ -139,6 +140,9 @@ class Issuer(Settings):
     #: Allow a plain ``http://`` JWKS URL on a non-loopback host. Anyone on the
     #: network path can then substitute keys and mint tokens: test rigs only.
     insecure_http: bool = False
+    #: DPoP for this issuer's tokens: ``off``, ``allowed`` or ``required``
+    #: (:mod:`wsgi_jwt_guard.binding`); ``None``: the guard's ``[dpop] mode``.
+    dpop: DPoPMode | None = None
     #: ``required_claims``, ``scope_claims`` and ``tenant_claim`` split into
     #: path segments once, for the verifier (not settings).
     required_paths: tuple[tuple[str, ...], ...] = field(init=False, repr=False, compare=False)
@@ -208,6 +212,7 @@ class Issuer(Settings):
             jwks_refresh=_refresh_policy(self.jwks_refresh),
             discovery=flag(self.discovery, "discovery"),
             insecure_http=flag(self.insecure_http, "insecure_http"),
+            dpop=None if self.dpop is None else one_of(self.dpop, "dpop", DPOP_MODES),
             jwks_allowed_hosts=hosts,
             keys=_jwks(self.keys),
             keys_file=optional_text(self.keys_file, "keys_file", "a file name"),
@@ -221,14 +226,9 @@ class Issuer(Settings):
             any_client=flag(self.any_client, "any_client"),
             pem_url=optional_text(self.pem_url, "pem_url", "a URL with '{kid}'"),
         )
-        if self.team is not None and self.preset != "cloudflare-access":
-            raise ConfigError("team", "only with preset = 'cloudflare-access'")
-        if self.region is not None and self.preset != "aws-alb":
-            raise ConfigError("region", "only with preset = 'aws-alb'")
-        if self.client_ids and self.preset != "aws-alb":
-            raise ConfigError("client_ids", "only with preset = 'aws-alb'")
-        if self.any_client and self.preset != "aws-alb":
-            raise ConfigError("any_client", "only with preset = 'aws-alb'")
+        for name, preset in _PRESET_ONLY:  # set, but for another preset (or none)
+            if getattr(self, name) not in (None, (), False) and self.preset != preset:
+                raise ConfigError(name, f"only with preset = {preset!r}")
         required = self.required_claims
         self._settle(
             required_paths=()
@@ -359,6 +359,14 @@ class Issuer(Settings):
             return True
         return isinstance(typ, str) and _media_type(typ) in self.token_types
 
+
+# Settings that mean something for one edge preset only.
+_PRESET_ONLY = (
+    ("team", "cloudflare-access"),
+    ("region", "aws-alb"),
+    ("client_ids", "aws-alb"),
+    ("any_client", "aws-alb"),
+)
 
 #: The placeholder of a multi-tenant issuer template.
 TENANT = "{tenant}"

@@ -13,6 +13,9 @@ well-formed input:
 * header parameters that would make the guard fetch or trust something the
   token chose (``jku``, ``x5u``, ``jwk``, ``x5c``), change how it is processed
   (``crit``, ``b64``, ``zip``, ``enc``) or nest a token (``cty: JWT``) are refused.
+  A DPoP proof is the one JWS whose key comes from the request by design
+  (RFC 9449 §4.2): :mod:`wsgi_jwt_guard.dpop` parses it with
+  ``embedded_key=True``, which lets ``jwk`` (a JSON object) through and nothing else.
 
 Any failure raises :class:`~wsgi_jwt_guard.errors.InvalidToken`.
 
@@ -47,6 +50,7 @@ __all__ = [
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
 _FORBIDDEN_HEADERS = frozenset({"jku", "x5u", "jwk", "x5c", "crit", "b64", "zip", "enc"})
+_FORBIDDEN_IN_PROOFS = _FORBIDDEN_HEADERS - {"jwk"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +220,7 @@ def parse(
     known_headers: Mapping[str, dict[str, Any]] | None = None,
     *,
     padding: bool = False,
+    embedded_key: bool = False,
 ) -> CompactJWS:
     """Split, decode and sanity-check ``token`` without verifying it.
 
@@ -228,6 +233,10 @@ def parse(
     ``padding`` also accepts segments padded with ``=`` as base64 pads them
     (AWS ALB's tokens; the verifier allows it only for the ``aws-alb`` preset).
     The signing input stays the token's text, padding included.
+
+    ``embedded_key`` accepts a ``jwk`` header holding a JSON object: a DPoP
+    proof's own public key, which its caller must check and trust for nothing
+    but that proof (:mod:`wsgi_jwt_guard.dpop`). Never for access tokens.
     """
     if not token.isascii() or token.count(".") != 2:
         raise InvalidToken("the token is not a compact JWS (three base64url segments)")
@@ -242,15 +251,17 @@ def parse(
         raise InvalidToken("the token signature is not valid base64url") from None
     signing_input = token[: len(head) + 1 + len(body)].encode("ascii")
     if known is None:
-        _check_header(header)
+        _check_header(header, _FORBIDDEN_IN_PROOFS if embedded_key else _FORBIDDEN_HEADERS)
+        if embedded_key and not isinstance(header.get("jwk"), dict):
+            raise InvalidToken("the token header 'jwk' is not a JSON object")
     return CompactJWS(header, claims, signing_input, signature)
 
 
-def _check_header(header: dict[str, Any]) -> None:
+def _check_header(header: dict[str, Any], forbidden_names: frozenset[str]) -> None:
     alg = header.get("alg")
     if not isinstance(alg, str):
         raise InvalidToken("the token header has no 'alg'")
-    forbidden = _FORBIDDEN_HEADERS.intersection(header)
+    forbidden = forbidden_names.intersection(header)
     if forbidden:
         raise InvalidToken(f"the token header parameter {min(forbidden)!r} is not accepted")
     cty = header.get("cty")

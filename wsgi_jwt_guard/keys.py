@@ -38,13 +38,14 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from . import algorithms
 from .errors import ConfigError, InvalidToken, UnknownKey
 
-__all__ = ["ALGORITHMS", "KeySet", "PinnedKey", "pin_jwk", "pin_pem"]
+__all__ = ["ALGORITHMS", "PRIVATE_MEMBERS", "KeySet", "PinnedKey", "pin_jwk", "pin_pem"]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
 #: The asymmetric algorithms an issuer may allow (python-jose's signature set).
 ALGORITHMS = algorithms.ASYMMETRIC_ALGORITHMS
-_PRIVATE_PARTS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+#: JWK members that only a private (or symmetric) key has (RFC 7518 §6).
+PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 _MIN_RSA_BITS = 2048
 _KEY_TYPES = ("RSA", "EC", "OKP")
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
@@ -158,7 +159,7 @@ def pin_jwk(jwk: object, allowed: Collection[str]) -> PinnedKey:
     kty = jwk.get("kty")
     if kty not in _KEY_TYPES:
         raise ConfigError("kty", f"unsupported key type {kty!r}")
-    if _PRIVATE_PARTS.intersection(jwk):
+    if PRIVATE_MEMBERS.intersection(jwk):
         raise ConfigError("", "the key holds private parts; publish public keys only")
     if jwk.get("use", "sig") != "sig":
         raise ConfigError("use", "the key's 'use' is not 'sig'")

@@ -140,6 +140,8 @@ def reason_of(refusal_type: type) -> str:
     """``ExpiredToken`` -> ``expired_token``: the reason a refusal is counted under."""
     reason = _REASONS.get(refusal_type)
     if reason is None:
-        reason = re.sub(r"(?<!^)(?=[A-Z])", "_", refusal_type.__name__).lower()
+        reason = getattr(refusal_type, "reason", None) or re.sub(
+            r"(?<!^)(?=[A-Z])", "_", refusal_type.__name__
+        ).lower()
         _REASONS[refusal_type] = reason
     return reason

@@ -15,7 +15,9 @@ verifies it, and only then calls the app, with ``REMOTE_USER`` set and the
 A request goes through these steps in one pass, in the order of ``__call__``:
 scrub, route, extract, verify, inject, respond. Refusals are answered by the
 guard (400/401/403/405/414/503, see :mod:`wsgi_jwt_guard.responses`) and the app
-never runs.
+never runs. A token bound to its client -- DPoP (``Authorization: DPoP`` and a
+proof) or a client certificate -- is checked right after it verifies, on every
+request (:mod:`wsgi_jwt_guard.binding`); ``AUTH_TYPE`` is then ``DPoP``.
 
 The guard decides on the request the app will act on: routes match
 ``PATH_INFO`` (below the configured ``mount``), as every WSGI router does, and
@@ -41,13 +43,15 @@ from cachelib import BaseCache
 
 from .apikeys import APIKey, APIKeys
 from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
+from .binding import ClientCertificate, SenderBinding
 from .caches import SharedCache
 from .clock import Clock, system_clock
 from .cookies import CookieSettings, TokenCookie, shared_cacheable
 from .cors import CORSSettings, Preflights
 from .csrf import CSRFSettings, check_request
 from .downstream import Downstream, DownstreamSettings
-from .errors import ConfigError, InvalidToken, MissingToken, PreflightRefused, RequestRefused
+from .dpop import DPoPSettings
+from .errors import InvalidToken, MissingToken, PreflightRefused, RequestRefused
 from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
@@ -58,7 +62,7 @@ from .responses import Endpoint, log_refusal, refuse
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
-from .validation import instance, optional_instance, text, whole
+from .validation import clock_setting, instance, optional_instance, text, whole
 from .verification import Verifier
 
 if TYPE_CHECKING:
@@ -114,6 +118,8 @@ class JWTGuard:
         and limited-user tokens, the cookie endpoint at ``<mount>/.backstage/auth/v1/cookie``.
     :param downstream: claims as request headers and environ keys; the token passed on or not.
     :param resource_metadata: RFC 9728 metadata the guard serves (:mod:`wsgi_jwt_guard.metadata`).
+    :param dpop: DPoP proof checks and the default DPoP mode (:mod:`wsgi_jwt_guard.dpop`).
+    :param client_certificate: where certificate-bound tokens' certificate is read (``binding``).
     """
 
     def __init__(
@@ -143,14 +149,14 @@ class JWTGuard:
         backstage: BackstageSettings | None = None,
         downstream: DownstreamSettings | None = None,
         resource_metadata: ResourceMetadata | None = None,
+        dpop: DPoPSettings | None = None,
+        client_certificate: ClientCertificate | None = None,
     ) -> None:
         self.max_token_size = whole(max_token_size, "max_token_size", minimum=256)
         self.realm = text(realm, "realm", "a string")
         self.mount = check_mount(mount)
         self.max_path_length = whole(max_path_length, "max_path_length", minimum=256, maximum=2**20)
-        if not callable(clock):
-            raise ConfigError("clock", "expected a callable returning the time")
-        self.clock = clock  # handed to everything the guard builds
+        self.clock = clock_setting(clock)  # handed to everything the guard builds
         self.cors = optional_instance(cors, "cors", CORSSettings)
         self.token_headers = TokenHeaders(token_headers, issuers)  # + the presets' own
         self.app = app
@@ -161,21 +167,14 @@ class JWTGuard:
         #: State shared between workers: JWKS documents, revocations.
         self.cache = cache if isinstance(cache, SharedCache) else SharedCache(cache, clock=clock)
         self.verifier = Verifier(
-            issuers,
-            service_tokens,
-            backstage=backstage,
-            remote_user_claim=remote_user_claim,
-            cache=self.cache,
-            metrics=self.metrics,
-            token_cache_size=token_cache_size,
-            token_cache_max_age=token_cache_max_age,
-            clock=clock,
-        )
+            issuers, service_tokens, backstage=backstage, remote_user_claim=remote_user_claim,
+            cache=self.cache, metrics=self.metrics, token_cache_size=token_cache_size,
+            token_cache_max_age=token_cache_max_age, clock=clock,
+        )  # fmt: skip
         self.metrics.add_source(self.verifier.token_cache.counters)
         table = routes if isinstance(routes, RouteTable) else RouteTable(routes, default=default)
         self.routes = table
-        if cors is None:
-            table.check_preflights_answered()
+        table.check_preflights_answered(by_the_guard=cors is not None)
         self.cookie = instance(cookie, "cookie", CookieSettings, CookieSettings())
         self.token_cookie = TokenCookie(self.cookie, clock)
         self.csrf = instance(csrf, "csrf", CSRFSettings, CSRFSettings())
@@ -196,6 +195,7 @@ class JWTGuard:
             downstream, scrubbed=_SCRUBBED, token_headers=self.token_headers, csrf=self.csrf,
             cookie=self.cookie, backstage=backstage is not None, metrics=self.metrics,
         )  # fmt: skip
+        self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, table, clock)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub. (A view of the keys & a set looks up only the set's few.)
@@ -221,7 +221,7 @@ class JWTGuard:
         # 5. Inject. (Whether the browser holds the cookie is read before the token may go.)
         set_cookie = self.token_cookie.to_set(request, identity)
         environ["REMOTE_USER"] = identity.subject
-        environ["AUTH_TYPE"] = "Bearer"
+        environ["AUTH_TYPE"] = "DPoP" if identity.source == "dpop" else "Bearer"
         environ[ENVIRON_KEY] = identity
         self.downstream.inject(environ, identity)  # mapped claims; the token passed on, or not
         # 6. Respond.
@@ -236,32 +236,36 @@ class JWTGuard:
         rule, policy = self.routes.resolve(request)
         if policy == "public":
             return None
-        found = extract_token(
-            request,
-            cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
-            max_size=self.max_token_size,
-            headers=self.token_headers,
-            verified=self.verifier.token_cache.tokens,
-            user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
-        )
-        if found is None:
-            if policy == "optional":
-                return None
-            raise MissingToken("this route requires a token")
-        token, source = found
-        if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
-            check_request(request, self.csrf, self.token_headers.credential(request, source))
+        token = None  # a refusal's log line describes it once it is taken for a token
         try:
-            identity = None
+            found = extract_token(
+                request,
+                cookie_name=self.cookie.name if self.cookie.enabled and rule.cookie else None,
+                max_size=self.max_token_size,
+                headers=self.token_headers,
+                verified=self.verifier.token_cache.tokens,
+                user_cookie=BACKSTAGE_COOKIE if rule.user_cookie else None,
+            )
+            if found is None:
+                if policy == "optional":
+                    return None
+                raise MissingToken("this route requires a token")
+            sent, source = found
+            if source in AMBIENT_SOURCES:  # sent on their own, cross-site too
+                check_request(request, self.csrf, self.token_headers.credential(request, source))
+            token, identity = sent, None
             if self._has_api_keys:  # never from a cookie: APIKeys.identify refuses those
                 identity = self.api_keys.identify(token, source, request.path)
             if identity is None:
                 identity = self.verifier.verify(token, source)
+            if source == "dpop" or self.binding.always or "cnf" in identity.claims:
+                self.binding.check(request, identity, rule)  # DPoP proof, client certificate
             if self.revocations is not None:  # every kind: user, service, API key
                 self.revocations.check(identity)
             rule.authorize(identity)
         except RequestRefused as refusal:
             refusal.token = token
+            refusal.challenges = self.binding.challenges(rule, request)  # Bearer, DPoP or both
             raise
         return identity
 
@@ -276,8 +280,7 @@ class JWTGuard:
         if self.cors is not None and not isinstance(refusal, PreflightRefused):
             extra += self.cors.answer_headers(environ.get("HTTP_ORIGIN")) or []
         if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
-            # Clear it so the browser stops sending it (an expired cookie would
-            # otherwise fail on every request until the browser drops it).
+            # Cleared, or the browser sends it (expired, say) until it drops it.
             extra.append(("Set-Cookie", self.token_cookie.clearing(environ)))
         return self._answer(refusal, environ, start_response, extra_headers=extra)
 

@@ -30,6 +30,20 @@ document (RFC 9728 §5.1 ``resource_metadata``)::
 Some requests are the guard's own to answer, before any route is looked up: an
 :class:`Endpoint` each (CORS preflights, Backstage's cookie endpoint, the
 metadata document).
+
+Where DPoP-bound tokens are accepted (:mod:`wsgi_jwt_guard.binding`), a
+request without a token is challenged with ``DPoP`` too, with the proof
+algorithms accepted (RFC 9449 §7.1), in the same field after ``Bearer`` as
+RFC 9449 §7.2 shows it (``Bearer`` is left out where only DPoP is accepted).
+An ``error`` is about the credential sent and is challenged on its scheme
+alone -- ``DPoP`` for a DPoP request or a proof's error::
+
+    WWW-Authenticate: Bearer realm="api", DPoP realm="api", algs="ES256 PS256"
+    WWW-Authenticate: DPoP realm="api", error="invalid_dpop_proof",
+                      error_description="the DPoP proof was used before ('jti')",
+                      algs="ES256 PS256"
+
+A ``use_dpop_nonce`` refusal carries the nonce to use in ``DPoP-Nonce`` (RFC 9449 §9).
 """
 
 from __future__ import annotations
@@ -39,6 +53,7 @@ import json
 import logging
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Protocol
 
@@ -48,10 +63,12 @@ from werkzeug.http import parse_accept_header
 from .clock import Clock, system_clock
 from .errors import (
     InsufficientScope,
+    InvalidDPoPProof,
     InvalidToken,
     KeysUnavailable,
     MethodNotAllowed,
     RequestRefused,
+    UseDPoPNonce,
 )
 from .jws import parse_unverified
 
@@ -60,7 +77,15 @@ if TYPE_CHECKING:
 
     from .request import RequestView
 
-__all__ = ["Endpoint", "challenge", "fingerprint", "log_refusal", "loggable", "refuse"]
+__all__ = [
+    "Challenges",
+    "Endpoint",
+    "challenge",
+    "fingerprint",
+    "log_refusal",
+    "loggable",
+    "refuse",
+]
 
 log = logging.getLogger("wsgi_jwt_guard")
 
@@ -96,22 +121,58 @@ class Endpoint(Protocol):
         ...
 
 
-def challenge(refusal: RequestRefused, realm: str, resource_metadata: str | None = None) -> str:
-    """The ``WWW-Authenticate`` value for a 401 or 403.
+@dataclass(frozen=True)
+class Challenges:
+    """Which schemes a refusal challenges (:attr:`RequestRefused.challenges`)."""
 
-    Every value is an RFC 6750 §3 quoted-string: settings refuse a ``"`` or
-    ``\\`` (and anything outside printable ASCII), and any that arrive another way
-    are dropped here, so none can end the string early.
+    #: Whether ``Bearer`` tokens are accepted.
+    bearer: bool = True
+    #: The ``algs`` of the ``DPoP`` challenge (``"ES256 PS256"``, ``""`` to leave
+    #: them out); ``None``: DPoP is not accepted.
+    dpop_algs: str | None = None
+    #: Whether the request used the ``DPoP`` scheme (its errors go on that challenge).
+    dpop_request: bool = False
+
+
+_BEARER_ONLY = Challenges()
+
+
+def challenge(refusal: RequestRefused, realm: str, resource_metadata: str | None = None) -> str:
+    """The ``WWW-Authenticate`` value for a 401 or 403: ``Bearer``, ``DPoP`` or both.
+
+    With no ``error`` (no token sent) every accepted scheme is challenged; an
+    ``error`` is about the credential sent, and goes on its scheme's challenge
+    alone: ``DPoP`` for a DPoP request or a proof's error, or where ``Bearer``
+    is not accepted. Every challenge names the metadata document when there is
+    one, and a 403 for scopes names them. Every value is an RFC 6750 §3
+    quoted-string: settings refuse a ``"`` or ``\\`` (and anything outside
+    printable ASCII), and any that arrive another way are dropped here, so none
+    can end the string early.
     """
-    parts = [f'Bearer realm="{_NOT_QUOTABLE.sub("", realm)}"']
+    offered = refusal.challenges or _BEARER_ONLY
+    params = f'realm="{_NOT_QUOTABLE.sub("", realm)}"'
     if resource_metadata is not None:
-        parts.append(f'resource_metadata="{_NOT_QUOTABLE.sub("", resource_metadata)}"')
-    if refusal.error is not None:
-        parts.append(f'error="{refusal.error}"')
-        parts.append(f'error_description="{_NOT_QUOTABLE.sub("", refusal.description)}"')
+        params += f', resource_metadata="{_NOT_QUOTABLE.sub("", resource_metadata)}"'
+    dpop, algs = None, ""
+    if offered.dpop_algs is not None:
+        dpop = f"DPoP {params}"
+        algs = f', algs="{offered.dpop_algs}"' if offered.dpop_algs else ""
+    if refusal.error is None:
+        schemes = [f"Bearer {params}"] if offered.bearer or dpop is None else []
+        return ", ".join([*schemes, *([] if dpop is None else [dpop + algs])])
+    error = (
+        f'error="{refusal.error}", '
+        f'error_description="{_NOT_QUOTABLE.sub("", refusal.description)}"'
+    )
     if isinstance(refusal, InsufficientScope) and refusal.scope:
-        parts.append(f'scope="{_NOT_QUOTABLE.sub("", refusal.scope)}"')
-    return ", ".join(parts)
+        error += f', scope="{_NOT_QUOTABLE.sub("", refusal.scope)}"'
+    if dpop is not None and (
+        offered.dpop_request
+        or not offered.bearer
+        or isinstance(refusal, (InvalidDPoPProof, UseDPoPNonce))
+    ):
+        return f"{dpop}, {error}{algs}"
+    return f"Bearer {params}, {error}"
 
 
 def refuse(
@@ -157,6 +218,8 @@ def refuse(
         headers.append(("Retry-After", str(refusal.retry_after)))
     elif isinstance(refusal, MethodNotAllowed):
         headers.append(("Allow", ", ".join(refusal.allowed)))
+    elif isinstance(refusal, UseDPoPNonce):
+        headers.append(("DPoP-Nonce", refusal.nonce))
     headers.extend(extra_headers)
     start_response(f"{status.value} {status.phrase}", headers)
     return [] if environ.get("REQUEST_METHOD") == "HEAD" else [body]

@@ -59,6 +59,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from .claims import ClaimRequirement, claim_requirements
+from .dpop import DPOP_MODES, DPoPMode
 from .errors import ConfigError, InsufficientScope, InvalidToken, UnsafePath
 from .identity import Identity, TokenKind
 from .request import UNSAFE_PATH
@@ -111,6 +112,10 @@ class Rule(Settings):
     #: limited-user token it holds (as cookie or bearer), as Backstage's
     #: ``allow: 'user-cookie'`` does (:mod:`wsgi_jwt_guard.backstage`).
     user_cookie: bool = False
+    #: DPoP here (:mod:`wsgi_jwt_guard.binding`), on top of the token's issuer's
+    #: mode: ``required`` refuses plain tokens, ``off`` the ``DPoP`` scheme;
+    #: ``None`` (or ``allowed``) adds nothing.
+    dpop: DPoPMode | None = None
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
     #: Whether any exemption (path or method) can change the policy.
     _exempting: bool = field(init=False, repr=False, compare=False)
@@ -161,6 +166,7 @@ class Rule(Settings):
             unless_methods=exempt,
             cookie=flag(self.cookie, "cookie"),
             user_cookie=flag(self.user_cookie, "user_cookie"),
+            dpop=None if self.dpop is None else one_of(self.dpop, "dpop", DPOP_MODES),
             tokens=names(tokens, "tokens", TOKEN_KINDS),
             claims=dict(self.claims),
             scopes=frozenset(scopes(self.scopes, "scopes")),
@@ -276,13 +282,14 @@ class RouteTable:
                 return rule
         return self._root
 
-    def check_preflights_answered(self) -> None:
-        """Refuse ``OPTIONS`` exemptions: without CORS settings nobody answers them.
+    def check_preflights_answered(self, *, by_the_guard: bool = False) -> None:
+        """Refuse ``OPTIONS`` exemptions unless the guard answers preflights
+        (``by_the_guard``: it has CORS settings); otherwise nobody answers them.
 
         The guard answers CORS preflights itself and never passes an anonymous
         ``OPTIONS`` to the app (Django and Pyramid run the view body for it).
         """
-        for prefix, rule in [*self._rules.items(), ("", self.default)]:
+        for prefix, rule in [] if by_the_guard else [*self._rules.items(), ("", self.default)]:
             if rule.answers_preflight:
                 key = f"routes.{prefix!r}" if prefix else "default"
                 raise ConfigError(

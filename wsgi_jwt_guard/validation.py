@@ -36,6 +36,7 @@ __all__ = [
     "MIN_SECRET_CHARACTERS",
     "Settings",
     "base64_secret",
+    "clock_setting",
     "cookie_name",
     "flag",
     "header_key",
@@ -273,11 +274,19 @@ def origins(value: object, key: str, *, wildcard: bool = False) -> frozenset[str
 
 
 def instance(value: object, key: str, cls: type[T], default: T | None = None) -> T:
-    """``value`` if it is a ``cls`` (or ``default`` for ``None``): a settings object."""
+    """``value`` if it is a ``cls`` (or ``default`` for ``None``): a settings object, a string."""
     if value is None and default is not None:
         return default
     if not isinstance(value, cls):
-        raise ConfigError(key, f"expected a {cls.__name__} object")
+        what = "a string" if cls is str else f"a {cls.__name__} object"
+        raise ConfigError(key, f"expected {what}")
+    return value
+
+
+def clock_setting(value: T, key: str = "clock") -> T:
+    """``value``, if it is callable: a clock (:mod:`wsgi_jwt_guard.clock`)."""
+    if not callable(value):
+        raise ConfigError(key, "expected a callable returning the time")
     return value
 
 

@@ -13,7 +13,7 @@ import pytest
 from werkzeug.test import Client
 
 from tests.adapters.conftest import Mint
-from tests.helpers import bearer, service_token
+from tests.helpers import NO_TOKEN_CHALLENGE, bearer, service_token
 from wsgi_jwt_guard import ConfigError, Identity
 from wsgi_jwt_guard.adapters.bottle import GuardPlugin
 
@@ -131,7 +131,9 @@ def test_without_a_token(client: Client, ran: Ran, path: str, status: int, ran_a
     assert response.status_code == status
     assert ran == ran_as
     if status == 401:
-        assert response.headers["WWW-Authenticate"] == 'Bearer realm="wsgi-jwt-guard"'
+        # The guard's own refusal names DPoP too; a view's names the scheme it knows.
+        expected = NO_TOKEN_CHALLENGE if path == "/api/whoami" else 'Bearer realm="wsgi-jwt-guard"'
+        assert response.headers["WWW-Authenticate"] == expected
 
 
 def test_refusal_is_the_guards_own_403(client: Client, ran: Ran, mint: Mint) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from tests.helpers import SERVICE_SECRET, service_token
+from tests.helpers import NO_TOKEN_CHALLENGE, SERVICE_SECRET, service_token
 from tests.processes import running_demo
 
 
@@ -53,7 +53,7 @@ def test_public_auth_route_needs_no_token(backend: str) -> None:
 def test_protected_routes_refuse_without_token(backend: str, path: str) -> None:
     response = requests.get(backend + path, timeout=5)
     assert response.status_code == 401
-    assert response.headers["WWW-Authenticate"] == 'Bearer realm="wsgi-jwt-guard"'
+    assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE
     assert response.json()["error"]["name"] == "AuthenticationError"
 
 

@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 from ..errors import ConfigError, InsufficientScope, MissingToken, RequestRefused
 from ..identity import Identity, TokenKind
 from ..metrics import reason_of
-from ..responses import log_refusal, refuse
+from ..responses import Challenges, log_refusal, refuse
 from ..routing import TOKEN_KINDS, Rule
 
 if TYPE_CHECKING:
@@ -93,6 +93,9 @@ def refusal_response(
 ) -> Response:
     """The guard's answer to ``refusal``, as a werkzeug response, logged as the guard logs."""
     log_refusal(refusal, environ, reason_of(type(refusal)))
+    if environ.get("AUTH_TYPE") == "DPoP" and refusal.challenges is None:
+        # The guard set it (and scrubs any sent): challenge the scheme the client used.
+        refusal.challenges = Challenges(bearer=False, dpop_algs="", dpop_request=True)
 
     def answer(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         return refuse(refusal, environ, start_response, realm=realm)
