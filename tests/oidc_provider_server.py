@@ -12,6 +12,7 @@ see ``tests/oidc_provider/README.md``.
         provider.revoke(token)                      # RFC 7009, as the token's client
         bound = provider.dpop_token()               # DPoP-bound JWT (cnf.jkt) + the client's key
         bound.proof("GET", "http://127.0.0.1/api")  # a DPoP proof for a resource server
+        bound.client_proof("GET", "http://127.0.0.1/api", nonce=...)  # the same, by npm dpop
         certificate = client_certificate()          # a self-signed client certificate
         provider.certificate_bound_token(certificate.pem)   # cnf["x5t#S256"]
 
@@ -197,6 +198,31 @@ class DPoPBoundToken:
         header = {"typ": "dpop+jwt", "jwk": dict(self.public_jwk)}
         key = dict(self.private_jwk)
         return str(jws.sign(payload, key, headers=header, algorithm=str(key["alg"])))
+
+    def client_proof(
+        self,
+        method: str,
+        url: str,
+        *,
+        nonce: str | None = None,
+        iat: int | None = None,
+        access_token: str | None = None,
+    ) -> str:
+        """A DPoP proof made by the client library, npm ``dpop`` (``dpop_token.js
+        proof``), with :attr:`access_token`'s ``ath`` (or ``access_token``'s);
+        ``iat`` sets the client's clock, since the library takes no ``iat``."""
+        request = {
+            "private_jwk": dict(self.private_jwk), "public_jwk": dict(self.public_jwk),
+            "htm": method, "htu": url, "nonce": nonce, "iat": iat,
+            "access_token": self.access_token if access_token is None else access_token,
+        }  # fmt: skip
+        command = ["node", "dpop_token.js", "proof", json.dumps(request)]
+        done = subprocess.run(
+            command, cwd=PROVIDER_DIR, capture_output=True, text=True, timeout=60, check=False
+        )
+        if done.returncode != 0:
+            raise AssertionError(f"dpop_token.js proof failed: {done.stderr}{done.stdout}")
+        return done.stdout.strip()
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,26 @@
 // request (retrying once with the server's nonce if it asks for one), and prints
 // one JSON line: {"token": <the token response>, "private_jwk": ..., "public_jwk": ...}.
 // The Python side uses the private key to make the proofs for the resource server.
+//
+//   node dpop_token.js proof '<JSON>'
+//
+// Prints one DPoP proof made by npm `dpop` for a resource server request. The JSON:
+// {"private_jwk", "public_jwk" (as printed above), "htm", "htu", "access_token"?,
+// "nonce"?, "iat"?}; "iat" sets the client's clock (the library takes none).
 import * as DPoP from 'dpop';
 import * as jose from 'jose';
+
+if (process.argv[2] === 'proof') {
+  const { private_jwk, public_jwk, htm, htu, access_token, nonce, iat } = JSON.parse(process.argv[3]);
+  const { alg } = private_jwk;
+  const keyPair = {
+    privateKey: await jose.importJWK(private_jwk, alg, { extractable: false }),
+    publicKey: await jose.importJWK(public_jwk, alg, { extractable: true }),
+  };
+  if (iat !== undefined && iat !== null) Date.now = () => iat * 1000;
+  console.log(await DPoP.generateProof(keyPair, htu, htm, nonce ?? undefined, access_token ?? undefined));
+  process.exit(0);
+}
 
 const [endpoint, clientId, clientSecret, resource, scope, alg = 'ES256'] = process.argv.slice(2);
 
