@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from werkzeug.test import Client, TestResponse
@@ -32,6 +33,7 @@ from tests.oidc_provider_server import (
     DPoPBoundToken,
     client_certificate,
 )
+from tests.servers import werkzeug_server
 from wsgi_jwt_guard import JWTGuard, from_config
 
 PATH = "/api/orders"
@@ -131,6 +133,61 @@ def test_a_proof_for_another_method_passes_on_that_method(
     response = send(guard, dpop_headers(bound.access_token, proof), method="POST")
     assert response.status_code == 200, response.get_data(as_text=True)
     assert body(response)["auth_type"] == "DPoP"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://LOCALHOST" + PATH, "http://localhost:80" + PATH, "http://localhost/api/./orders",
+     "http://localhost/api/%6Frders", URL + "?page=2"],
+    ids=["host-case", "default-port", "dot-segment", "escape", "query"],
+)  # fmt: skip
+def test_an_htu_naming_the_same_url_otherwise_passes(
+    oidc_provider: AuthorizationServer, bound: DPoPBoundToken, url: str
+) -> None:
+    guard = guard_for(oidc_provider)
+    response = send(guard, dpop_headers(bound.access_token, bound.client_proof("GET", url)))
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def test_over_http_through_a_real_server(
+    oidc_provider: AuthorizationServer, bound: DPoPBoundToken
+) -> None:
+    # The URL the proof names is the one the client calls, port and all.
+    guard = guard_for(oidc_provider, dpop={"nonce": True, "nonce_secrets": [NONCE_SECRET]})
+    with werkzeug_server(guard) as port:
+        url = f"http://127.0.0.1:{port}{PATH}"
+
+        def call(proof: str) -> requests.Response:
+            headers = dpop_headers(bound.access_token, proof)
+            return requests.get(url + "?q=1", headers=headers, timeout=10)
+
+        first = call(bound.client_proof("GET", url))
+        assert first.status_code == 401
+        assert 'error="use_dpop_nonce"' in first.headers["WWW-Authenticate"]
+        nonce = first.headers["DPoP-Nonce"]
+        proof = bound.client_proof("GET", url, nonce=nonce)
+        response = call(proof)
+        assert response.status_code == 200, response.text
+        assert response.json()["auth_type"] == "DPoP"
+        assert response.json()["remote_user"] == APP.client_id
+        assert call(proof).status_code == 401  # replayed over the wire
+        other_port = f"http://127.0.0.1:{port + 1}{PATH}"
+        wrong = call(bound.client_proof("GET", other_port, nonce=nonce))
+        assert wrong.status_code == 401
+        assert "'htu'" in wrong.headers["WWW-Authenticate"]
+
+
+def test_with_origins_the_proof_names_the_public_origin(
+    oidc_provider: AuthorizationServer, bound: DPoPBoundToken
+) -> None:
+    guard = guard_for(oidc_provider, dpop={"origins": ["https://api.example.test"]})
+    public = "https://api.example.test" + PATH
+    response = send(guard, dpop_headers(bound.access_token, bound.client_proof("GET", public)))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    # The request's own Host no longer counts.
+    response = send(guard, dpop_headers(bound.access_token, bound.client_proof("GET", URL)))
+    message = refused(response)
+    assert challenge_error(response, "DPoP") == "invalid_dpop_proof", message
 
 
 def test_a_replayed_proof_is_refused(
