@@ -263,8 +263,14 @@ def test_scopes_from_the_answer_meet_a_rule(endpoint: Endpoint, ec_key: SigningK
         pytest.param(_answer(exp=int(time.time()) - 5), "expired", id="expired"),
         pytest.param(_answer(nbf=int(time.time()) + 600), "not valid yet", id="nbf-future"),
         pytest.param(_answer(exp="soon"), "not a number", id="exp-string"),
-        pytest.param(_answer(token_type="DPoP"), "not a bearer token", id="dpop"),
-        pytest.param(_answer(cnf={"jkt": "abc"}), "bound to a key", id="cnf"),
+        pytest.param(_answer(token_type="N_A"), "neither a bearer nor a DPoP", id="other-type"),
+        pytest.param(_answer(token_type="DPoP"), "bound to no key", id="dpop-without-jkt"),
+        # A bound token sent as Bearer: the binding step refuses it, as a JWT's.
+        pytest.param(_answer(cnf={"jkt": "abc"}), "bound to a DPoP key", id="cnf-jkt-as-bearer"),
+        pytest.param(
+            _answer(token_type="DPoP", cnf={"jkt": "abc"}), "bound to a DPoP key", id="dpop-as-bearer"
+        ),
+        pytest.param(_answer(cnf={"x5t#S256": "abc"}), "certificate", id="cnf-x5t-unread"),
         pytest.param(_answer(sub=None, client_id=None), "'client_id' claim", id="no-subject"),
         pytest.param(_answer(sub="a\nb"), "'sub' claim", id="sub-control-char"),
     ],

@@ -31,8 +31,9 @@ The rules:
   present), ``nbf`` and ``iat`` against the clock and ``leeway``; ``aud``
   against the issuer's ``audience`` (required when one is configured);
   ``required_claims`` as for JWTs. ``token_type``, when present, must be
-  ``Bearer`` and there must be no ``cnf``: a DPoP- or certificate-bound token
-  is not usable as a bearer token, and the guard checks bindings on JWTs only.
+  ``Bearer`` or ``DPoP``; a binding in ``cnf`` (``jkt``, RFC 9449 §6.2, or
+  ``x5t#S256``, RFC 8705) is checked on every request as a JWT's is
+  (:mod:`wsgi_jwt_guard.binding`): a bound token is never a bearer token.
 * **The identity** is a ``user`` identity, like a JWT access token's: its
   subject is ``sub``, or ``client_id`` for a client's own token (client
   credentials: RFC 7662 gives no ``sub``), or ``remote_user_claim``; scopes
@@ -332,10 +333,12 @@ def identity_from_answer(
     if iss != issuer.issuer:
         raise InvalidToken("the introspection answer names another issuer")
     token_type = answer.get("token_type", "Bearer")
-    if not isinstance(token_type, str) or token_type.lower() != "bearer":
-        raise InvalidToken("the token is not a bearer token (its 'token_type')")
-    if "cnf" in answer:
-        raise InvalidToken("the token is bound to a key or certificate ('cnf')")
+    if not isinstance(token_type, str) or token_type.lower() not in ("bearer", "dpop"):
+        raise InvalidToken("the token is neither a bearer nor a DPoP token (its 'token_type')")
+    cnf = answer.get("cnf")
+    if token_type.lower() == "dpop" and not (isinstance(cnf, Mapping) and cnf.get("jkt")):
+        raise InvalidToken("the token is a DPoP token bound to no key ('cnf.jkt')")
+    # A 'cnf' binding is checked by the binding step on every request, as a JWT's is.
     if "exp" in answer:
         exp = check_times(answer, now=now, leeway=issuer.leeway)
     else:  # RFC 7662 makes it optional: nbf and iat still count

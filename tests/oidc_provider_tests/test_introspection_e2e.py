@@ -159,4 +159,26 @@ def test_dpop_bound_opaque_token_is_not_a_bearer_token(oidc_provider: Authorizat
     bound = oidc_provider.dpop_token(resource=OPAQUE_RESOURCE)
     response = get(guard_for(oidc_provider), bound.access_token)
     assert response.status_code == 401
-    assert "not a bearer token" in response.json["error"]["message"]
+    assert "bound to a DPoP key" in response.json["error"]["message"]
+
+
+def test_dpop_bound_opaque_token_works_with_its_proof(oidc_provider: AuthorizationServer) -> None:
+    """RFC 9449 §6.2: the introspection answer's cnf.jkt binds the opaque token to the
+    client's key; the proof (made by npm dpop) is checked as for a JWT."""
+    guard = guard_for(oidc_provider)
+    bound = oidc_provider.dpop_token(resource=OPAQUE_RESOURCE)
+    client = Client(guard, use_cookies=False)
+    url = "http://localhost/api/orders"
+
+    def send(proof: str) -> TestResponse:
+        headers = {"Authorization": f"DPoP {bound.access_token}", "DPoP": proof}
+        return client.get("/api/orders", headers=headers)
+
+    first = send(bound.client_proof("GET", url))
+    assert first.status_code == 200, first.get_data(as_text=True)
+    assert first.json["auth_type"] == "DPoP"
+    assert send(bound.client_proof("GET", url)).status_code == 200  # from the caches
+    other = oidc_provider.dpop_token(resource=OPAQUE_RESOURCE)
+    stolen = send(other.client_proof("GET", url, access_token=bound.access_token))
+    assert stolen.status_code == 401  # a proof by another client's key
+    assert "another key" in stolen.json["error"]["message"]
