@@ -881,3 +881,29 @@ def test_configured_origins_replace_the_host_header(
     assert client.get(PATH, headers=own).status_code == 401
     with pytest.raises(ConfigError, match="origins"):
         DPoPSettings(origins=["https://api.example.com/path"])
+
+
+def test_two_dpop_headers_through_a_real_server_are_refused(
+    client_key: DPoPClient, bound: str, static_issuer: Any
+) -> None:
+    """A server joins repeated headers (PEP 3333): the guard sees two proofs, not the first."""
+    import http.client
+
+    from tests.servers import werkzeug_server
+
+    with werkzeug_server(build_guard(issuers=[static_issuer])) as port:
+        url = f"http://127.0.0.1:{port}{PATH}"
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.putrequest("GET", PATH)
+        connection.putheader("Authorization", f"DPoP {bound}")
+        connection.putheader("DPoP", client_key.proof("GET", url, bound))
+        connection.putheader("DPoP", client_key.proof("GET", url, bound))
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 401
+        assert "more than one DPoP header" in response.read().decode()
+        connection.close()
+        one = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        one.request("GET", PATH, headers={"Authorization": f"DPoP {bound}", "DPoP": client_key.proof("GET", url, bound)})
+        assert one.getresponse().status == 200
+        one.close()
