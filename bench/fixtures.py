@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -139,20 +139,32 @@ class DPoPKey:
         return f"{signing_input}.{b64url(self.signer.sign(signing_input.encode('ascii')))}"
 
 
-class JWKSServer:
-    """A JWKS document served over HTTP on 127.0.0.1, for every peer that fetches keys."""
+class _LocalServer:
+    """A JSON answer served over HTTP on 127.0.0.1 at ``path``; ``calls`` counts requests.
 
-    def __init__(self, *keys: Key) -> None:
-        body = json.dumps({"keys": [key.jwk() for key in keys]}).encode()
-        self.fetches = 0
+    ``answer()`` makes the body of each answer; ``headers`` go with every one.
+    """
+
+    def __init__(self, path: str, headers: dict[str, str] | None = None) -> None:
+        self.calls = 0
         server_state = self
+        extra = headers or {}
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                server_state.fetches += 1
+                self._answer()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self._answer()
+
+            def _answer(self) -> None:
+                server_state.calls += 1
+                body = server_state.answer()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Cache-Control", "max-age=600")
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -161,16 +173,33 @@ class JWKSServer:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/.well-known/jwks.json"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
-    def __enter__(self) -> JWKSServer:
+    def answer(self) -> bytes:
+        raise NotImplementedError
+
+    def __enter__(self: _Server) -> _Server:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+_Server = TypeVar("_Server", bound=_LocalServer)
+
+
+class JWKSServer(_LocalServer):
+    """A JWKS document served over HTTP on 127.0.0.1, for every peer that fetches keys."""
+
+    def __init__(self, *keys: Key) -> None:
+        self._body = json.dumps({"keys": [key.jwk() for key in keys]}).encode()
+        super().__init__("/.well-known/jwks.json", {"Cache-Control": "max-age=600"})
+
+    def answer(self) -> bytes:
+        return self._body
 
 
 def hello_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -238,40 +267,16 @@ OPAQUE_TOKEN = "bench-opaque-" + "t" * 30
 INTROSPECTION_CLIENT = ("bench-api", "bench-introspection-secret-" + "s" * 16)
 
 
-class IntrospectionServer:
+class IntrospectionServer(_LocalServer):
     """An RFC 7662 endpoint on 127.0.0.1 saying :data:`OPAQUE_TOKEN` is active for an hour."""
 
     def __init__(self) -> None:
-        self.calls = 0
-        server_state = self
+        super().__init__("/introspect")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                server_state.calls += 1
-                self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                now = int(time.time())
-                body = json.dumps({
-                    "active": True, "iss": ISSUER, "aud": AUDIENCE, "sub": "user:default/bench",
-                    "client_id": "bench-web", "scope": "read write", "token_type": "Bearer",
-                    "iat": now, "exp": now + 3600,
-                }).encode()  # fmt: skip
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/introspect"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def __enter__(self) -> IntrospectionServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    def answer(self) -> bytes:
+        now = int(time.time())
+        return json.dumps({
+            "active": True, "iss": ISSUER, "aud": AUDIENCE, "sub": "user:default/bench",
+            "client_id": "bench-web", "scope": "read write", "token_type": "Bearer",
+            "iat": now, "exp": now + 3600,
+        }).encode()  # fmt: skip
