@@ -20,7 +20,15 @@ from werkzeug.test import Client
 
 from tests.helpers import ISSUER, SigningKey, bearer, build_guard, echo_app, issuer_of
 from tests.processes import ROOT
-from wsgi_jwt_guard import ConfigError, CORSSettings, Issuer, ResourceMetadata, Rule, from_config
+from wsgi_jwt_guard import (
+    ConfigError,
+    CORSSettings,
+    DPoPSettings,
+    Issuer,
+    ResourceMetadata,
+    Rule,
+    from_config,
+)
 from wsgi_jwt_guard.config import load_config
 
 RESOURCE = "https://api.example.com/v1"
@@ -68,6 +76,7 @@ def test_the_document_describes_the_resource(ec_key: SigningKey) -> None:
         "authorization_servers": [ISSUER],
         "scopes_supported": ["orders.read", "orders.refund"],  # the routes', sorted
         "bearer_methods_supported": ["header"],  # the cookie is no RFC 6750 method
+        "dpop_signing_alg_values_supported": DPOP_ALGS,  # DPoP is accepted by default
         "resource_name": "Orders API",
         "resource_documentation": "https://docs.example.com/orders",
         "resource_policy_uri": "https://example.com/policy",
@@ -77,6 +86,38 @@ def test_the_document_describes_the_resource(ec_key: SigningKey) -> None:
     assert response.headers["Cache-Control"] == "public, max-age=3600"
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "Set-Cookie" not in response.headers
+
+
+DPOP_ALGS = ["ES256", "ES384", "ES512", "PS256", "PS384", "PS512", "RS256", "EdDSA"]
+
+
+@pytest.mark.parametrize(
+    ("dpop", "expected"),
+    [
+        pytest.param(DPoPSettings(mode="off"), {}, id="dpop-off"),
+        pytest.param(
+            DPoPSettings(algorithms=["ES256"]),
+            {"dpop_signing_alg_values_supported": ["ES256"]},
+            id="dpop-allowed",
+        ),
+        pytest.param(
+            DPoPSettings(mode="required", algorithms=["ES256", "EdDSA"]),
+            {
+                "dpop_signing_alg_values_supported": ["ES256", "EdDSA"],
+                "dpop_bound_access_tokens_required": True,
+            },
+            id="dpop-required",
+        ),
+    ],
+)
+def test_the_document_says_what_dpop_the_guard_takes(
+    ec_key: SigningKey, dpop: DPoPSettings, expected: dict[str, Any]
+) -> None:
+    """RFC 9728 §2: the proof algorithms accepted, and whether only DPoP-bound tokens work."""
+    client = client_for(ec_key, resource_metadata=metadata(), dpop=dpop)
+    document = json.loads(client.get(f"{WELL_KNOWN}/v1").data)
+    dpop_fields = {name: value for name, value in document.items() if name.startswith("dpop_")}
+    assert dpop_fields == expected
 
 
 def test_the_document_is_public_and_the_app_never_sees_it(ec_key: SigningKey) -> None:
@@ -417,6 +458,7 @@ def test_from_config_reads_the_table(ec_key: SigningKey, tmp_path: Path) -> None
         "authorization_servers": [ISSUER],
         "scopes_supported": ["orders.read"],
         "bearer_methods_supported": ["header"],
+        "dpop_signing_alg_values_supported": DPOP_ALGS,
         "resource_name": "Orders API",
         "resource_tos_uri": "https://example.com/tos",
     }

@@ -188,6 +188,10 @@ class SenderBinding:
             for route in (None, "off", "allowed", "required")
         }
         self._plain_refused = "required" in modes
+        #: For RFC 9728 metadata: the proof algorithms (none where DPoP is off
+        #: everywhere), and whether every token must be DPoP-bound.
+        self.dpop_algorithms = tuple(settings.algorithms) if algs is not None else ()
+        self.dpop_required = modes == {"required"}
         rules = [] if routes is None else [routes.default, *routes.rules.values()]
         #: Whether every request must be checked; else only DPoP requests and
         #: tokens with ``cnf`` (the guard tests this before calling :meth:`check`).

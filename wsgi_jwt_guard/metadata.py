@@ -78,6 +78,7 @@ from .validation import Settings, instance, optional_text, scopes, strings, url,
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse
 
+    from .binding import SenderBinding
     from .issuers import Issuer
     from .request import RequestView
     from .routing import RouteTable
@@ -188,8 +189,10 @@ def metadata_endpoint(
     issuers: Iterable[Issuer],
     routes: RouteTable,
     mount: str = "",
+    binding: SenderBinding | None = None,
 ) -> MetadataEndpoint | None:
-    """The guard's metadata endpoint, or ``None`` without settings."""
+    """The guard's metadata endpoint, or ``None`` without settings; ``binding``
+    says which DPoP proofs the guard accepts and whether it requires DPoP."""
     if settings is None:
         return None
     settings = instance(settings, "resource_metadata", ResourceMetadata)
@@ -197,7 +200,14 @@ def metadata_endpoint(
     if servers is None:  # only issuers a client can ask: concrete, not an edge proxy
         servers = [issuer.issuer for issuer in issuers if not issuer.tenants and not issuer.preset]
     scopes = routes.scopes if settings.scopes_supported is None else settings.scopes_supported
-    return MetadataEndpoint(settings, authorization_servers=servers, scopes=scopes, mount=mount)
+    return MetadataEndpoint(
+        settings,
+        authorization_servers=servers,
+        scopes=scopes,
+        mount=mount,
+        dpop_algorithms=() if binding is None else binding.dpop_algorithms,
+        dpop_required=binding is not None and binding.dpop_required,
+    )
 
 
 class MetadataEndpoint:
@@ -213,6 +223,8 @@ class MetadataEndpoint:
         authorization_servers: Sequence[str] = (),
         scopes: Sequence[str] = (),
         mount: str = "",
+        dpop_algorithms: Sequence[str] = (),
+        dpop_required: bool = False,
     ) -> None:
         parts = urlsplit(settings.resource)
         path = mount + settings.well_known_path
@@ -226,6 +238,10 @@ class MetadataEndpoint:
         if scopes:
             document["scopes_supported"] = list(scopes)
         document["bearer_methods_supported"] = ["header"]
+        if dpop_algorithms:  # RFC 9728 §2: what DPoP proofs may be signed with
+            document["dpop_signing_alg_values_supported"] = list(dpop_algorithms)
+        if dpop_required:
+            document["dpop_bound_access_tokens_required"] = True
         if settings.resource_name is not None:
             document["resource_name"] = settings.resource_name
         if settings.resource_documentation is not None:

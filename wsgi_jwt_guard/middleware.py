@@ -181,7 +181,8 @@ class JWTGuard:
         self.api_keys = APIKeys(api_keys)
         self._has_api_keys = bool(self.api_keys)
         self.revocations = optional_instance(revocations, "revocations", Revocations)
-        metadata = metadata_endpoint(resource_metadata, issuers, self.routes, self.mount)
+        self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, table, clock)
+        metadata = metadata_endpoint(resource_metadata, issuers, table, self.mount, self.binding)
         url = None if metadata is None else metadata.url
         self._answer = partial(refuse, realm=realm, resource_metadata=url)  # bound once
         endpoints = (
@@ -195,7 +196,6 @@ class JWTGuard:
             downstream, scrubbed=_SCRUBBED, token_headers=self.token_headers, csrf=self.csrf,
             cookie=self.cookie, backstage=backstage is not None, metrics=self.metrics,
         )  # fmt: skip
-        self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, table, clock)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         # 1. Scrub. (A view of the keys & a set looks up only the set's few.)
