@@ -28,27 +28,21 @@ the fixture fails, naming the command, since CI runs every test.
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime
 import hashlib
 import json
 import shutil
 import subprocess
-import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
 import requests
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from jose import jws
 
+from tests.helpers import DPoPClient, b64url, self_signed_certificate
 from tests.processes import ROOT, Process, free_port
 
 PROVIDER_DIR = ROOT / "tests" / "oidc_provider"
@@ -113,10 +107,6 @@ class ProviderNotInstalled(AssertionError):
     """``tests/oidc_provider/node_modules`` is missing: a failure, never a skip."""
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).decode("ascii").rstrip("=")
-
-
 @dataclass(frozen=True)
 class ClientCertificate:
     """A self-signed TLS client certificate and its key, for certificate-bound tokens."""
@@ -130,18 +120,7 @@ class ClientCertificate:
 def client_certificate(name: str = "mtls-app") -> ClientCertificate:
     """A new P-256 key and a self-signed certificate for it, valid from yesterday."""
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
+    certificate = self_signed_certificate(key, name=name)
     der = certificate.public_bytes(serialization.Encoding.DER)
     return ClientCertificate(
         pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
@@ -152,13 +131,6 @@ def client_certificate(name: str = "mtls-app") -> ClientCertificate:
         ).decode("ascii"),
         thumbprint=b64url(hashlib.sha256(der).digest()),
     )
-
-
-def jwk_thumbprint(jwk: Mapping[str, Any]) -> str:
-    """RFC 7638 thumbprint (SHA-256) of a public EC or RSA JWK: what ``cnf.jkt`` holds."""
-    members = ("crv", "kty", "x", "y") if jwk["kty"] == "EC" else ("e", "kty", "n")
-    canonical = json.dumps({name: jwk[name] for name in members}, separators=(",", ":"))
-    return b64url(hashlib.sha256(canonical.encode()).digest())
 
 
 @dataclass(frozen=True)
@@ -178,7 +150,12 @@ class DPoPBoundToken:
     @property
     def jkt(self) -> str:
         """The thumbprint of the client's key, as the token's ``cnf.jkt`` must hold."""
-        return jwk_thumbprint(self.public_jwk)
+        return self.client.jkt
+
+    @property
+    def client(self) -> DPoPClient:
+        """The client of this token's key (PyJWT), which signs proofs in Python."""
+        return DPoPClient.from_private_jwk(self.private_jwk)
 
     def proof(
         self, method: str, url: str, *, access_token: str | None = None, **claims: Any
@@ -189,15 +166,7 @@ class DPoPBoundToken:
         another (``""`` for none); ``claims`` add or replace claims (``iat=...``).
         """
         token = self.access_token if access_token is None else access_token
-        payload: dict[str, Any] = {
-            "jti": str(uuid.uuid4()), "htm": method, "htu": url, "iat": int(time.time()),
-        }  # fmt: skip
-        if token:
-            payload["ath"] = b64url(hashlib.sha256(token.encode("ascii")).digest())
-        payload.update(claims)
-        header = {"typ": "dpop+jwt", "jwk": dict(self.public_jwk)}
-        key = dict(self.private_jwk)
-        return str(jws.sign(payload, key, headers=header, algorithm=str(key["alg"])))
+        return self.client.proof(method, url, token or None, **claims)
 
     def client_proof(
         self,

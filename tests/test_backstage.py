@@ -106,6 +106,19 @@ def plugin_token(key: SigningKey = CALLER_KEY, *, header: Any = None, **claims: 
     return key.token(payload, header={"typ": "vnd.backstage.plugin", **(header or {})})
 
 
+def guard_seeing(server: JWKSServer) -> tuple[JWTGuard, list[Identity]]:
+    """:func:`guard_for`, and the identities its app is handed, in order."""
+    guard, seen = guard_for(server), []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        seen.append(environ[ENVIRON_KEY])
+        start_response("200 OK", [])
+        return []
+
+    guard.app = app
+    return guard, seen
+
+
 def get(guard: JWTGuard, path: str, headers: dict[str, str], method: str = "GET") -> Any:
     return Client(guard, use_cookies=False).open(path, method=method, headers=headers)
 
@@ -122,15 +135,7 @@ def test_plugin_token_is_the_calling_plugin(server: JWKSServer) -> None:
 
 
 def test_on_behalf_of_is_the_user_with_the_plugin_as_actor(server: JWKSServer) -> None:
-    guard = guard_for(server)
-    seen: list[Identity] = []
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        seen.append(environ[ENVIRON_KEY])
-        start_response("200 OK", [])
-        return []
-
-    guard.app = app
+    guard, seen = guard_seeing(server)
     user_exp = int(time.time()) + 60
     response = get(guard, "/api/x", bearer(plugin_token(obo=limited(exp=user_exp))))
     assert response.status_code == 200
@@ -145,15 +150,7 @@ def test_on_behalf_of_is_the_user_with_the_plugin_as_actor(server: JWKSServer) -
 
 def test_on_behalf_of_a_full_user_token_as_backstage_accepts_it(server: JWKSServer) -> None:
     # Backstage's DefaultAuthService verifies `obo` as any user token, full ones included.
-    guard = guard_for(server)
-    seen: list[Identity] = []
-
-    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        seen.append(environ[ENVIRON_KEY])
-        start_response("200 OK", [])
-        return []
-
-    guard.app = app
+    guard, seen = guard_seeing(server)
     full = user_token(server, ent=["group:default/ops"])
     token = plugin_token(obo=full)
     assert get(guard, "/api/x", bearer(token)).status_code == 200
