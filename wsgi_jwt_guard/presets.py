@@ -65,12 +65,11 @@ Edge service tokens
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from .claims import check_subject
+from .claims import check_subject, check_times
 from .errors import ConfigError, ExpiredToken, InvalidToken
 from .identity import TokenKind
 from .validation import flag
@@ -274,12 +273,11 @@ def check_edge_token(
 
 
 def _header_expiry(value: object, now: float, leeway: float) -> float:
-    # As claims.check_times reads a payload's 'exp': a JSON number, never a bool.
-    if type(value) is not int and type(value) is not float:
-        raise InvalidToken("the token header's 'exp' is not a number")
-    expiry = float(value)
-    if not math.isfinite(expiry):
-        raise InvalidToken("the token header's 'exp' is not a finite number")
-    if now >= expiry + leeway:
-        raise ExpiredToken("the token has expired (the header's 'exp')")
-    return expiry
+    """The header's ``exp``, read and checked as a payload's (a JSON number, never a bool)."""
+    try:
+        return check_times({"exp": value}, now=now, leeway=leeway)
+    except ExpiredToken:
+        raise ExpiredToken("the token has expired (the header's 'exp')") from None
+    except InvalidToken as refusal:  # not a (finite) number
+        reason = refusal.description.replace("the token's 'exp' claim", "the token header's 'exp'")
+        raise InvalidToken(reason) from None
