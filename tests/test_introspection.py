@@ -84,6 +84,8 @@ class Endpoint:
     redirect: str | None = None
     #: Served to GETs (an OIDC discovery document), if set.
     discovery: dict[str, Any] | None = None
+    #: Called as the endpoint answers a POST (a fake clock moving on meanwhile).
+    answering: Callable[[], None] | None = None
     requests: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -110,6 +112,8 @@ class Endpoint:
             return [json.dumps(self.discovery).encode()]
         if self.delay:
             time.sleep(self.delay)
+        if self.answering is not None:
+            self.answering()
         if self.redirect is not None:
             start_response("307 Temporary Redirect", [("Location", self.redirect)])
             return []
@@ -453,6 +457,24 @@ def test_active_answers_are_cached_up_to_max_cache_age(
     clock.advance(2)
     assert get(guard, OPAQUE).status_code == 401
     assert endpoint.calls == 2
+
+
+def test_an_answer_dated_while_it_was_asked_for_is_accepted(
+    endpoint: Endpoint, ec_key: SigningKey
+) -> None:
+    """The guard reads its clock as the request arrives, the endpoint answers later: an
+    ``iat`` or ``nbf`` of the endpoint's own "now" (a second later, when the request
+    crossed a second's boundary) is not in the future, and with no leeway it was
+    refused. The answer is checked against the time it arrived."""
+    clock = FakeClock(1_700_000_000.999)
+    answered_at = int(clock.now) + 1
+    endpoint.answers[OPAQUE] = _answer(iat=answered_at, nbf=answered_at, exp=answered_at + 600)
+    endpoint.answering = lambda: clock.advance(0.002)
+    guard = introspecting_guard(endpoint, ec_key, clock=clock)
+    assert get(guard, OPAQUE).status_code == 200
+    # Later than its arrival is still the future.
+    endpoint.answers["later"] = _answer(iat=answered_at + 5, exp=answered_at + 600)
+    assert get(guard, "later").status_code == 401
 
 
 def test_cache_never_outlives_exp(endpoint: Endpoint, ec_key: SigningKey) -> None:

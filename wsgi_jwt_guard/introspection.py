@@ -216,6 +216,9 @@ class Introspector:
         answer, until = self._cached(key, now)
         if answer is None:
             answer = self._ask(token, now)
+            # Dated by the endpoint as it answered, after ``now`` was read: an
+            # 'iat' of the endpoint's "now" is not in the future.
+            now = max(now, self.clock())
             until = self._keep(key, answer, now)
         if answer.get("active") is not True:
             raise InvalidToken("the token is not active (its issuer's introspection says so)")
