@@ -26,6 +26,7 @@ from tests.helpers import (
     ISSUER,
     PROXY_HEADER,
     SERVICE_SECRET,
+    DPoPClient,
     SigningKey,
     bearer,
     cookie,
@@ -313,6 +314,23 @@ def test_forward_token_false_removes_the_authorization_header(
     assert response.status_code == 200
     assert seen.get("HTTP_AUTHORIZATION") is None
     assert seen.get("REMOTE_USER") == "user:default/alice"
+
+
+def test_forward_token_false_removes_the_dpop_proof(
+    handing: Callable[..., Client], seen: Seen, ec_key: SigningKey
+) -> None:
+    """The proof is part of the credential: it goes with the token it vouches for."""
+    client_key = DPoPClient()
+    token = ec_key.token(cnf={"jkt": client_key.jkt})
+    headers = client_key.headers("GET", "http://localhost/api/catalog", token)
+    response = handing().get("/api/catalog", headers=headers)
+    assert response.status_code == 200
+    assert seen.get("HTTP_DPOP") == headers["DPoP"]  # passed on by default
+    response = handing(forward_token=False).get("/api/catalog", headers=headers)
+    assert response.status_code == 200
+    assert response.json["identity"]["source"] == "dpop"
+    assert seen.get("HTTP_AUTHORIZATION") is None
+    assert seen.get("HTTP_DPOP") is None
 
 
 def test_forward_token_false_never_copies_a_cookie_token(handing: Callable[..., Client], seen: Seen, ec_key: SigningKey) -> None:

@@ -68,7 +68,8 @@ Django's ``runserver`` drop names with ``_``), so one deletion covers every
 spelling. Public routes and anonymous requests reach the app without them.
 
 **Not passing the token on.** ``forward_token = false`` removes, once a token
-has verified, everything the guard reads tokens from: ``Authorization``, the
+has verified, everything the guard reads tokens from: ``Authorization`` (and a
+``DPoP`` proof), the
 ``token_headers`` (the presets' too) and, from ``Cookie``, the token cookie,
 an edge preset's and Backstage's ``backstage-auth`` (the other cookies stay byte
 for byte); and a cookie token is no longer copied into ``Authorization``.
@@ -279,7 +280,8 @@ class Downstream:
         self.forward_token = settings.forward_token
         #: The environ keys removed from every request: the guard's and each mapping's.
         self.scrubbed = scrubbed | {copy.key for copy in self.copies}
-        self._token_keys = ("HTTP_AUTHORIZATION", *header_keys)
+        # A DPoP proof goes with the token it vouches for.
+        self._token_keys = ("HTTP_AUTHORIZATION", "HTTP_DPOP", *header_keys)
         cookies = {cookie.name} if cookie is not None and cookie.enabled else set()
         cookies.update(token_headers.cookies if token_headers is not None else ())
         if backstage:
