@@ -87,6 +87,24 @@ def test_a_multi_tenant_issuer_from_the_environment(
     assert (status("t-2"), status("t-3")) == (200, 401)
 
 
+def test_the_introspection_secret_completes_the_introspecting_issuer(
+    tmp_path: Path, setenv: SetEnv
+) -> None:
+    (tmp_path / "guard.toml").write_text(
+        '[[issuers]]\nissuer = "https://a"\n'
+        '[[issuers]]\nissuer = "https://b"\nintrospect = "always"\n'
+        '[issuers.introspection]\nclient_id = "api"\n'
+    )
+    setenv(CONFIG=str(tmp_path / "guard.toml"), INTROSPECTION_SECRET="s" * 40)
+    assert environment_config() == {
+        "issuers": [
+            {"issuer": "https://a"},
+            {"issuer": "https://b", "introspect": "always",
+             "introspection": {"client_id": "api", "client_secret": "s" * 40}},
+        ]
+    }  # fmt: skip
+
+
 def test_issuer_alone_uses_oidc_discovery(setenv: SetEnv) -> None:
     setenv(ISSUER=ISSUER)
     assert environment_config() == {"issuers": [{"issuer": ISSUER, "discovery": True}]}
@@ -179,6 +197,26 @@ def test_empty_variables_count_as_unset(setenv: SetEnv) -> None:
             "WSGI_JWT_GUARD_SERVICE_SECRET: the configuration file already sets",
             id="secret-twice",
         ),
+        pytest.param(
+            '[[issuers]]\nissuer = "https://a"\nintrospect = "opaque"\n'
+            f'introspection = {{ client_id = "api", client_secret = "{"s" * 40}" }}\n',
+            {"INTROSPECTION_SECRET": "t" * 40},
+            "WSGI_JWT_GUARD_INTROSPECTION_SECRET: the configuration already sets"
+            " issuers[0].introspection.client_secret",
+            id="introspection-secret-twice",
+        ),
+        pytest.param(
+            '[[issuers]]\nissuer = "https://a"\n',
+            {"INTROSPECTION_SECRET": "t" * 40},
+            "WSGI_JWT_GUARD_INTROSPECTION_SECRET: expected exactly one issuer with introspect",
+            id="introspection-secret-unused",
+        ),
+        pytest.param(
+            '[[issuers]]\nissuer = "https://a"\nintrospect = "opaque"\n',
+            {"INTROSPECTION_SECRET": "short"},
+            "WSGI_JWT_GUARD_INTROSPECTION_SECRET: expected at least 32 characters",
+            id="introspection-secret-short",
+        ),
     ],
 )
 def test_a_setting_in_both_places_is_refused(
@@ -193,6 +231,9 @@ def test_a_setting_in_both_places_is_refused(
     with pytest.raises(ConfigError) as raised:
         environment_config()
     assert str(raised.value).startswith(message)
+    for name, value in variables.items():
+        if name.endswith("SECRET"):
+            assert value not in str(raised.value)
 
 
 @pytest.mark.parametrize(

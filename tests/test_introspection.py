@@ -33,6 +33,7 @@ from tests.helpers import (
     build_guard,
     echo_app,
     issuer_of,
+    run_together,
     user_claims,
 )
 from tests.servers import Server, redis_server, werkzeug_server
@@ -370,6 +371,47 @@ def test_failures_are_not_cached(endpoint: Endpoint, ec_key: SigningKey) -> None
     assert endpoint.calls == 2
 
 
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [pytest.param(200, 200, id="answered"), pytest.param(500, 503, id="failed")],
+)
+def test_concurrent_requests_with_one_new_token_ask_once(
+    endpoint: Endpoint, ec_key: SigningKey, status: int, expected: int
+) -> None:
+    """A client firing a burst with a token the guard has not seen (a page's API
+    calls) costs the endpoint one request per process, as a new JWKS kid costs one
+    fetch; a failure is every waiter's 503, and the next request asks again."""
+    endpoint.answers[OPAQUE] = _answer()
+    endpoint.status = status
+    endpoint.delay = 0.3
+    guard = introspecting_guard(endpoint, ec_key)
+    statuses: list[int] = []
+    run_together(lambda _: statuses.append(get(guard, OPAQUE).status_code), 8)
+    assert statuses == [expected] * 8
+    assert endpoint.calls == 1
+    endpoint.status, endpoint.delay = 200, 0.0
+    assert get(guard, OPAQUE).status_code == 200
+    assert endpoint.calls == (1 if status == 200 else 2)
+
+
+def test_concurrent_requests_with_different_tokens_each_ask(
+    endpoint: Endpoint, ec_key: SigningKey
+) -> None:
+    tokens = [f"{OPAQUE}-{index}" for index in range(4)]
+    for index, token in enumerate(tokens):
+        endpoint.answers[token] = _answer(sub=f"user:default/u{index}")
+    endpoint.delay = 0.2
+    guard = introspecting_guard(endpoint, ec_key)
+    users: dict[int, str] = {}
+
+    def ask(index: int) -> None:
+        users[index] = get(guard, tokens[index]).json["remote_user"]
+
+    run_together(ask, 4)
+    assert users == {index: f"user:default/u{index}" for index in range(4)}
+    assert endpoint.calls == 4
+
+
 # -- which tokens go where ------------------------------------------------------------
 
 
@@ -660,3 +702,36 @@ max_cache_age = 30
     config.write_text(bad)
     with pytest.raises(ConfigError, match=r"issuers\[0\]\.introspection\.max_cache_ages"):
         from_config(echo_app, config)
+
+
+def test_the_client_secret_from_the_environment(
+    tmp_path: Any, endpoint: Endpoint, ec_key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file says where and who; the secret comes from the secret store's variable."""
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [ec_key.public_jwk()]}))
+    config = tmp_path / "guard.toml"
+    config.write_text(
+        f"""
+[[issuers]]
+issuer = "{ISSUER}"
+keys_file = "keys.json"
+audience = "{AUDIENCE}"
+
+[[issuers]]
+issuer = "https://introspecting.example.test"
+keys_file = "keys.json"
+audience = "{AUDIENCE}"
+introspect = "opaque"
+introspection = {{ endpoint = "{endpoint.url}", client_id = "{CLIENT_ID}" }}
+"""
+    )
+    with pytest.raises(ConfigError, match=r"INTROSPECTION_SECRET"):  # the message says how
+        from_config(echo_app, config)
+    monkeypatch.setenv("WSGI_JWT_GUARD_INTROSPECTION_SECRET", CLIENT_SECRET)
+    endpoint.answers[OPAQUE] = _answer(iss="https://introspecting.example.test")
+    guard = from_config(echo_app, config)
+    assert get(guard, OPAQUE).json["remote_user"] == "user:default/alice"
+    assert endpoint.requests[0]["authorization"] == "Basic " + base64.b64encode(
+        f"{CLIENT_ID}:{CLIENT_SECRET}".encode()
+    ).decode("ascii")

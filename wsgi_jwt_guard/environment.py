@@ -10,8 +10,10 @@ configuration on their own::
     WSGI_JWT_GUARD_SERVICE_SECRET=<base64 secret>[,<older secret>]
 
 or complete a file: it keeps the route table, a variable supplies what it
-leaves out (typically the secret). :func:`environment_config` reads them all;
-:func:`with_environment` completes a configuration you already have.
+leaves out (typically the secret; ``WSGI_JWT_GUARD_INTROSPECTION_SECRET``, the
+introspecting issuer's ``introspection.client_secret``, only completes one).
+:func:`environment_config` reads them all; :func:`with_environment` completes a
+configuration you already have.
 
 Empty variables count as unset. A bad value raises
 :class:`~wsgi_jwt_guard.errors.ConfigError` naming the variable, and so does an
@@ -29,11 +31,12 @@ from typing import Any
 from .config_file import read_config_file
 from .errors import ConfigError
 from .fetch import check_fetch_url
-from .validation import base64_secret
+from .validation import MIN_SECRET_CHARACTERS, base64_secret
 
 __all__ = [
     "ENV_AUDIENCE",
     "ENV_CONFIG",
+    "ENV_INTROSPECTION_SECRET",
     "ENV_ISSUER",
     "ENV_JWKS_URI",
     "ENV_SERVICE_SECRET",
@@ -56,6 +59,8 @@ ENV_AUDIENCE = "WSGI_JWT_GUARD_AUDIENCE"
 ENV_TENANTS = "WSGI_JWT_GUARD_TENANTS"
 #: ``service_tokens.secrets``, comma-separated, the signing (newest) one first.
 ENV_SERVICE_SECRET = "WSGI_JWT_GUARD_SERVICE_SECRET"  # noqa: S105 - a variable name
+#: The ``introspection.client_secret`` of the issuer with ``introspect`` set.
+ENV_INTROSPECTION_SECRET = "WSGI_JWT_GUARD_INTROSPECTION_SECRET"  # noqa: S105 - a variable name
 ENV_VARIABLES = (
     ENV_CONFIG,
     ENV_ISSUER,
@@ -63,6 +68,7 @@ ENV_VARIABLES = (
     ENV_AUDIENCE,
     ENV_TENANTS,
     ENV_SERVICE_SECRET,
+    ENV_INTROSPECTION_SECRET,
 )
 _ENV_SETTINGS = ENV_VARIABLES[1:]
 _PREFIX = "WSGI_JWT_GUARD_"
@@ -101,7 +107,9 @@ def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
     issuer's ``jwks_uri``, ``audience`` and ``tenants``, or those of the file's
     only issuer. An
     issuer from the environment without a JWKS URI uses OIDC discovery;
-    ``..._SERVICE_SECRET`` sets ``service_tokens.secrets``. A variable never
+    ``..._SERVICE_SECRET`` sets ``service_tokens.secrets``;
+    ``..._INTROSPECTION_SECRET`` the ``introspection.client_secret`` of the one
+    issuer with ``introspect`` on (which the file, or code, configures). A variable never
     overrides the file: setting the same thing in both raises
     :class:`~wsgi_jwt_guard.errors.ConfigError`, so no deployment depends on a
     precedence rule nobody remembers.
@@ -117,6 +125,10 @@ def with_environment(config: Mapping[str, Any]) -> dict[str, Any]:
             result["service_tokens"] = _secrets_from_environment(
                 settings, values[ENV_SERVICE_SECRET]
             )
+    if values[ENV_INTROSPECTION_SECRET]:
+        result["issuers"] = _introspection_secret(
+            result.get("issuers", []), values[ENV_INTROSPECTION_SECRET]
+        )
     return result
 
 
@@ -191,3 +203,31 @@ def _secrets_from_environment(settings: Mapping[str, Any], value: str) -> dict[s
     for secret in secrets:
         base64_secret(secret, ENV_SERVICE_SECRET)
     return {**settings, "secrets": secrets}
+
+
+def _introspection_secret(issuers: object, secret: str) -> object:
+    """``issuers`` with ``secret`` as the introspecting issuer's client secret."""
+    if not isinstance(issuers, list) or not all(isinstance(i, Mapping) for i in issuers):
+        return issuers  # the schema reports the file's mistake
+    chosen = [index for index, i in enumerate(issuers) if i.get("introspect", "off") != "off"]
+    if len(chosen) != 1:
+        # None: the secret would go unused. Several: the guard refuses that anyway.
+        raise ConfigError(
+            ENV_INTROSPECTION_SECRET, "expected exactly one issuer with introspect set"
+        )
+    if len(secret) < MIN_SECRET_CHARACTERS:  # here, so the message names the variable
+        raise ConfigError(
+            ENV_INTROSPECTION_SECRET, f"expected at least {MIN_SECRET_CHARACTERS} characters"
+        )
+    index = chosen[0]
+    settings = issuers[index].get("introspection", {})
+    if not isinstance(settings, Mapping):
+        return issuers  # the schema reports the file's mistake
+    if "client_secret" in settings:
+        raise ConfigError(
+            ENV_INTROSPECTION_SECRET,
+            f"the configuration already sets issuers[{index}].introspection.client_secret",
+        )
+    result = list(issuers)
+    result[index] = {**issuers[index], "introspection": {**settings, "client_secret": secret}}
+    return result

@@ -45,7 +45,9 @@ The rules:
   token's ``exp`` or ``max_cache_age`` seconds (default 60), whichever is
   first; ``active: false`` for ``inactive_cache_age`` seconds (default 10).
   A token revoked at the issuer is refused at the latest ``max_cache_age``
-  seconds later. ``max_cache_age = 0`` asks on every request.
+  seconds later. ``max_cache_age = 0`` asks on every request. Concurrent
+  requests with one token share one request in each process (a page's burst
+  of API calls costs the endpoint one request, its failure is each one's 503).
 * **Failures are 503.** An endpoint that cannot be reached, times out
   (``timeout``, default 5 s in all), answers other than 200 (5xx, or 401 for
   wrong client credentials), or with anything but a JSON object holding a
@@ -60,6 +62,7 @@ import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -147,9 +150,26 @@ def _secret(value: object) -> str:
     if not isinstance(value, str) or len(value) < MIN_SECRET_CHARACTERS:
         raise ConfigError(
             "client_secret",
-            f"expected the client's secret, at least {MIN_SECRET_CHARACTERS} characters",
+            f"expected the client's secret, at least {MIN_SECRET_CHARACTERS} characters"
+            "; from_config also reads WSGI_JWT_GUARD_INTROSPECTION_SECRET",
         )
     return value
+
+
+@dataclass
+class _Flight:
+    """One introspection request running; threads with the same token wait for it."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    #: ``(answer, until, arrived)``; ``None`` if the request failed.
+    result: tuple[dict[str, Any], float, float] | None = None
+
+
+def _unavailable() -> IntrospectionUnavailable:
+    return IntrospectionUnavailable(
+        "the token's issuer could not be asked about it; try again shortly",
+        retry_after=_RETRY_AFTER,
+    )
 
 
 class Introspector:
@@ -191,6 +211,9 @@ class Introspector:
             max_bytes=_MAX_BYTES,
             ca_bundle=ca_bundle,
         )
+        self._lock = threading.Lock()
+        #: The requests running in this process, by cache key.
+        self._flights: dict[str, _Flight] = {}
         forks.track(self)
 
     def handles(self, token: str) -> bool:
@@ -215,11 +238,7 @@ class Introspector:
         key = self._cache_key(token)
         answer, until = self._cached(key, now)
         if answer is None:
-            answer = self._ask(token, now)
-            # Dated by the endpoint as it answered, after ``now`` was read: an
-            # 'iat' of the endpoint's "now" is not in the future.
-            now = max(now, self.clock())
-            until = self._keep(key, answer, now)
+            answer, until, now = self._ask_once(key, token, now)
         if answer.get("active") is not True:
             raise InvalidToken("the token is not active (its issuer's introspection says so)")
         identity = identity_from_answer(
@@ -272,6 +291,36 @@ class Introspector:
             self.cache.set(key, entry, timeout=math.ceil(until - now))
         return until
 
+    # -- the request: one per token at a time in this process ---------------------------
+
+    def _ask_once(self, key: str, token: str, now: float) -> tuple[dict[str, Any], float, float]:
+        """The endpoint's answer, until when it holds, and when it arrived.
+
+        Concurrent requests with one token (a page's burst of API calls) share
+        one request: the first asks, the rest wait for its answer or its failure.
+        """
+        with self._lock:
+            flight = self._flights.get(key)
+            mine = flight is None
+            if flight is None:
+                flight = self._flights[key] = _Flight()
+        if not mine:
+            # The asker's request ends within the timeout, answered or failed.
+            if not flight.done.wait(self.settings.timeout + 1) or flight.result is None:
+                raise _unavailable()
+            return flight.result
+        try:
+            answer = self._ask(token, now)
+            # Dated by the endpoint as it answered, after ``now`` was read: an
+            # 'iat' of the endpoint's "now" is not in the future.
+            now = max(now, self.clock())
+            flight.result = (answer, self._keep(key, answer, now), now)
+            return flight.result
+        finally:
+            with self._lock:
+                self._flights.pop(key, None)
+            flight.done.set()
+
     # -- the request -------------------------------------------------------------------
 
     def _endpoint(self, now: float) -> str:
@@ -300,10 +349,7 @@ class Introspector:
                 self.metrics.increment("introspection.failed")
             # The exception's text names the URL and status, never the form or credentials.
             log.warning("token introspection at %s failed: %s", self.issuer.issuer, _why(exc))
-            raise IntrospectionUnavailable(
-                "the token's issuer could not be asked about it; try again shortly",
-                retry_after=_RETRY_AFTER,
-            ) from None
+            raise _unavailable() from None
         if self.metrics is not None:
             self.metrics.increment("introspection.ok")
         return answer
@@ -317,8 +363,10 @@ class Introspector:
         """Nothing held."""
 
     def restart_after_fork(self) -> None:
-        """In the child: connections of its own."""
+        """In the child: connections of its own; the parent's requests are not its own."""
         self.downloader.after_fork()
+        self._lock = threading.Lock()
+        self._flights = {}
 
 
 def identity_from_answer(
