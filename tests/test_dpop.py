@@ -40,7 +40,15 @@ from tests.helpers import (
     service_token,
 )
 from tests.servers import redis_server
-from wsgi_jwt_guard import APIKey, ConfigError, DPoPSettings, JWTGuard, Rule, from_config
+from wsgi_jwt_guard import (
+    APIKey,
+    ConfigError,
+    CORSSettings,
+    DPoPSettings,
+    JWTGuard,
+    Rule,
+    from_config,
+)
 from wsgi_jwt_guard.caches import build_cache
 from wsgi_jwt_guard.dpop import Nonces, ProofMemory, jwk_thumbprint, request_target
 
@@ -687,6 +695,40 @@ def test_a_nonce_expires_after_one_to_two_lifetimes(
     assert expired.headers["DPoP-Nonce"] != nonce
 
 
+def test_a_nonce_about_to_expire_is_replaced_on_a_success(
+    make_guard: Callable[..., JWTGuard], client_key: DPoPClient, bound: str
+) -> None:
+    """RFC 9449 §8.2: a proof with the previous period's nonce passes, and the
+    response hands out the current one, so a client that keeps it never meets
+    the 401 of an expired nonce. A current nonce gets no header."""
+    clock = FakeClock(now=(time.time() // 60 + 1) * 60)
+    cors = CORSSettings(allowed_origins=["https://app.example.test"], expose_headers=["DPoP-Nonce"])
+    settings = DPoPSettings(nonce=True, nonce_secrets=[NONCE_SECRET], nonce_lifetime=60)
+    guard = make_guard(clock=clock, dpop=settings, cors=cors)
+    client = Client(guard)
+
+    def at_now(nonce: str, **headers: str) -> TestResponse:
+        proof = client_key.headers("GET", URL, bound, iat=int(clock.now), nonce=nonce)
+        return client.get(PATH, headers={**proof, **headers})
+
+    nonce = at_now("").headers["DPoP-Nonce"]
+    current = at_now(nonce)
+    assert current.status_code == 200
+    assert "DPoP-Nonce" not in current.headers
+    clock.advance(61)  # the next period: the nonce still passes, the response renews it
+    renewed = at_now(nonce, Origin="https://app.example.test")
+    assert renewed.status_code == 200
+    fresh = renewed.headers["DPoP-Nonce"]
+    assert fresh != nonce
+    assert renewed.headers["Access-Control-Allow-Origin"] == "https://app.example.test"
+    assert "DPoP-Nonce" not in at_now(fresh).headers  # the client took it
+    clock.advance(60)  # the old nonce has expired; the renewed one holds, and is renewed
+    assert dpop_error(at_now(nonce)) == "use_dpop_nonce"
+    last = at_now(fresh)
+    assert last.status_code == 200
+    assert last.headers["DPoP-Nonce"] not in (nonce, fresh)
+
+
 def test_nonces_use_the_cache_secrets_by_default(
     make_guard: Callable[..., JWTGuard], client_key: DPoPClient, bound: str
 ) -> None:
@@ -790,6 +832,7 @@ def test_the_readme_client_gets_through_a_real_server(ec_key: SigningKey, static
         exec("url = " + rest, namespace)  # noqa: S102
         assert namespace["response"].status_code == 200, namespace["response"].text
         assert namespace["response"].json()["auth_type"] == "DPoP"
+        assert namespace["call"]().status_code == 200  # the nonce kept: no second 401
 
 
 def test_a_views_own_refusal_of_a_dpop_request_challenges_dpop() -> None:

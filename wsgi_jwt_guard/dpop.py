@@ -37,7 +37,8 @@ passes every check of RFC 9449 §4.3 (numbers are its points):
 * ``ath`` is the base64url SHA-256 of the access token (12);
 * with :attr:`~DPoPSettings.nonce`, ``nonce`` is a nonce the guard handed out
   (10; see :class:`Nonces`), else the answer is ``401 use_dpop_nonce`` with a
-  fresh one in ``DPoP-Nonce`` and the client retries (RFC 9449 §9);
+  fresh one in ``DPoP-Nonce`` and the client retries (RFC 9449 §9); a nonce of
+  the previous period passes, and the response renews it (§8.2);
 * ``jti`` was never seen before (11): it is claimed with an atomic ``add`` in
   the guard's shared cache (:class:`~wsgi_jwt_guard.caches.SharedCache`:
   Redis, memcached), so a proof replayed to another worker or host is refused
@@ -419,15 +420,26 @@ class DPoPProofs:
             ath.encode("utf-8", "surrogatepass"), expected.encode()
         ):
             raise InvalidDPoPProof("the DPoP proof was made for another access token ('ath')")
-        if self.nonces is not None and not self.nonces.accepts(claims.get("nonce")):
-            raise UseDPoPNonce(
-                "the DPoP proof must carry the nonce of the DPoP-Nonce header",
-                nonce=self.nonces.current(),
-            )
+        if self.nonces is not None:
+            self._check_nonce(claims.get("nonce"), request)
         # Last, once everything else holds: a refused proof does not use up its jti.
         self._claim(hashlib.sha256(f"{jkt}\0{jti}".encode("utf-8", "surrogatepass")), lifetime)
         if known is None:
             self._remember(self._known, head, (jws.header, key, thumbprint))
+
+    def _check_nonce(self, nonce: object, request: RequestView) -> None:
+        """Refuse a proof without a nonce the guard handed out; renew one from the
+        previous period on the response (RFC 9449 §8.2), so a client that keeps
+        the nonce it is given never meets the refusal of an expired one."""
+        assert self.nonces is not None
+        current = self.nonces.current()
+        if nonce == current:
+            return
+        if not self.nonces.accepts(nonce):
+            raise UseDPoPNonce(
+                "the DPoP proof must carry the nonce of the DPoP-Nonce header", nonce=current
+            )
+        request.response_headers += (("DPoP-Nonce", current),)
 
     def _is_request_url(self, htu: object, request: RequestView) -> bool:
         """Whether ``htu`` names the request's URL, both normalized (RFC 9449 §4.3 point 9)."""

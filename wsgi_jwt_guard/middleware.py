@@ -225,8 +225,8 @@ class JWTGuard:
         environ[ENVIRON_KEY] = identity
         self.downstream.inject(environ, identity)  # mapped claims; the token passed on, or not
         # 6. Respond.
-        if cors is not None:
-            start_response = _finishing(start_response, set_cookie, cors)
+        if cors is not None or request.response_headers:  # a renewed DPoP-Nonce, say
+            start_response = _finishing(start_response, set_cookie, cors, request.response_headers)
         elif set_cookie is not None:  # the common case, kept cheap: one header
             start_response = _adding_cookie(start_response, set_cookie)
         return self.app(environ, start_response)
@@ -303,15 +303,16 @@ def _finishing(
     start_response: StartResponse,
     set_cookie: str | None,
     cors: list[tuple[str, str]] | None,
+    added: Iterable[tuple[str, str]] = (),
 ) -> StartResponse:
-    """Wrap ``start_response`` to add the token cookie and CORS headers.
+    """Wrap ``start_response`` to add the token cookie, CORS headers and ``added``.
 
     The cookie is left out of a response shared caches may store, and the CORS
     headers out of one whose app set its own. The body iterable is untouched.
     """
 
     def wrapped(status: str, headers: list[tuple[str, str]], exc_info: ExcInfo = None) -> Any:
-        extra: list[tuple[str, str]] = []
+        extra: list[tuple[str, str]] = [*added]
         if set_cookie is not None and not shared_cacheable(headers):
             extra.append(("Set-Cookie", set_cookie))
         if cors is not None and not any(

@@ -64,7 +64,7 @@ _HOST = re.compile(r"[a-z0-9._-]+|\[[0-9a-f:.]+\]")
 class RequestView:
     """One request's path, methods, cookies and origins, for the guard's steps."""
 
-    __slots__ = ("_cookies", "_methods", "environ", "method", "path")
+    __slots__ = ("_cookies", "_methods", "environ", "method", "path", "response_headers")
 
     def __init__(self, environ: WSGIEnvironment, path: str) -> None:
         self.environ = environ
@@ -74,6 +74,9 @@ class RequestView:
         self.method: str = environ.get("REQUEST_METHOD", "GET")
         self._methods: frozenset[str] | None = None
         self._cookies: dict[str, list[str]] | None = None
+        #: Headers a step adds to the app's response if the request is allowed
+        #: (a renewed ``DPoP-Nonce``); most requests have none.
+        self.response_headers: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, environ: WSGIEnvironment, mount: str = "", max_length: int = 8192) -> RequestView:
