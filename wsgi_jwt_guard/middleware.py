@@ -36,11 +36,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
 
+from .answers import ANSWERS_KEY, Answers
 from .apikeys import APIKey, APIKeys
 from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
 from .binding import ClientCertificate, SenderBinding
@@ -58,7 +58,7 @@ from .issuers import Issuer
 from .metadata import ResourceMetadata, metadata_endpoint
 from .metrics import EventHook, Metrics, reason_of
 from .request import RequestView, normalize_path
-from .responses import Endpoint, log_refusal, refuse
+from .responses import Endpoint, log_refusal
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
@@ -183,8 +183,7 @@ class JWTGuard:
         self.revocations = optional_instance(revocations, "revocations", Revocations)
         self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, table, clock)
         metadata = metadata_endpoint(resource_metadata, issuers, table, self.mount, self.binding)
-        url = None if metadata is None else metadata.url
-        self._answer = partial(refuse, realm=realm, resource_metadata=url)  # bound once
+        self._answer = Answers(realm, metadata, table, self.binding, self.mount)  # views' too
         endpoints = (
             None if self.cors is None else Preflights(self.cors, self.metrics),
             cookie_endpoint(backstage, self.verifier, mount, max_token_size, self.revocations),
@@ -201,6 +200,7 @@ class JWTGuard:
         # 1. Scrub. (A view of the keys & a set looks up only the set's few.)
         for key in environ.keys() & self.downstream.scrubbed:
             del environ[key]
+        environ[ANSWERS_KEY] = self._answer  # a view's refusal is answered as the guard's
         # 2-4. Route, extract, verify.
         try:
             path = normalize_path(environ, self.mount, self.max_path_length)

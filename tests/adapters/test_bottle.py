@@ -13,8 +13,8 @@ import pytest
 from werkzeug.test import Client
 
 from tests.adapters.conftest import Mint
-from tests.helpers import NO_TOKEN_CHALLENGE, bearer, service_token
-from wsgi_jwt_guard import ConfigError, Identity
+from tests.helpers import ISSUER, NO_TOKEN_CHALLENGE, bearer, service_token
+from wsgi_jwt_guard import ConfigError, Identity, JWTGuard, ResourceMetadata
 from wsgi_jwt_guard.adapters.bottle import GuardPlugin
 
 Ran = list[tuple[str, str | None]]
@@ -131,9 +131,8 @@ def test_without_a_token(client: Client, ran: Ran, path: str, status: int, ran_a
     assert response.status_code == status
     assert ran == ran_as
     if status == 401:
-        # The guard's own refusal names DPoP too; a view's names the scheme it knows.
-        expected = NO_TOKEN_CHALLENGE if path == "/api/whoami" else 'Bearer realm="wsgi-jwt-guard"'
-        assert response.headers["WWW-Authenticate"] == expected
+        # A view's refusal is the guard's own: every scheme the route accepts.
+        assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE
 
 
 def test_refusal_is_the_guards_own_403(client: Client, ran: Ran, mint: Mint) -> None:
@@ -147,6 +146,23 @@ def test_refusal_is_the_guards_own_403(client: Client, ran: Ran, mint: Mint) -> 
     }
     assert by_route.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
     assert by_route.headers["Content-Type"] == "application/json"
+    assert ran == []
+
+
+def test_a_routes_refusals_carry_the_guards_realm_and_metadata(
+    guard: Callable[..., JWTGuard], ran: Ran, mint: Mint
+) -> None:
+    metadata = ResourceMetadata(resource="https://api.example.test", authorization_servers=[ISSUER])
+    client = Client(guard(make_app(ran), realm="orders", resource_metadata=metadata))
+    by_route, by_guard = client.get("/optional/members"), client.get("/api/whoami")
+    assert by_route.status_code == by_guard.status_code == 401
+    assert by_route.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
+    assert 'realm="orders"' in by_route.headers["WWW-Authenticate"]
+    assert "resource_metadata=" in by_route.headers["WWW-Authenticate"]
+    token = mint(ALICE, role="reader")
+    by_route, by_guard = (client.get(path, headers=bearer(token)) for path in ("/api/admin", "/ruled/admin"))
+    assert by_route.status_code == by_guard.status_code == 403
+    assert by_route.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
     assert ran == []
 
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
-from tests.adapters.conftest import Mint
-from tests.helpers import NO_TOKEN_CHALLENGE, bearer, service_token
-from wsgi_jwt_guard import ConfigError, Identity
+from tests.adapters.conftest import ADAPTER_ROUTES, Mint
+from tests.helpers import ISSUER, NO_TOKEN_CHALLENGE, bearer, service_token
+from wsgi_jwt_guard import ConfigError, Identity, JWTGuard, ResourceMetadata, Rule
 from wsgi_jwt_guard.adapters.flask import current_identity, requires
 
 Ran = list[tuple[str, str | None]]
@@ -139,9 +140,8 @@ def test_without_a_token(client: Client, ran: Ran, path: str, status: int, ran_a
     assert response.status_code == status
     assert ran == ran_as
     if status == 401:
-        # The guard's own refusal names DPoP too; a view's names the scheme it knows.
-        expected = NO_TOKEN_CHALLENGE if path == "/api/admin" else 'Bearer realm="wsgi-jwt-guard"'
-        assert response.headers["WWW-Authenticate"] == expected
+        # A view's refusal is the guard's own: every scheme the route accepts.
+        assert response.headers["WWW-Authenticate"] == NO_TOKEN_CHALLENGE
 
 
 def test_a_token_on_a_public_route_is_not_an_identity(client: Client, ran: Ran, mint: Mint) -> None:
@@ -164,6 +164,50 @@ def test_refusal_is_the_guards_own_403(client: Client, ran: Ran, mint: Mint) -> 
     assert by_view.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
     assert 'error="insufficient_scope"' in by_view.headers["WWW-Authenticate"]
     assert by_view.headers["Cache-Control"] == "no-store"
+    assert ran == []
+
+
+METADATA = ResourceMetadata(resource="https://api.example.test", authorization_servers=[ISSUER])
+
+
+def test_a_views_refusals_carry_the_guards_realm_and_metadata(
+    guard: Callable[..., JWTGuard], ran: Ran, mint: Mint
+) -> None:
+    """An MCP client looks for resource_metadata on every 401: the view's 401 and
+    403 are the guard's own, with its realm and its RFC 9728 document's URL."""
+    client = Client(guard(make_app(ran), realm="orders", resource_metadata=METADATA))
+    by_view, by_guard = client.get("/optional/members"), client.get("/api/admin")
+    assert by_view.status_code == by_guard.status_code == 401
+    assert by_view.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
+    assert 'realm="orders"' in by_view.headers["WWW-Authenticate"]
+    assert 'resource_metadata="https://api.example.test/.well-known/oauth-protected-resource"' in (
+        by_view.headers["WWW-Authenticate"]
+    )
+    token = mint(ALICE, role="reader")
+    by_view, by_guard = (client.get(path, headers=bearer(token)) for path in ("/api/admin", "/ruled/admin"))
+    assert by_view.status_code == by_guard.status_code == 403
+    assert by_view.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
+    assert ran == []
+
+
+@pytest.mark.parametrize("behind_a_dispatcher", [False, True], ids=["flask-app", "dispatcher"])
+def test_a_views_refusal_names_the_routes_schemes(
+    guard: Callable[..., JWTGuard], ran: Ran, behind_a_dispatcher: bool
+) -> None:
+    """A route that takes DPoP tokens only: the view's 401 challenges DPoP alone, as
+    the guard's would -- also when a dispatcher behind the guard has moved the
+    prefix into SCRIPT_NAME (the route is found from SCRIPT_NAME + PATH_INFO)."""
+    app: Any = make_app(ran)
+    if behind_a_dispatcher:
+        members = Flask("members")
+        members.get("/members")(requires()(lambda: ran.append(("members", None)) or "ran"))
+        app = DispatcherMiddleware(app, {"/optional": members})
+    dpop_only = {"/optional": Rule("optional", dpop="required"), "/api": Rule("protected", dpop="required")}
+    client = Client(guard(app, routes={**ADAPTER_ROUTES, **dpop_only}))
+    by_view, by_guard = client.get("/optional/members"), client.get("/api/admin")
+    assert by_view.status_code == by_guard.status_code == 401
+    assert by_view.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
+    assert by_view.headers["WWW-Authenticate"].startswith("DPoP ")
     assert ran == []
 
 

@@ -10,10 +10,12 @@ status and ``WWW-Authenticate`` challenge, and the same log line.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
+from ..answers import ANSWERS_KEY, Answers
 from ..errors import ConfigError, InsufficientScope, MissingToken, RequestRefused
 from ..identity import Identity, TokenKind
 from ..metrics import reason_of
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_REALM", "Requirement", "refusal_response"]
 
-#: The guard's default ``realm``; pass the guard's own if you changed it.
+#: The ``realm`` of a refusal with no guard in front (behind one, the guard's own).
 DEFAULT_REALM = "wsgi-jwt-guard"
 # What a requirement table may say: the rule's own names.
 _KEYS = frozenset({"claims", "claims_any", "scopes", "tokens"})
@@ -91,10 +93,17 @@ def requirement_from(value: object, key: str) -> Requirement:
 def refusal_response(
     refusal: RequestRefused, environ: WSGIEnvironment, *, realm: str = DEFAULT_REALM
 ) -> Response:
-    """The guard's answer to ``refusal``, as a werkzeug response, logged as the guard logs."""
+    """The guard's answer to ``refusal``, as a werkzeug response, logged as the guard logs.
+
+    Behind a guard, its own answer on this route (:mod:`wsgi_jwt_guard.answers`):
+    its realm, ``resource_metadata`` and schemes. Without one (an app tested
+    alone), ``realm`` and a ``Bearer`` challenge, or ``DPoP`` for a DPoP request.
+    """
     log_refusal(refusal, environ, reason_of(type(refusal)))
+    answers = environ.get(ANSWERS_KEY)
+    if isinstance(answers, Answers):
+        return Response.from_app(partial(answers.for_view, refusal), environ)
     if environ.get("AUTH_TYPE") == "DPoP" and refusal.challenges is None:
-        # The guard set it (and scrubs any sent): challenge the scheme the client used.
         refusal.challenges = Challenges(bearer=False, dpop_algs="", dpop_request=True)
 
     def answer(environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:

@@ -55,7 +55,8 @@ class GuardPlugin:
     :param keyword: the callback parameter that gets the identity.
     :param option: the route option holding a requirement table
         (``claims``, ``claims_any``, ``scopes``, ``tokens``).
-    :param realm: the ``WWW-Authenticate`` realm; the guard's, if you set one.
+    :param realm: the ``WWW-Authenticate`` realm with no guard in front (behind
+        one, a refusal is the guard's own answer: its realm, metadata and schemes).
     """
 
     api = 2
