@@ -182,8 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     # Each run's preparation differs a little (new keys, new signatures): spread
     # over 2,000 calls that is noise of a few instructions per call.
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument(
+        "--only", help="comma-separated scenarios to count (default: all): header,browser"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(SCENARIOS)
+    if only - set(SCENARIOS):
+        parser.error(f"unknown scenarios {sorted(only - set(SCENARIOS))}: {list(SCENARIOS)}")
     if args.child:
         scenario, calls, prepared = args.child
         _workload(scenario, int(calls), int(prepared))
@@ -203,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<17} {floors[name]:>12,.0f}   {meaning}")
     print("whole JWTGuard calls; 'guard' is the call minus the bare app, ÷ the floor")
     for scenario, meaning in SCENARIOS.items():
+        if scenario not in only:
+            continue
         here = per_call(ROOT, scenario, args.calls)
         floor = floors[_FLOOR_OF.get(scenario, "floor-es256")]
         ratio = (here - floors["bare"]) / floor

@@ -81,7 +81,7 @@ log = logging.getLogger("wsgi_jwt_guard")
 
 # Removed from every request: only the guard may say who the user is. A server,
 # a proxy's forwarded headers or a client could otherwise set them.
-_SCRUBBED = frozenset({"REMOTE_USER", "AUTH_TYPE", ENVIRON_KEY, "HTTP_REMOTE_USER"})
+_SCRUBBED = frozenset({"REMOTE_USER", "AUTH_TYPE", ENVIRON_KEY, ANSWERS_KEY, "HTTP_REMOTE_USER"})
 
 
 class JWTGuard:
@@ -200,7 +200,6 @@ class JWTGuard:
         # 1. Scrub. (A view of the keys & a set looks up only the set's few.)
         for key in environ.keys() & self.downstream.scrubbed:
             del environ[key]
-        environ[ANSWERS_KEY] = self._answer  # a view's refusal is answered as the guard's
         # 2-4. Route, extract, verify.
         try:
             path = normalize_path(environ, self.mount, self.max_path_length)
@@ -214,6 +213,7 @@ class JWTGuard:
         cors = self.cors.answer_headers(request.origin) if self.cors is not None else None
         if identity is None:  # a public route, or anonymous on an optional one
             self._count_public()
+            environ[ANSWERS_KEY] = self._answer  # a view's 401 is answered as the guard's
             if cors is not None:
                 start_response = _finishing(start_response, None, cors)
             return self.app(environ, start_response)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_REALM", "Requirement", "refusal_response"]
 
-#: The ``realm`` of a refusal with no guard in front (behind one, the guard's own).
+#: The guard's default ``realm``; pass the guard's own if you changed it (for 403s).
 DEFAULT_REALM = "wsgi-jwt-guard"
 # What a requirement table may say: the rule's own names.
 _KEYS = frozenset({"claims", "claims_any", "scopes", "tokens"})
@@ -95,9 +95,9 @@ def refusal_response(
 ) -> Response:
     """The guard's answer to ``refusal``, as a werkzeug response, logged as the guard logs.
 
-    Behind a guard, its own answer on this route (:mod:`wsgi_jwt_guard.answers`):
-    its realm, ``resource_metadata`` and schemes. Without one (an app tested
-    alone), ``realm`` and a ``Bearer`` challenge, or ``DPoP`` for a DPoP request.
+    For an anonymous request behind a guard, the guard's own answer on this route
+    (:mod:`wsgi_jwt_guard.answers`): its realm, ``resource_metadata`` and schemes.
+    Otherwise ``realm``, on the scheme the client used (``DPoP`` for a DPoP request).
     """
     log_refusal(refusal, environ, reason_of(type(refusal)))
     answers = environ.get(ANSWERS_KEY)
