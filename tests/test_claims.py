@@ -143,6 +143,32 @@ def test_past_or_tolerated_nbf_and_iat_are_accepted(
     assert check_times(claims, now=NOW, leeway=leeway) == NOW + 7200
 
 
+@pytest.mark.parametrize("name", ["nbf", "iat"])
+@pytest.mark.parametrize(
+    ("now", "value", "accepted"),
+    [
+        pytest.param(NOW + 0.25, NOW + 1, True, id="the-next-second-begun-on-a-clock-ahead"),
+        pytest.param(NOW + 0.999, NOW + 1, True, id="a-millisecond-ahead"),
+        pytest.param(NOW + 0.25, NOW + 1.5, False, id="past-the-current-second"),
+        pytest.param(NOW + 0.25, NOW + 2, False, id="two-seconds-on"),
+        pytest.param(NOW, NOW + 1, False, id="a-whole-second-ahead"),
+    ],
+)
+def test_nbf_and_iat_are_compared_with_the_current_second(
+    name: str, now: float, value: float, accepted: bool
+) -> None:
+    """JWT times are whole seconds, truncated by the issuer: a token minted just
+    after a second began, by a clock a few milliseconds ahead of ours, says it was
+    issued in a second that has not begun here. Compared with the current time
+    rounded up to a whole second, it is not from the future; more than that is."""
+    claims = {"exp": NOW + 7200, name: value}
+    if accepted:
+        assert check_times(claims, now=now, leeway=0) == NOW + 7200
+    else:
+        with pytest.raises(InvalidToken, match=name):
+            check_times(claims, now=now, leeway=0)
+
+
 def test_all_three_times_together() -> None:
     claims = {"exp": NOW + 60, "nbf": NOW - 60, "iat": NOW - 60}
     assert check_times(claims, now=NOW, leeway=0) == NOW + 60

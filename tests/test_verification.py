@@ -26,6 +26,7 @@ from tests.helpers import (
     AUDIENCE,
     ISSUER,
     SERVICE_SECRET,
+    FakeClock,
     SigningKey,
     b64url,
     b64url_json,
@@ -198,6 +199,22 @@ def test_not_yet_valid(
     token = ec_key.token(**{name: now + offset for name, offset in claims.items()})
     message = assert_refused(default.get(token), token, default, reason)
     assert "expired" not in message
+
+
+def test_a_token_from_a_clock_milliseconds_ahead_is_accepted(
+    guarded: Callable[..., Guarded], ec_key: SigningKey
+) -> None:
+    """The issuer's clock is 5 ms ahead and the token is used at once: its 'iat' and
+    'nbf' (whole seconds, as every issuer writes them) name the second that began
+    there, 4 ms from now here. With no leeway, a valid user is not refused."""
+    clock = FakeClock(1_700_000_000.996)
+    guard = guarded(clock=clock)
+    issued = 1_700_000_001  # the issuer's time 1_700_000_001.001, truncated
+    token = ec_key.token(iat=issued, nbf=issued, exp=issued + 600)
+    assert_accepted(guard.get(token), guard)
+    later = ec_key.token(iat=issued + 1, exp=issued + 600)  # a clock a second ahead
+    guard.calls.clear()
+    assert_refused(guard.get(later), later, guard, "issued in the future")
 
 
 @pytest.mark.parametrize(

@@ -50,18 +50,27 @@ def _number(claims: Mapping[str, Any], name: str) -> float | None:
 
 
 def check_times(claims: Mapping[str, Any], *, now: float, leeway: float) -> float:
-    """Check ``exp`` (required), ``nbf`` and ``iat``; return ``exp``."""
+    """Check ``exp`` (required), ``nbf`` and ``iat``; return ``exp``.
+
+    ``nbf`` and ``iat`` are compared with ``now`` rounded up to a whole second:
+    JWT times are whole seconds, truncated by the issuer, so a token minted just
+    after a second began, by a clock a few milliseconds ahead of this one, names
+    a second that has not begun here -- and is not from the future. ``exp`` is
+    compared exactly.
+    """
     exp = _number(claims, "exp")
     if exp is None:
         raise InvalidToken("the token has no 'exp' claim")
     if now >= exp + leeway:
         raise ExpiredToken("the token has expired")
     nbf = _number(claims, "nbf")
-    if nbf is not None and now + leeway < nbf:
-        raise InvalidToken("the token is not valid yet ('nbf' is in the future)")
     iat = _number(claims, "iat")
-    if iat is not None and now + leeway < iat:
-        raise InvalidToken("the token was issued in the future ('iat')")
+    if nbf is not None or iat is not None:
+        latest = math.ceil(now) + leeway
+        if nbf is not None and latest < nbf:
+            raise InvalidToken("the token is not valid yet ('nbf' is in the future)")
+        if iat is not None and latest < iat:
+            raise InvalidToken("the token was issued in the future ('iat')")
     return exp
 
 
