@@ -47,6 +47,7 @@ from wsgi_jwt_guard import (
     from_config,
 )
 from wsgi_jwt_guard.caches import build_cache
+from wsgi_jwt_guard.health import KeysHealth
 from wsgi_jwt_guard.introspection import is_jws_shaped
 
 CLIENT_ID = "orders-api"
@@ -413,6 +414,31 @@ def test_concurrent_requests_with_different_tokens_each_ask(
 
 
 # -- which tokens go where ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("introspect", ["opaque", "always"])
+def test_an_introspecting_issuer_needs_no_keys(
+    endpoint: Endpoint, ec_key: SigningKey, introspect: str
+) -> None:
+    """An authorization server that hands out only opaque tokens (or whose every
+    token is to be introspected) has no keys to configure, and no JWKS whose
+    outage would make the guard unready for tokens it never verifies."""
+    endpoint.answers[OPAQUE] = _answer()
+    jwt = ec_key.token(user_claims())
+    endpoint.answers[jwt] = _answer(sub="user:default/from-the-endpoint")
+    issuer = Issuer(
+        ISSUER, audience=AUDIENCE, introspect=introspect, introspection=settings(endpoint)
+    )
+    guard = build_guard(issuers=[issuer])
+    assert get(guard, OPAQUE).json["remote_user"] == "user:default/alice"
+    jwt_answer = get(guard, jwt)
+    if introspect == "always":
+        assert jwt_answer.json["remote_user"] == "user:default/from-the-endpoint"
+    else:  # signed by a key this issuer does not have
+        assert jwt_answer.status_code == 401
+    assert Client(KeysHealth(guard)).get("/").status_code == 200
+    with pytest.raises(ConfigError, match=r"no keys: .* \(or introspect its tokens\)"):
+        Issuer(ISSUER, audience=AUDIENCE)
 
 
 def test_jwts_are_verified_not_introspected(endpoint: Endpoint, ec_key: SigningKey) -> None:

@@ -270,10 +270,13 @@ class Issuer(Settings):
         elif self.discovery:
             for iss, _ in self.concrete_issuers:
                 self._check_uri("discovery", iss)
-        elif not self.has_static_keys:
+        elif not self.has_static_keys and self.introspect == "off":
+            # An issuer whose tokens are introspected needs none: its JWTs go to the
+            # endpoint ("always") or, signed by no key it has, are refused ("opaque").
             raise ConfigError(
                 "issuer",
-                "no keys: set jwks_uri, discovery = true, keys, keys_file, pem or pem_file",
+                "no keys: set jwks_uri, discovery = true, keys, keys_file, pem or pem_file"
+                " (or introspect its tokens)",
             )
 
     def _check_introspection(self) -> None:
@@ -420,8 +423,8 @@ def key_source(
         ca_bundle = os.path.abspath(issuer.ca_bundle)
         if not os.path.isfile(ca_bundle):
             raise ConfigError("ca_bundle", f"no such file: {ca_bundle!r}")
-    if issuer.has_static_keys:
-        return _static_keys(issuer)
+    if issuer.has_static_keys or not (issuer.jwks_uri or issuer.discovery or issuer.pem_url):
+        return _static_keys(issuer)  # none at all for an issuer whose tokens are introspected
     if issuer.pem_url is not None:
         return PEMKeysByKid(
             issuer.pem_url,
