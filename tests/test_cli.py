@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -28,6 +29,7 @@ from werkzeug.test import Client
 
 from tests.helpers import ISSUER, SERVICE_SECRET, SigningKey, service_token
 from tests.processes import cli_command, free_port, running, running_demo
+from tests.servers import werkzeug_server
 from wsgi_jwt_guard import Issuer, ServiceTokens, __version__, from_config
 from wsgi_jwt_guard.dev.cli import main
 from wsgi_jwt_guard.verification import Verifier
@@ -505,6 +507,39 @@ def test_inspect_shows_a_token_the_guard_refuses_and_why(
     status, out, err = run_main(capsys, "inspect", token, "--config", str(guard_toml))
     assert_one_line_error(status, err, "token refused (401)", reason)
     assert "Claims (unverified)" in out
+
+
+def test_inspect_asks_about_an_opaque_token(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With an introspecting issuer configured, an opaque token is not "not a JWT":
+    the guard asks the endpoint (a real one on 127.0.0.1), and so does inspect."""
+    asked: list[str] = []
+
+    def endpoint(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        form = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)).decode()
+        asked.append(form)
+        active = "token=the-opaque-one" in form
+        answer = {"active": active, "sub": "user:default/alice", "exp": int(time.time()) + 60}
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(answer).encode()]
+
+    with werkzeug_server(endpoint) as port:
+        config = tmp_path / "guard.toml"
+        config.write_text(
+            f"""
+[[issuers]]
+issuer = "{ISSUER}"
+introspect = "opaque"
+insecure_http = true
+introspection = {{ endpoint = "http://127.0.0.1:{port}/introspect", client_id = "cli", client_secret = "{"s" * 40}" }}
+"""
+        )
+        status, out, err = run_main(capsys, "inspect", "the-opaque-one", "--config", str(config))
+        assert (status, err) == (0, "")
+        assert "Opaque: not a JWT" in out
+        assert f"Verified: a user token for 'user:default/alice', vouched for by issuer {ISSUER}'s introspection endpoint" in out
+        status, _, err = run_main(capsys, "inspect", "a-revoked-one", "--config", str(config))
+        assert_one_line_error(status, err, "token refused (401)", "not active")
+    assert len(asked) == 2
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +54,7 @@ from ..errors import (
     GuardError,
     InvalidToken,
 )
+from ..introspection import is_jws_shaped
 from ..service import ServiceTokens
 from .devissuer import SigningKey
 from .inspection import ask_the_guard, describe, explain, when
@@ -337,11 +338,15 @@ def _inspect(args: argparse.Namespace) -> int:
     given: str = sys.stdin.readline() if args.jwt == "-" else args.jwt
     token = given.strip().removeprefix("Bearer ").removeprefix("bearer ").strip()
     now = args.clock()
-    try:
-        print("\n".join(describe(token, now)))
-    except InvalidToken as exc:
-        raise CommandError(f"not a JWT: {exc.description}") from None
     config = load_config(args.config) if args.config else environment_config()
+    opaque = not is_jws_shaped(token) and config is not None and _introspects(config)
+    if opaque:
+        print("Opaque: not a JWT, nothing to decode; the guard asks its issuer (introspection).")
+    else:
+        try:
+            print("\n".join(describe(token, now)))
+        except InvalidToken as exc:
+            raise CommandError(f"not a JWT: {exc.description}") from None
     if config is None:
         print("Not verified: pass --config guard.toml (or set WSGI_JWT_GUARD_CONFIG) to verify.")
         return 0
@@ -359,8 +364,17 @@ def _inspect(args: argparse.Namespace) -> int:
     who = {"user": by_issuer, "edge-service": by_issuer, "service": "the service secrets"}.get(
         identity.kind, "a static API key"
     )
+    how = f"vouched for by {by_issuer}'s introspection endpoint" if opaque else f"signed by {who}"
     print(
-        f"Verified: a {identity.kind} token for {identity.subject!r}, signed by {who}, "
+        f"Verified: a {identity.kind} token for {identity.subject!r}, {how}, "
         f"expires {when(identity.expires_at, now)}; the guard lets it through on {where}."
     )
     return 0
+
+
+def _introspects(config: Mapping[str, Any]) -> bool:
+    """Whether ``config`` has an issuer that introspects opaque tokens."""
+    issuers = config.get("issuers", [])
+    return isinstance(issuers, list) and any(
+        isinstance(entry, Mapping) and entry.get("introspect", "off") != "off" for entry in issuers
+    )
