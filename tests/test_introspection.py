@@ -364,12 +364,56 @@ def test_no_redirect_is_followed_with_a_token(endpoint: Endpoint, ec_key: Signin
 
 def test_failures_are_not_cached(endpoint: Endpoint, ec_key: SigningKey) -> None:
     endpoint.status = 500
-    guard = introspecting_guard(endpoint, ec_key)
+    clock = FakeClock()
+    guard = introspecting_guard(endpoint, ec_key, clock=clock)
     assert get(guard, OPAQUE).status_code == 503
     endpoint.status = 200
     endpoint.answers[OPAQUE] = _answer()
+    clock.advance(5)  # the Retry-After the client was told
     assert get(guard, OPAQUE).status_code == 200
     assert endpoint.calls == 2
+
+
+def test_after_a_failure_the_endpoint_is_left_alone_for_retry_after(
+    endpoint: Endpoint, ec_key: SigningKey
+) -> None:
+    """A down endpoint is asked once per Retry-After per process, not once per new
+    token: the requests meanwhile get their 503 at once instead of each holding a
+    worker for the timeout. Answers already cached keep working."""
+    clock = FakeClock()
+    endpoint.answers[OPAQUE] = _answer()
+    guard = introspecting_guard(endpoint, ec_key, clock=clock)
+    assert get(guard, OPAQUE).status_code == 200
+    endpoint.status = 500
+    failed = get(guard, "new-token-1")
+    assert (failed.status_code, failed.headers["Retry-After"]) == (503, "5")
+    assert endpoint.calls == 2
+    for index in range(2, 6):
+        assert get(guard, f"new-token-{index}").status_code == 503
+    assert endpoint.calls == 2  # not asked meanwhile
+    assert get(guard, OPAQUE).status_code == 200  # cached
+    endpoint.status = 200
+    endpoint.answers["new-token-1"] = _answer(sub="user:default/bob")
+    clock.advance(5)
+    assert get(guard, "new-token-1").json["remote_user"] == "user:default/bob"
+    assert endpoint.calls == 3
+    assert guard.metrics.snapshot().get("introspection.skipped") == 4
+
+
+def test_a_hung_endpoint_holds_one_request_not_every_one(
+    endpoint: Endpoint, ec_key: SigningKey
+) -> None:
+    endpoint.delay = 2.0
+    guard = introspecting_guard(endpoint, ec_key, introspection={"timeout": 0.5})
+    started = time.monotonic()
+    assert get(guard, "new-token-0").status_code == 503
+    waited = time.monotonic() - started
+    started = time.monotonic()
+    statuses = [get(guard, f"new-token-{index}").status_code for index in range(1, 11)]
+    assert statuses == [503] * 10
+    assert waited >= 0.5
+    assert time.monotonic() - started < waited  # ten refusals in less than one timeout
+    assert endpoint.calls == 1
 
 
 @pytest.mark.parametrize(
@@ -385,12 +429,14 @@ def test_concurrent_requests_with_one_new_token_ask_once(
     endpoint.answers[OPAQUE] = _answer()
     endpoint.status = status
     endpoint.delay = 0.3
-    guard = introspecting_guard(endpoint, ec_key)
+    clock = FakeClock()
+    guard = introspecting_guard(endpoint, ec_key, clock=clock)
     statuses: list[int] = []
     run_together(lambda _: statuses.append(get(guard, OPAQUE).status_code), 8)
     assert statuses == [expected] * 8
     assert endpoint.calls == 1
     endpoint.status, endpoint.delay = 200, 0.0
+    clock.advance(5)
     assert get(guard, OPAQUE).status_code == 200
     assert endpoint.calls == (1 if status == 200 else 2)
 

@@ -51,8 +51,11 @@ The rules:
 * **Failures are 503.** An endpoint that cannot be reached, times out
   (``timeout``, default 5 s in all), answers other than 200 (5xx, or 401 for
   wrong client credentials), or with anything but a JSON object holding a
-  boolean ``active`` (at most 64 KiB): ``503`` with ``Retry-After``, and a
-  warning in the log that never holds the token or the secret.
+  boolean ``active`` (at most 64 KiB): ``503`` with ``Retry-After: 5``, and a
+  warning in the log that never holds the token or the secret. For those 5
+  seconds the process does not ask again: new tokens get their 503 at once
+  (counted in ``introspection.skipped``) instead of each holding a worker for
+  the timeout; cached answers keep working.
 """
 
 from __future__ import annotations
@@ -214,6 +217,8 @@ class Introspector:
         self._lock = threading.Lock()
         #: The requests running in this process, by cache key.
         self._flights: dict[str, _Flight] = {}
+        # After a failure the endpoint is not asked again before this time.
+        self._failed_until = -math.inf
         forks.track(self)
 
     def handles(self, token: str) -> bool:
@@ -310,6 +315,12 @@ class Introspector:
                 raise _unavailable()
             return flight.result
         try:
+            if now < self._failed_until:
+                # Down a moment ago: a request per new token would each hold a
+                # worker for the timeout, and could keep a recovering endpoint down.
+                if self.metrics is not None:
+                    self.metrics.increment("introspection.skipped")
+                raise _unavailable()
             answer = self._ask(token, now)
             # Dated by the endpoint as it answered, after ``now`` was read: an
             # 'iat' of the endpoint's "now" is not in the future.
@@ -345,6 +356,7 @@ class Introspector:
             if not all(isinstance(name, str) and _ANSWER_KEYS.fullmatch(name) for name in answer):
                 raise ValueError("the answer has an unusable member name")
         except Exception as exc:  # the network, a bad answer: never the token's fault
+            self._failed_until = self.clock() + _RETRY_AFTER  # as clients are told
             if self.metrics is not None:
                 self.metrics.increment("introspection.failed")
             # The exception's text names the URL and status, never the form or credentials.

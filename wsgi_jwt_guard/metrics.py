@@ -29,9 +29,10 @@ The counters:
     ``preflight_refused``, ...);
 ``keys.fetch.ok`` / ``keys.fetch.failed``
     JWKS and discovery downloads;
-``introspection.ok`` / ``introspection.failed`` / ``introspection.cached``
-    token introspection requests answered or failed, and answers read from the
-    cache instead (see :mod:`wsgi_jwt_guard.introspection`);
+``introspection.ok`` / ``.failed`` / ``.skipped`` / ``.cached``
+    token introspection requests answered or failed, not made (the endpoint
+    failed within ``Retry-After``), and answers read from the cache instead
+    (see :mod:`wsgi_jwt_guard.introspection`);
 ``downstream.withheld``
     a claim value left out of the header or environ key it is mapped to,
     as unsafe to write (:mod:`wsgi_jwt_guard.downstream`);
