@@ -13,7 +13,14 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 from werkzeug.test import Client
 
 from tests.helpers import ISSUER, SigningKey, bearer, build_guard, issuer_of
-from wsgi_jwt_guard import MissingToken, ResourceMetadata, Rule
+from wsgi_jwt_guard import (
+    InsufficientScope,
+    MissingToken,
+    RequestRefused,
+    ResourceMetadata,
+    Rule,
+    get_identity,
+)
 from wsgi_jwt_guard.answers import ANSWERS_KEY, Answers
 from wsgi_jwt_guard.request import RequestView
 
@@ -26,11 +33,13 @@ ROUTES: dict[str, Any] = {
 
 
 def report(environ: dict[str, Any], start_response: Any) -> Any:
-    """A plain WSGI view for signed-in users, as the module docs show it."""
+    """A plain WSGI view: signed-in users with reports.read, as the module docs show it."""
     if environ.get("REMOTE_USER") is None:
-        refusal = MissingToken("sign in to see reports")
+        refusal: RequestRefused = MissingToken("sign in to see reports")
         return environ[ANSWERS_KEY].for_view(refusal, environ, start_response)
-    assert ANSWERS_KEY not in environ  # only anonymous requests carry it
+    if "reports.read" not in get_identity(environ).scopes:
+        refusal = InsufficientScope("token lacks a required scope", scope="reports.read")
+        return environ[ANSWERS_KEY].for_view(refusal, environ, start_response)
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"the reports"]
 
@@ -51,10 +60,36 @@ def test_a_views_401_is_the_guards(client: Client) -> None:
     assert by_view.get_json()["error"]["message"] == "sign in to see reports"
 
 
-def test_requests_with_an_identity_do_not_carry_it(client: Client, ec_key: SigningKey) -> None:
+def test_a_views_403_names_the_scope_and_the_metadata(client: Client, ec_key: SigningKey) -> None:
+    response = client.get("/reports", headers=bearer(ec_key.token(scope="other")))
+    assert response.status_code == 403
+    challenge = response.headers["WWW-Authenticate"]
+    assert challenge.startswith('Bearer realm="orders"')
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="reports.read"' in challenge
+    assert 'resource_metadata="https://api.example.test/.well-known/oauth-protected-resource"' in challenge
+    assert client.get("/reports", headers=bearer(ec_key.token(scope="reports.read"))).status_code == 200
+
+
+def test_with_the_default_realm_and_no_metadata_only_anonymous_requests_carry_it(
+    ec_key: SigningKey,
+) -> None:
+    """A view's 403 then says nothing the adapter does not know (realm, scheme,
+    scope), and one more environ key on every request is not free (it can resize
+    the dict: see BENCHMARKS.md)."""
+    seen: list[bool] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        seen.append(ANSWERS_KEY in environ)
+        start_response("204 No Content", [])
+        return []
+
+    guard = build_guard(app, issuers=[issuer_of([ec_key])], routes=ROUTES)
+    client = Client(guard, use_cookies=False)
     planted = {ANSWERS_KEY: "a client's or an outer app's"}
-    response = client.get("/reports", headers=bearer(ec_key.token()), environ_overrides=planted)
-    assert response.status_code == 200
+    client.get("/reports")
+    client.get("/reports", headers=bearer(ec_key.token()), environ_overrides=planted)
+    assert seen == [True, False]
 
 
 def test_the_routes_schemes(client: Client) -> None:

@@ -5,13 +5,14 @@ problem details) body, and a ``WWW-Authenticate`` challenge with its ``realm``,
 the URL of its RFC 9728 metadata document and the schemes the route accepts
 (``Bearer``; ``DPoP`` and its ``algs``). See :mod:`wsgi_jwt_guard.responses`.
 
-A view can refuse too, after the guard let an anonymous request through (a
-public route, or an ``optional`` one without a token): the Flask and Bottle
-adapters' ``requires`` does. A client must not be able to tell that 401 from
-the guard's own -- an MCP client looks for ``resource_metadata`` on every 401,
-a DPoP client for ``algs`` -- so the guard puts its :class:`Answers` in the
-environ of every request it lets through anonymously, under
-:data:`ANSWERS_KEY`, and a view answers with it::
+A view can refuse too, after the guard let the request through: the Flask
+and Bottle adapters' ``requires`` does, with a 401 on an anonymous request (a
+public route, or an ``optional`` one without a token) and a 403 for a scope
+or claim the view requires. A client must not be able to tell those from the
+guard's own -- an MCP client looks for ``resource_metadata`` on every 401 and
+on a 403 to step up, a DPoP client for ``algs`` -- so the guard hands its
+:class:`Answers` to the app under :data:`ANSWERS_KEY`, and a view answers
+with it::
 
     from wsgi_jwt_guard import MissingToken
     from wsgi_jwt_guard.answers import ANSWERS_KEY
@@ -27,10 +28,13 @@ The Flask and Bottle adapters do this for you. The route is found again from
 guard routed on when a dispatcher behind the guard has moved the prefix into
 ``SCRIPT_NAME``.
 
-Requests with an identity do not carry it: one more environ key on every
-request costs a dict resize on many (callgrind: +5 % on a repeat token). A
-view's 403 (a scope it requires) names the scheme the client used, the
-adapter's ``realm`` and the missing ``scope``.
+Anonymous requests always carry it. Requests with an identity carry it when
+the guard has a ``realm`` of its own or serves RFC 9728 metadata
+(:attr:`Answers.for_identities`); otherwise a view's 403 has nothing to name
+that the adapter does not know (the scheme the client used, the default
+realm, the ``scope``), and one more environ key on every request is not free:
+it can resize the environ dict (callgrind: +5 % on a repeat token with
+werkzeug's test environ; see ``BENCHMARKS.md``).
 """
 
 from __future__ import annotations
@@ -39,28 +43,35 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from .errors import RequestRefused
+from .clock import Clock, system_clock
+from .errors import InvalidToken, PreflightRefused, RequestRefused
+from .metrics import reason_of
 from .request import RequestView, normalize_path
-from .responses import Challenges, refuse
+from .responses import Challenges, log_refusal, refuse
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
 
     from .binding import SenderBinding
+    from .cookies import TokenCookie
+    from .cors import CORSSettings
     from .metadata import MetadataEndpoint
+    from .metrics import Metrics
     from .routing import RouteTable
 
-__all__ = ["ANSWERS_KEY", "Answers"]
+__all__ = ["ANSWERS_KEY", "DEFAULT_REALM", "Answers"]
 
-#: The environ key of the guard's :class:`Answers` (set on every request).
+#: The environ key of the guard's :class:`Answers` (see the module docs for when).
 ANSWERS_KEY = "wsgi_jwt_guard.answers"
+#: The guard's default ``realm`` (and the adapters').
+DEFAULT_REALM = "wsgi-jwt-guard"
 
 
 class Answers:
     """How one guard answers refusals: its realm, its metadata URL, its routes' schemes.
 
-    Built once by the guard; calling it answers one of the guard's own
-    refusals, whose challenges the guard has already worked out.
+    Built once by the guard, with what its refusals also carry: CORS headers,
+    the clearing of a refused cookie, a counter and a log line (:meth:`refuse`).
     """
 
     def __init__(
@@ -70,6 +81,11 @@ class Answers:
         routes: RouteTable,
         binding: SenderBinding,
         mount: str = "",
+        *,
+        metrics: Metrics | None = None,
+        cors: CORSSettings | None = None,
+        token_cookie: TokenCookie | None = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.realm = realm
         #: The RFC 9728 document's URL that challenges name, if the guard serves one.
@@ -77,6 +93,31 @@ class Answers:
         self.routes = routes
         self.binding = binding
         self.mount = mount
+        self.metrics = metrics
+        self.cors = cors
+        self.token_cookie = token_cookie
+        self.clock = clock
+        #: Whether requests with an identity carry :data:`ANSWERS_KEY` too: only when a
+        #: view's 403 has something to name that the adapter cannot know.
+        self.for_identities = realm != DEFAULT_REALM or self.resource_metadata is not None
+
+    def refuse(
+        self, refusal: RequestRefused, environ: WSGIEnvironment, start_response: StartResponse
+    ) -> list[bytes]:
+        """Answer one of the guard's own refusals: counted, logged, and answered."""
+        reason = reason_of(type(refusal))
+        if self.metrics is not None:
+            self.metrics.increment(f"requests.refused.{reason}")
+        log_refusal(refusal, environ, reason, self.clock)
+        extra = []
+        # A refused preflight grants nothing; other refusals stay readable cross-origin.
+        if self.cors is not None and not isinstance(refusal, PreflightRefused):
+            extra += self.cors.answer_headers(environ.get("HTTP_ORIGIN")) or []
+        cookie = self.token_cookie
+        if cookie is not None and isinstance(refusal, InvalidToken) and refusal.source == "cookie":
+            # Cleared, or the browser sends it (expired, say) until it drops it.
+            extra.append(("Set-Cookie", cookie.clearing(environ)))
+        return self(refusal, environ, start_response, extra_headers=extra)
 
     def __call__(
         self,

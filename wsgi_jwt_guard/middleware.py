@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachelib import BaseCache
 
-from .answers import ANSWERS_KEY, Answers
+from .answers import ANSWERS_KEY, DEFAULT_REALM, Answers
 from .apikeys import APIKey, APIKeys
 from .backstage import BACKSTAGE_COOKIE, BackstageSettings, cookie_endpoint
 from .binding import ClientCertificate, SenderBinding
@@ -51,14 +51,14 @@ from .cors import CORSSettings, Preflights
 from .csrf import CSRFSettings, check_request
 from .downstream import Downstream, DownstreamSettings
 from .dpop import DPoPSettings
-from .errors import InvalidToken, MissingToken, PreflightRefused, RequestRefused
+from .errors import MissingToken, RequestRefused
 from .extraction import AMBIENT_SOURCES, TokenHeaders, extract_token
 from .identity import ENVIRON_KEY, Identity
 from .issuers import Issuer
 from .metadata import ResourceMetadata, metadata_endpoint
-from .metrics import EventHook, Metrics, reason_of
+from .metrics import EventHook, Metrics
 from .request import RequestView, normalize_path
-from .responses import Endpoint, log_refusal
+from .responses import Endpoint
 from .revocation import Revocations
 from .routing import Policy, RouteTable, Rule, check_mount
 from .service import ServiceTokens
@@ -138,7 +138,7 @@ class JWTGuard:
         cors: CORSSettings | None = None,
         max_token_size: int = 8192,
         remote_user_claim: str = "sub",
-        realm: str = "wsgi-jwt-guard",
+        realm: str = DEFAULT_REALM,
         cache: BaseCache | None = None,
         api_keys: Sequence[APIKey] = (),
         revocations: Revocations | None = None,
@@ -183,7 +183,10 @@ class JWTGuard:
         self.revocations = optional_instance(revocations, "revocations", Revocations)
         self.binding = SenderBinding(dpop, client_certificate, issuers, self.cache, table, clock)
         metadata = metadata_endpoint(resource_metadata, issuers, table, self.mount, self.binding)
-        self._answer = Answers(realm, metadata, table, self.binding, self.mount)  # views' too
+        self._answer = Answers(  # the guard's refusals, and its views' (ANSWERS_KEY)
+            realm, metadata, table, self.binding, self.mount, metrics=self.metrics,
+            cors=self.cors, token_cookie=self.token_cookie, clock=clock,
+        )  # fmt: skip
         endpoints = (
             None if self.cors is None else Preflights(self.cors, self.metrics),
             cookie_endpoint(backstage, self.verifier, mount, max_token_size, self.revocations),
@@ -209,7 +212,7 @@ class JWTGuard:
                     return endpoint(request, start_response)  # never passed to the app
             identity = self._authenticate(request)
         except RequestRefused as refusal:
-            return self._refuse(refusal, environ, start_response)
+            return self._answer.refuse(refusal, environ, start_response)
         cors = self.cors.answer_headers(request.origin) if self.cors is not None else None
         if identity is None:  # a public route, or anonymous on an optional one
             self._count_public()
@@ -223,6 +226,8 @@ class JWTGuard:
         environ["REMOTE_USER"] = identity.subject
         environ["AUTH_TYPE"] = "DPoP" if identity.source == "dpop" else "Bearer"
         environ[ENVIRON_KEY] = identity
+        if self._answer.for_identities:  # a realm or metadata that a view's 403 names too
+            environ[ANSWERS_KEY] = self._answer
         self.downstream.inject(environ, identity)  # mapped claims; the token passed on, or not
         # 6. Respond.
         if cors is not None or request.response_headers:  # a renewed DPoP-Nonce, say
@@ -268,21 +273,6 @@ class JWTGuard:
             refusal.challenges = self.binding.challenges(rule, request)  # Bearer, DPoP or both
             raise
         return identity
-
-    def _refuse(
-        self, refusal: RequestRefused, environ: WSGIEnvironment, start_response: StartResponse
-    ) -> Iterable[bytes]:
-        reason = reason_of(type(refusal))
-        self.metrics.increment(f"requests.refused.{reason}")
-        log_refusal(refusal, environ, reason, self.clock)
-        extra = []
-        # A refused preflight grants nothing; other refusals stay readable cross-origin.
-        if self.cors is not None and not isinstance(refusal, PreflightRefused):
-            extra += self.cors.answer_headers(environ.get("HTTP_ORIGIN")) or []
-        if isinstance(refusal, InvalidToken) and refusal.source == "cookie":
-            # Cleared, or the browser sends it (expired, say) until it drops it.
-            extra.append(("Set-Cookie", self.token_cookie.clearing(environ)))
-        return self._answer(refusal, environ, start_response, extra_headers=extra)
 
 
 def _adding_cookie(start_response: StartResponse, set_cookie: str) -> StartResponse:

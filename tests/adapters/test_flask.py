@@ -170,12 +170,12 @@ def test_refusal_is_the_guards_own_403(client: Client, ran: Ran, mint: Mint) -> 
 METADATA = ResourceMetadata(resource="https://api.example.test", authorization_servers=[ISSUER])
 
 
-def test_a_views_401_carries_the_guards_realm_and_metadata(
+def test_a_views_refusals_carry_the_guards_realm_and_metadata(
     guard: Callable[..., JWTGuard], ran: Ran, mint: Mint
 ) -> None:
-    """An MCP client looks for resource_metadata on every 401: the view's is the
-    guard's own, with its realm and its RFC 9728 document's URL. (A view's 403
-    names the scope and the scheme, with the realm given to ``requires``.)"""
+    """An MCP client looks for resource_metadata on every 401, and on a 403 to step
+    up: the view's are the guard's own, with its realm and its RFC 9728 document's
+    URL (and the scope on the 403), with no realm given to ``requires``."""
     client = Client(guard(make_app(ran), realm="orders", resource_metadata=METADATA))
     by_view, by_guard = client.get("/optional/members"), client.get("/api/admin")
     assert by_view.status_code == by_guard.status_code == 401
@@ -184,9 +184,11 @@ def test_a_views_401_carries_the_guards_realm_and_metadata(
     assert 'resource_metadata="https://api.example.test/.well-known/oauth-protected-resource"' in (
         by_view.headers["WWW-Authenticate"]
     )
-    forbidden = client.get("/api/admin", headers=bearer(mint(ALICE, role="reader")))
-    assert forbidden.status_code == 403
-    assert forbidden.headers["WWW-Authenticate"].startswith('Bearer realm="wsgi-jwt-guard", error="insufficient_scope"')
+    token = mint(ALICE, role="reader")
+    by_view, by_guard = (client.get(path, headers=bearer(token)) for path in ("/api/admin", "/ruled/admin"))
+    assert by_view.status_code == by_guard.status_code == 403
+    assert by_view.headers["WWW-Authenticate"] == by_guard.headers["WWW-Authenticate"]
+    assert 'realm="orders"' in by_view.headers["WWW-Authenticate"]
     assert ran == []
 
 

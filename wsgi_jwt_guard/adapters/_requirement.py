@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Response
 
-from ..answers import ANSWERS_KEY, Answers
+from ..answers import ANSWERS_KEY, DEFAULT_REALM, Answers
 from ..errors import ConfigError, InsufficientScope, MissingToken, RequestRefused
 from ..identity import Identity, TokenKind
 from ..metrics import reason_of
@@ -27,8 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_REALM", "Requirement", "refusal_response"]
 
-#: The guard's default ``realm``; pass the guard's own if you changed it (for 403s).
-DEFAULT_REALM = "wsgi-jwt-guard"
+
 # What a requirement table may say: the rule's own names.
 _KEYS = frozenset({"claims", "claims_any", "scopes", "tokens"})
 
@@ -95,9 +94,10 @@ def refusal_response(
 ) -> Response:
     """The guard's answer to ``refusal``, as a werkzeug response, logged as the guard logs.
 
-    For an anonymous request behind a guard, the guard's own answer on this route
-    (:mod:`wsgi_jwt_guard.answers`): its realm, ``resource_metadata`` and schemes.
-    Otherwise ``realm``, on the scheme the client used (``DPoP`` for a DPoP request).
+    Behind a guard, its own answer on this route (:mod:`wsgi_jwt_guard.answers`):
+    its realm, ``resource_metadata`` and schemes. Otherwise (no guard, or one
+    with the default realm and no metadata, which hands identities no answers)
+    ``realm`` on the scheme the client used: ``DPoP`` for a DPoP request.
     """
     log_refusal(refusal, environ, reason_of(type(refusal)))
     answers = environ.get(ANSWERS_KEY)

@@ -55,8 +55,8 @@ class GuardPlugin:
     :param keyword: the callback parameter that gets the identity.
     :param option: the route option holding a requirement table
         (``claims``, ``claims_any``, ``scopes``, ``tokens``).
-    :param realm: the ``WWW-Authenticate`` realm of a 403 (the guard's, if you set
-        one); a 401 is the guard's own answer (its realm, metadata and schemes).
+    :param realm: the ``WWW-Authenticate`` realm with no guard in front (behind
+        one, a refusal is the guard's own answer: its realm, metadata and schemes).
     """
 
     api = 2

@@ -73,8 +73,8 @@ def requires(
         (``[{"role": "admin"}, {"groups": "ops"}]``), as a rule's ``claims_any``.
     :param scopes: scopes the ``scope``/``scp`` claim must all grant.
     :param tokens: token kinds accepted (``user``, ``service``, ``static``).
-    :param realm: the ``WWW-Authenticate`` realm of a 403 (the guard's, if you set
-        one); a 401 is the guard's own answer (its realm, metadata and schemes).
+    :param realm: the ``WWW-Authenticate`` realm with no guard in front (behind
+        one, a refusal is the guard's own answer: its realm, metadata and schemes).
 
     With no arguments it only demands an identity. Works on ``async`` views
     too. Raises :class:`~wsgi_jwt_guard.ConfigError` at decoration time for
