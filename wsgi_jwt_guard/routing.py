@@ -289,7 +289,9 @@ class RouteTable:
         The guard answers CORS preflights itself and never passes an anonymous
         ``OPTIONS`` to the app (Django and Pyramid run the view body for it).
         """
-        for prefix, rule in [] if by_the_guard else [*self._rules.items(), ("", self.default)]:
+        if by_the_guard:
+            return
+        for prefix, rule in [*self._rules.items(), ("", self.default)]:
             if rule.answers_preflight:
                 key = f"routes.{prefix!r}" if prefix else "default"
                 raise ConfigError(
