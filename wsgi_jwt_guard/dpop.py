@@ -293,7 +293,12 @@ class Nonces:
 
     def accepts(self, value: object) -> bool:
         """Whether ``value`` is a nonce of this bucket or the one before."""
-        return isinstance(value, str) and value in self._now()[2]
+        return self.judge(value)[0]
+
+    def judge(self, value: object) -> tuple[bool, str]:
+        """Whether ``value`` is accepted (:meth:`accepts`), and the nonce to hand out now."""
+        _, current, accepted = self._now()
+        return isinstance(value, str) and value in accepted, current
 
 
 class ProofMemory:
@@ -432,14 +437,13 @@ class DPoPProofs:
         previous period on the response (RFC 9449 §8.2), so a client that keeps
         the nonce it is given never meets the refusal of an expired one."""
         assert self.nonces is not None
-        current = self.nonces.current()
-        if nonce == current:
-            return
-        if not self.nonces.accepts(nonce):
+        accepted, current = self.nonces.judge(nonce)
+        if not accepted:
             raise UseDPoPNonce(
                 "the DPoP proof must carry the nonce of the DPoP-Nonce header", nonce=current
             )
-        request.response_headers += (("DPoP-Nonce", current),)
+        if nonce != current:
+            request.response_headers += (("DPoP-Nonce", current),)
 
     def _is_request_url(self, htu: object, request: RequestView) -> bool:
         """Whether ``htu`` names the request's URL, both normalized (RFC 9449 §4.3 point 9)."""

@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, TypeGuard
 
 from .config_file import read_config_file
 from .errors import ConfigError
@@ -145,7 +145,7 @@ def _check_variable_names() -> None:
 
 
 def _issuer_from_environment(issuers: object, values: Mapping[str, str]) -> object:
-    if not isinstance(issuers, list) or not all(isinstance(i, Mapping) for i in issuers):
+    if not _is_issuer_list(issuers):
         return issuers  # the schema reports the file's mistake
     if values[ENV_ISSUER]:
         if issuers:
@@ -207,7 +207,7 @@ def _secrets_from_environment(settings: Mapping[str, Any], value: str) -> dict[s
 
 def _introspection_secret(issuers: object, secret: str) -> object:
     """``issuers`` with ``secret`` as the introspecting issuer's client secret."""
-    if not isinstance(issuers, list) or not all(isinstance(i, Mapping) for i in issuers):
+    if not _is_issuer_list(issuers):
         return issuers  # the schema reports the file's mistake
     chosen = [index for index, i in enumerate(issuers) if i.get("introspect", "off") != "off"]
     if len(chosen) != 1:
@@ -231,3 +231,8 @@ def _introspection_secret(issuers: object, secret: str) -> object:
     result = list(issuers)
     result[index] = {**issuers[index], "introspection": {**settings, "client_secret": secret}}
     return result
+
+
+def _is_issuer_list(issuers: object) -> TypeGuard[list[Mapping[str, Any]]]:
+    """Whether ``issuers`` is a list of tables, which a variable can complete."""
+    return isinstance(issuers, list) and all(isinstance(i, Mapping) for i in issuers)
